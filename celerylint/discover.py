@@ -1,0 +1,93 @@
+"""Paths in, files out: the project root, its Python files and its deployment files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+import pathspec
+
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+EXCLUDED_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
+        "build", "dist", ".eggs", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages",
+        ".celerylint_cache",
+    }
+)
+# Files where a `celery ... worker` command or a deployment environment may be written.
+DEPLOY_NAMES = ("procfile", "makefile", "dockerfile", ".env", "justfile")
+DEPLOY_SUFFIXES = (".yml", ".yaml", ".sh", ".ini", ".conf", ".cfg", ".service", ".md", ".rst", ".env", ".toml", ".txt")
+MAX_DEPLOY_FILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class FileSet:
+    root: Path
+    python: Tuple[Path, ...]
+    deploy: Tuple[Path, ...]
+
+
+def find_root(paths: Sequence[Path]) -> Path:
+    """The nearest ancestor of the first path holding a project marker, else its folder."""
+    start = paths[0].resolve() if paths else Path.cwd().resolve()
+    folder = start if start.is_dir() else start.parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
+            return candidate
+    return folder
+
+
+def _gitignore(root: Path) -> Optional[pathspec.PathSpec]:
+    try:
+        lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def _is_excluded_dir(path: Path, name: str) -> bool:
+    if name in EXCLUDED_DIRS or name.endswith(".egg-info"):
+        return True
+    return (path / "pyvenv.cfg").exists()
+
+
+def _is_deploy_file(name: str) -> bool:
+    lower = name.lower()
+    return lower.startswith(DEPLOY_NAMES) or lower.endswith(DEPLOY_SUFFIXES)
+
+
+def list_files(root: Path, respect_gitignore: bool = True) -> FileSet:
+    ignore = _gitignore(root) if respect_gitignore else None
+    python: List[Path] = []
+    deploy: List[Path] = []
+    for folder, dirs, files in os.walk(root, onerror=lambda error: None):
+        here = Path(folder)
+        rel_folder = here.relative_to(root).as_posix()
+        kept = []
+        for name in sorted(dirs):
+            rel = f"{rel_folder}/{name}/" if rel_folder != "." else f"{name}/"
+            if _is_excluded_dir(here / name, name) or (ignore is not None and ignore.match_file(rel)):
+                continue
+            kept.append(name)
+        dirs[:] = kept
+        for name in sorted(files):
+            rel = f"{rel_folder}/{name}" if rel_folder != "." else name
+            if ignore is not None and ignore.match_file(rel):
+                continue
+            path = here / name
+            if name.endswith(".py"):
+                python.append(path)
+            elif _is_deploy_file(name):
+                deploy.append(path)
+    return FileSet(root, tuple(python), tuple(deploy))
+
+
+def within(path: Path, targets: Iterable[Path]) -> bool:
+    """Whether path is one of the targets or lies under one of them."""
+    for target in targets:
+        if path == target or target in path.parents:
+            return True
+    return False

@@ -1,0 +1,106 @@
+"""The pipeline: files -> facts -> project model -> rules -> findings."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from celerylint.config import ConfigError, Settings
+from celerylint.discover import FileSet, find_root, list_files, within
+from celerylint.facts import facts_from_bytes
+from celerylint.facts.types import ModuleFacts, SyntaxErrorFact
+from celerylint.model.commands import scan_deploy_files
+from celerylint.model.modules import ModuleIndex
+from celerylint.model.project import Project
+from celerylint.rules import ALL_CODES, ALL_RULES, SYNTAX_ERROR_CODE, Finding
+
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 64
+MAX_FILE_BYTES = 10_000_000
+
+
+def facts_for_path(path: Path) -> ModuleFacts:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return ModuleFacts(syntax_error=SyntaxErrorFact(f"file is larger than {MAX_FILE_BYTES} bytes; not analysed", 1, 1))
+        data = path.read_bytes()
+    except OSError as error:
+        return ModuleFacts(syntax_error=SyntaxErrorFact(f"cannot read file: {error.strerror or error}", 1, 1))
+    return facts_from_bytes(data)
+
+
+def load_facts(paths: Sequence[Path], jobs: int = 0) -> List[ModuleFacts]:
+    workers = jobs or os.cpu_count() or 1
+    if workers <= 1 or len(paths) < PARALLEL_THRESHOLD:
+        return [facts_for_path(path) for path in paths]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(facts_for_path, paths, chunksize=16))
+
+
+@dataclass
+class Analysis:
+    root: Path
+    files: FileSet
+    facts: Dict[Path, ModuleFacts]
+    project: Project
+
+
+def analyse(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Analysis:
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file or directory")
+    root = find_root(list(paths))
+    files = list_files(root, settings.respect_gitignore)
+    facts = load_facts(files.python, jobs)
+    index = ModuleIndex(root, zip(files.python, facts))
+    deploy = scan_deploy_files(files.deploy, root)
+    project = Project(index, deploy, settings.worker_apps)
+    return Analysis(root, files, dict(zip(files.python, facts)), project)
+
+
+def selected(code: str, settings: Settings) -> bool:
+    def matches(prefixes: Sequence[str]) -> bool:
+        return any(code.startswith(prefix) for prefix in prefixes)
+
+    if settings.select and not matches(settings.select):
+        return False
+    return not matches(settings.ignore)
+
+
+def validate_codes(settings: Settings) -> None:
+    for prefix in settings.select + settings.ignore:
+        if not any(code.startswith(prefix) for code in ALL_CODES):
+            raise ConfigError(f"unknown rule code or prefix {prefix!r} (known: {', '.join(ALL_CODES)})")
+
+
+def findings_for(analysis: Analysis, targets: Sequence[Path], settings: Settings) -> List[Finding]:
+    project = analysis.project
+    wanted = [target.resolve() for target in targets]
+    findings: List[Finding] = []
+    if selected(SYNTAX_ERROR_CODE, settings):
+        for path, facts in analysis.facts.items():
+            error = facts.syntax_error
+            if error is not None:
+                rel = path.relative_to(analysis.root).as_posix()
+                message = f"{error.message}; the file was not analysed"
+                findings.append(Finding(rel, error.line, error.col, SYNTAX_ERROR_CODE, message))
+    for rule in ALL_RULES:
+        if selected(rule.code, settings):
+            findings.extend(rule.check(project))
+    kept = [f for f in findings if within((analysis.root / f.path).resolve(), wanted)]
+    return sorted(set(kept))
+
+
+def run(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Tuple[Analysis, List[Finding]]:
+    validate_codes(settings)
+    analysis = analyse(paths, settings, jobs)
+    return analysis, findings_for(analysis, paths, settings)
+
+
+def rule_names() -> Dict[str, str]:
+    names = {rule.code: rule.name for rule in ALL_RULES}
+    names[SYNTAX_ERROR_CODE] = "syntax-error"
+    return names

@@ -1,0 +1,552 @@
+"""One libcst traversal that turns a parsed module into ModuleFacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from celerylint.facts.types import (
+    MAIN_SCOPE,
+    MODULE_SCOPE,
+    Binding,
+    BinOp,
+    Call,
+    CallFact,
+    ClassFact,
+    Const,
+    FunctionFact,
+    ImportFact,
+    IterItem,
+    Loc,
+    ModuleFacts,
+    Opaque,
+    ParamFact,
+    Ref,
+    StoreFact,
+    UseFact,
+    Value,
+)
+from celerylint.facts.values import ValueBuilder, dotted_name
+
+# Attribute reads on a local variable that may read a task result.
+RESULT_ATTRS = frozenset(
+    {"state", "status", "result", "get", "ready", "successful", "failed", "wait", "info", "traceback"}
+)
+TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
+CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
+# Calls that import a module named by their first argument.
+IMPORTING_CALLS = frozenset(
+    {
+        "importlib.import_module",
+        "__import__",
+        "werkzeug.utils.import_string",
+        "werkzeug.import_string",
+        "django.utils.module_loading.import_string",
+        "kombu.utils.imports.symbol_by_name",
+        "celery.utils.imports.symbol_by_name",
+    }
+)
+DYNAMIC_IMPORTERS = frozenset(
+    {"pkgutil.walk_packages", "pkgutil.iter_modules", "werkzeug.utils.find_modules", "werkzeug.find_modules"}
+)
+
+
+class _BindingCollector(cst.CSTVisitor):
+    """Names bound directly in one scope (not in nested functions or classes)."""
+
+    def __init__(self) -> None:
+        self.bound: Set[str] = set()
+        self.globals: Set[str] = set()
+        self.imports: Dict[str, str] = {}
+
+    def _target(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.Name):
+            self.bound.add(node.value)
+        elif isinstance(node, (cst.Tuple, cst.List)):
+            for element in node.elements:
+                self._target(element.value)
+        elif isinstance(node, cst.StarredElement):
+            self._target(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.bound.add(node.name.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._target(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._target(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._target(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._target(node.target)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._target(node.asname.name)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._target(node.name.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._target(node.target)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        self.globals.update(item.name.value for item in node.names)
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        for alias in node.names:
+            module = dotted_name(alias.name) or ""
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.imports[alias.asname.name.value] = module
+            else:
+                root = module.split(".", 1)[0]
+                self.imports[root] = root
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if isinstance(node.names, cst.ImportStar):
+            return False
+        module = _from_module(node)
+        for alias in node.names:
+            name = dotted_name(alias.name) or ""
+            bound = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                bound = alias.asname.name.value
+            self.imports[bound] = _join(module, name)
+        return False
+
+
+def _asname(alias: cst.ImportAlias) -> Optional[str]:
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        return alias.asname.name.value
+    return None
+
+
+def _join(module: str, name: str) -> str:
+    if not module or module.endswith("."):
+        return module + name
+    return module + "." + name
+
+
+def _from_module(node: cst.ImportFrom) -> str:
+    dots = "." * len(node.relative)
+    module = dotted_name(node.module) if node.module is not None else ""
+    return dots + (module or "")
+
+
+def _collect(body: Sequence[cst.CSTNode], params: Optional[cst.Parameters] = None) -> _BindingCollector:
+    collector = _BindingCollector()
+    if params is not None:
+        for param in _all_params(params):
+            collector.bound.add(param.name.value)
+    for statement in body:
+        statement.visit(collector)
+    collector.bound -= collector.globals
+    for name in collector.imports:
+        collector.bound.discard(name)
+    return collector
+
+
+def _all_params(params: cst.Parameters) -> List[cst.Param]:
+    result = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            result.append(star)
+    return result
+
+
+@dataclass
+class _Frame:
+    kind: str  # "module" | "class" | "function"
+    qualname: str
+    bound: Set[str]
+    imports: Dict[str, str]
+    globals_declared: Set[str] = field(default_factory=set)
+    contexts: List[Value] = field(default_factory=list)
+    returns: List[Value] = field(default_factory=list)
+    locals: List[Binding] = field(default_factory=list)
+    attributes: List[Binding] = field(default_factory=list)
+    methods: List[str] = field(default_factory=list)
+
+
+class FactExtractor(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__()
+        top = _collect(module.body)
+        self.frames: List[_Frame] = [_Frame("module", MODULE_SCOPE, top.bound, top.imports)]
+        self.main_block = False
+        self.imports: List[ImportFact] = []
+        self.globals: List[Binding] = []
+        self.functions: List[FunctionFact] = []
+        self.classes: List[ClassFact] = []
+        self.calls: List[CallFact] = []
+        self.stores: List[StoreFact] = []
+        self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
+        self.dynamic_scopes: Set[str] = set()
+
+    # --- scopes and names -------------------------------------------------
+
+    @property
+    def frame(self) -> _Frame:
+        return self.frames[-1]
+
+    @property
+    def scope(self) -> str:
+        if self.main_block and self.frame.kind != "function":
+            return MAIN_SCOPE
+        for frame in reversed(self.frames):
+            if frame.kind == "function":
+                return frame.qualname
+        return MODULE_SCOPE
+
+    def _function_frame(self) -> Optional[_Frame]:
+        for frame in reversed(self.frames):
+            if frame.kind == "function":
+                return frame
+        return None
+
+    def qualify(self, dotted: str) -> Ref:
+        root, _, rest = dotted.partition(".")
+        for frame in reversed(self.frames[1:]):
+            if frame.kind != "function":
+                continue
+            if root in frame.imports:
+                return Ref("import", _join(frame.imports[root], rest) if rest else frame.imports[root])
+            if root in frame.globals_declared:
+                break
+            if root in frame.bound:
+                return Ref("local", dotted)
+        module = self.frames[0]
+        if root in module.imports:
+            target = module.imports[root]
+            return Ref("import", _join(target, rest) if rest else target)
+        if root in module.bound:
+            return Ref("global", dotted)
+        return Ref("builtin", dotted)
+
+    def value(self, node: cst.BaseExpression) -> Value:
+        return ValueBuilder(self.qualify).build(node)
+
+    def loc(self, node: cst.CSTNode) -> Loc:
+        pos = self.get_metadata(PositionProvider, node)
+        return Loc(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
+
+    def _qualname(self, name: str) -> str:
+        outer = self.frame.qualname
+        return f"{outer}.{name}" if outer else name
+
+    # --- imports ----------------------------------------------------------
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        line = self.loc(node).line
+        for alias in node.names:
+            module = dotted_name(alias.name) or ""
+            bound = _asname(alias) or module.split(".", 1)[0]
+            self.imports.append(ImportFact(module, (), self.scope, line, False, (bound,)))
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        line = self.loc(node).line
+        module = _from_module(node)
+        if isinstance(node.names, cst.ImportStar):
+            names: Tuple[str, ...] = ("*",)
+            bound: Tuple[str, ...] = ("*",)
+        else:
+            names = tuple(dotted_name(alias.name) or "" for alias in node.names)
+            bound = tuple(_asname(alias) or name for alias, name in zip(node.names, names))
+        self.imports.append(ImportFact(module, names, self.scope, line, True, bound))
+        return False
+
+    # --- definitions ------------------------------------------------------
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        decorators = []
+        for decorator in node.decorators:
+            decorator.decorator.visit(self)
+            decorators.append((self.value(decorator.decorator), self.loc(decorator.decorator)))
+        params = self._params(node.params)
+        outer_kind = self.frame.kind
+        class_qualname = self.frame.qualname if outer_kind == "class" else None
+        if outer_kind == "class":
+            self.frame.methods.append(node.name.value)
+        qualname = self._qualname(node.name.value)
+        def_scope = self.scope
+        collected = _collect([node.body], node.params)
+        frame = _Frame("function", qualname, collected.bound, collected.imports, collected.globals)
+        self.frames.append(frame)
+        node.body.visit(self)
+        self.frames.pop()
+        self.functions.append(
+            FunctionFact(
+                name=node.name.value,
+                qualname=qualname,
+                loc=self.loc(node.name),
+                decorators=tuple(decorators),
+                params=params,
+                returns=tuple(frame.returns),
+                locals=tuple(frame.locals),
+                class_qualname=class_qualname,
+                scope=def_scope,
+            )
+        )
+        return False
+
+    def _params(self, params: cst.Parameters) -> Tuple[ParamFact, ...]:
+        result = []
+        groups = (
+            ("posonly", params.posonly_params),
+            ("pos", params.params),
+            ("kwonly", params.kwonly_params),
+        )
+        for kind, group in groups:
+            for param in group:
+                result.append(self._param(param, kind))
+        if isinstance(params.star_arg, cst.Param):
+            result.append(self._param(params.star_arg, "vararg"))
+        if isinstance(params.star_kwarg, cst.Param):
+            result.append(self._param(params.star_kwarg, "varkw"))
+        return tuple(result)
+
+    def _param(self, param: cst.Param, kind: str) -> ParamFact:
+        if param.default is not None:
+            param.default.visit(self)
+        annotation = None
+        if param.annotation is not None:
+            annotation = self.value(param.annotation.annotation)
+        return ParamFact(param.name.value, kind, param.default is not None, annotation)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        bases = []
+        for arg in node.bases:
+            arg.value.visit(self)
+            if arg.keyword is None and not arg.star:
+                bases.append(self.value(arg.value))
+        for decorator in node.decorators:
+            decorator.decorator.visit(self)
+        qualname = self._qualname(node.name.value)
+        scope = self.scope
+        frame = _Frame("class", qualname, set(), {})
+        self.frames.append(frame)
+        node.body.visit(self)
+        self.frames.pop()
+        self.classes.append(
+            ClassFact(
+                name=node.name.value,
+                qualname=qualname,
+                loc=self.loc(node.name),
+                bases=tuple(bases),
+                attributes=tuple(frame.attributes),
+                methods=tuple(frame.methods),
+                scope=scope,
+            )
+        )
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    # --- bindings and stores ----------------------------------------------
+
+    def _bind(self, name: str, value: Value, node: cst.CSTNode) -> None:
+        binding = Binding(name, value, self.loc(node))
+        frame = self.frame
+        if frame.kind == "module" or name in frame.globals_declared:
+            self.globals.append(binding)
+        elif frame.kind == "class":
+            frame.attributes.append(binding)
+        else:
+            frame.locals.append(binding)
+
+    def _assign_target(self, target: cst.BaseExpression, value: Value, node: cst.CSTNode) -> None:
+        if isinstance(target, cst.Name):
+            self._bind(target.value, value, target)
+        elif isinstance(target, (cst.Attribute, cst.Subscript)):
+            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._assign_target(element.value, Opaque("unpack"), node)
+        elif isinstance(target, cst.StarredElement):
+            self._assign_target(target.value, Opaque("unpack"), node)
+
+    def visit_Assign(self, node: cst.Assign) -> bool:
+        node.value.visit(self)
+        value = self.value(node.value)
+        for target in node.targets:
+            self._assign_target(target.target, value, node)
+        return False
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        if node.value is None:
+            return False
+        node.value.visit(self)
+        self._assign_target(node.target, self.value(node.value), node)
+        return False
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
+        node.value.visit(self)
+        op = type(node.operator).__name__.replace("Assign", "")
+        value = BinOp(op, self.value(node.target), self.value(node.value))
+        self._assign_target(node.target, value, node)
+        return False
+
+    def visit_For(self, node: cst.For) -> bool:
+        node.iter.visit(self)
+        self._assign_target(node.target, IterItem(self.value(node.iter)), node)
+        node.body.visit(self)
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        return False
+
+    def visit_With(self, node: cst.With) -> bool:
+        pushed = 0
+        for item in node.items:
+            item.item.visit(self)
+            expression = item.item
+            if item.asname is not None:
+                self._assign_target(item.asname.name, self.value(expression), item)
+            if isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute):
+                if expression.func.attr.value in CONTEXT_METHODS:
+                    self.frame.contexts.append(self.value(expression.func.value))
+                    pushed += 1
+        node.body.visit(self)
+        for _ in range(pushed):
+            self.frame.contexts.pop()
+        return False
+
+    def visit_If(self, node: cst.If) -> bool:
+        if self.frame.kind == "module" and _is_main_test(node.test):
+            node.test.visit(self)
+            self.main_block = True
+            node.body.visit(self)
+            self.main_block = False
+            if node.orelse is not None:
+                node.orelse.visit(self)
+            return False
+        return True
+
+    def visit_Return(self, node: cst.Return) -> None:
+        frame = self._function_frame()
+        if frame is not None and node.value is not None:
+            frame.returns.append(self.value(node.value))
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    # --- calls and uses ---------------------------------------------------
+
+    def _contexts(self) -> Tuple[Value, ...]:
+        """Context receivers of enclosing `with` blocks since the innermost function."""
+        start = 0
+        for index, frame in enumerate(self.frames):
+            if frame.kind == "function":
+                start = index
+        return tuple(context for frame in self.frames[start:] for context in frame.contexts)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        value = self.value(node)
+        assert isinstance(value, Call)
+        arg_locs: Tuple[Tuple[str, Loc], ...] = ()
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in TASK_CALL_METHODS:
+            arg_locs = self._arg_locs(node)
+        self.calls.append(CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs))
+        func = value.func
+        if isinstance(func, Ref) and func.scope in ("import", "builtin"):
+            self._importing_call(func.path, value)
+
+    def _arg_locs(self, node: cst.Call) -> Tuple[Tuple[str, Loc], ...]:
+        result = []
+        position = 0
+        for arg in node.args:
+            if arg.star:
+                continue
+            if arg.keyword is not None:
+                result.append((arg.keyword.value, self.loc(arg.value)))
+            else:
+                result.append((str(position), self.loc(arg.value)))
+                position += 1
+        return tuple(result)
+
+    def _importing_call(self, path: str, call: Call) -> None:
+        if path in DYNAMIC_IMPORTERS:
+            self.dynamic_scopes.add(self.scope)
+        if path not in IMPORTING_CALLS:
+            return
+        first = call.args[0] if call.args else None
+        if isinstance(first, Const) and isinstance(first.value, str):
+            module = first.value.split(":", 1)[0]
+            self.imports.append(ImportFact(module, (), self.scope, 0, False))
+        else:
+            self.dynamic_scopes.add(self.scope)
+
+    def _use(self, dotted: str, node: cst.CSTNode) -> None:
+        if self._function_frame() is None:
+            return
+        ref = self.qualify(dotted)
+        if ref.scope == "builtin":
+            return
+        if ref.scope == "local" and not ("." in dotted and ref.last in RESULT_ATTRS):
+            return
+        contexts = self._contexts()
+        key = (self.scope, ref.path + ref.scope, contexts)
+        if key not in self.uses:
+            self.uses[key] = UseFact(ref, self.loc(node), self.scope, contexts)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        dotted = dotted_name(node)
+        if dotted is None:
+            return True
+        self._use(dotted, node)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self._use(node.value, node)
+
+    def facts(self) -> ModuleFacts:
+        return ModuleFacts(
+            imports=tuple(self.imports),
+            globals=tuple(self.globals),
+            functions=tuple(self.functions),
+            classes=tuple(self.classes),
+            calls=tuple(self.calls),
+            stores=tuple(self.stores),
+            uses=tuple(sorted(self.uses.values(), key=lambda use: (use.loc.line, use.loc.col))),
+            dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
+            detailed=True,
+        )
+
+
+def _is_main_test(test: cst.BaseExpression) -> bool:
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    sides = [test.left, test.comparisons[0].comparator]
+    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
+    strings = [s for s in sides if isinstance(s, cst.SimpleString) and "__main__" in s.value]
+    return bool(names) and bool(strings)
+
+
+def extract_facts(module: cst.Module) -> ModuleFacts:
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    extractor = FactExtractor(module)
+    wrapper.visit(extractor)
+    return extractor.facts()
+
+
+__all__ = ["extract_facts", "RESULT_ATTRS", "Call", "Const"]

@@ -1,0 +1,249 @@
+"""Per-file facts: plain frozen dataclasses, a pure function of a file's bytes.
+
+They pickle (for the process pool and the cache) and carry no libcst objects.
+Names inside values are qualified through the file's own imports and scopes,
+but not across files: that is the project model's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple, Union
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A source span: 1-based lines, 1-based columns (as flake8 prints them)."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+NO_LOC = Loc(1, 1, 1, 1)
+
+# --- Values: what an expression is, as far as one file can tell -------------
+
+# Where a dotted name comes from:
+#   "import"  : through an import; path is absolute ("flask.g") or relative ("..ext.db")
+#   "global"  : a name bound at module level in this file ("app.conf")
+#   "local"   : a name bound in the enclosing function ("res.state")
+#   "builtin" : not bound anywhere in the file ("set", "open")
+RefScope = str
+
+
+@dataclass(frozen=True)
+class Ref:
+    scope: RefScope
+    path: str
+
+    @property
+    def root(self) -> str:
+        return self.path.lstrip(".").split(".", 1)[0]
+
+    @property
+    def last(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Union[str, bytes, int, float, complex, bool, None]
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute of something that is not a plain name chain (``f().x``)."""
+
+    base: "Value"
+    attr: str
+
+
+@dataclass(frozen=True)
+class Call:
+    func: "Value"
+    args: Tuple["Value", ...] = ()
+    kwargs: Tuple[Tuple[str, "Value"], ...] = ()
+    has_star: bool = False
+
+    def kwarg(self, name: str) -> Optional["Value"]:
+        for key, value in self.kwargs:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Sub:
+    base: "Value"
+    key: "Value"
+
+
+@dataclass(frozen=True)
+class Seq:
+    kind: str  # "list" | "tuple" | "set"
+    items: Tuple["Value", ...]
+    has_star: bool = False
+
+
+@dataclass(frozen=True)
+class DictVal:
+    items: Tuple[Tuple["Value", "Value"], ...]
+    has_spread: bool = False
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str
+    left: "Value"
+    right: "Value"
+
+
+@dataclass(frozen=True)
+class IterItem:
+    """One item of iterating ``base`` (a ``for`` target)."""
+
+    base: "Value"
+
+
+@dataclass(frozen=True)
+class LambdaVal:
+    """A lambda with no parameters, kept for ``autodiscover_tasks(lambda: ...)``."""
+
+    body: "Value"
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """An expression whose kind is known but whose value is not followed.
+
+    kind: "lambda", "genexp", "listcomp", "setcomp", "dictcomp", "fstring",
+    "ifexp", "await", "expr", ...
+    """
+
+    kind: str
+
+
+Value = Union[Ref, Const, Attr, Call, Sub, Seq, DictVal, BinOp, IterItem, LambdaVal, Opaque]
+
+# --- Statements and definitions ---------------------------------------------
+
+MODULE_SCOPE = ""
+MAIN_SCOPE = "<__main__>"  # statements under `if __name__ == "__main__":`
+
+
+@dataclass(frozen=True)
+class ImportFact:
+    """``import a.b`` (names empty) or ``from module import names``."""
+
+    module: str  # absolute, or relative with leading dots
+    names: Tuple[str, ...]
+    scope: str
+    line: int
+    is_from: bool
+    # The names bound in the importing module, parallel to names (or one for `import`).
+    bound: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallFact:
+    value: Call
+    loc: Loc
+    scope: str
+    # Receivers of enclosing `with X.app_context():` style blocks, innermost last.
+    contexts: Tuple[Value, ...] = ()
+    # For task calls (.delay, .apply_async, ...): each argument's span, keyed by
+    # its position ("0", "1", ...) or keyword.
+    arg_locs: Tuple[Tuple[str, Loc], ...] = ()
+
+    def arg_loc(self, key: str) -> Loc:
+        for name, loc in self.arg_locs:
+            if name == key:
+                return loc
+        return self.loc
+
+
+@dataclass(frozen=True)
+class StoreFact:
+    """An assignment to an attribute or item: ``app.conf.x = v``, ``cfg['X'] = v``."""
+
+    target: Value
+    value: Value
+    loc: Loc
+    scope: str
+
+
+@dataclass(frozen=True)
+class UseFact:
+    """A maximal name/attribute chain read inside a function."""
+
+    ref: Ref
+    loc: Loc
+    scope: str
+    contexts: Tuple[Value, ...] = ()
+
+
+@dataclass(frozen=True)
+class Binding:
+    name: str
+    value: Value
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class ParamFact:
+    name: str
+    kind: str  # "posonly" | "pos" | "vararg" | "kwonly" | "varkw"
+    has_default: bool
+    annotation: Optional[Value] = None
+
+
+@dataclass(frozen=True)
+class FunctionFact:
+    name: str
+    qualname: str  # "outer.Inner.method"
+    loc: Loc  # the `def` line
+    decorators: Tuple[Tuple[Value, Loc], ...]
+    params: Tuple[ParamFact, ...]
+    returns: Tuple[Value, ...]
+    locals: Tuple[Binding, ...]
+    class_qualname: Optional[str] = None
+    scope: str = MODULE_SCOPE  # where the def statement runs
+
+
+@dataclass(frozen=True)
+class ClassFact:
+    name: str
+    qualname: str
+    loc: Loc
+    bases: Tuple[Value, ...]
+    attributes: Tuple[Binding, ...]
+    methods: Tuple[str, ...]
+    scope: str = MODULE_SCOPE
+
+
+@dataclass(frozen=True)
+class SyntaxErrorFact:
+    message: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class ModuleFacts:
+    """Everything celerylint needs to know about one file."""
+
+    imports: Tuple[ImportFact, ...] = ()
+    globals: Tuple[Binding, ...] = ()
+    functions: Tuple[FunctionFact, ...] = ()
+    classes: Tuple[ClassFact, ...] = ()
+    calls: Tuple[CallFact, ...] = ()
+    stores: Tuple[StoreFact, ...] = ()
+    uses: Tuple[UseFact, ...] = ()
+    # Scopes that import modules by a name computed at run time (importlib, __import__).
+    dynamic_import_scopes: Tuple[str, ...] = ()
+    # Whole-file facts came from libcst (True) or only imports from a cheap scan (False).
+    detailed: bool = False
+    syntax_error: Optional[SyntaxErrorFact] = None
+    lines_with_noqa: Tuple[int, ...] = field(default=())

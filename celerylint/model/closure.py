@@ -1,0 +1,248 @@
+"""What a worker imports and runs at start: the entry's import closure.
+
+Top-level statements of every module imported, the bodies of functions that
+run at import time (``app = create_app()``), then what Celery imports itself:
+``include``/``imports``, ``autodiscover_tasks`` packages and receivers of the
+``import_modules`` signal (and of signals those receivers send).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List, Optional, Set, Tuple
+
+from celerylint.facts.types import MODULE_SCOPE, Call, Const, LambdaVal, Ref, Seq, Value, BinOp
+from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, FuncObj, InstObj, ModObj
+
+if TYPE_CHECKING:
+    from celerylint.model.modules import ModuleInfo
+    from celerylint.model.project import Closure, Project, WorkerEntry
+
+MAX_ROUNDS = 10
+
+
+class ClosureBuilder:
+    def __init__(self, project: "Project", entry: "WorkerEntry") -> None:
+        from celerylint.model.project import Closure
+
+        self.project = project
+        self.entry = entry
+        self.closure = Closure()
+        self.module_queue: List[Tuple[str, str]] = []
+        self.function_queue: List[Tuple[str, str]] = []
+
+    def build(self) -> "Closure":
+        if not self.entry.resolved:
+            self.closure.uncertain.append(f"worker app {self.entry.spec!r} is not a project module")
+            return self.closure
+        for name in self.entry.modules:
+            self.add_module(name, f"the worker entry {self.entry.spec}")
+        for _ in range(MAX_ROUNDS):
+            before = (len(self.closure.modules), len(self.closure.functions))
+            self._drain()
+            self._worker_start_imports()
+            self._drain()
+            if (len(self.closure.modules), len(self.closure.functions)) == before:
+                break
+        return self.closure
+
+    # --- queueing -----------------------------------------------------------------
+
+    def add_module(self, name: str, via: str) -> None:
+        info = self.project.index.get(name)
+        if info is None:
+            return
+        for parent in self.project._with_parents(info.name, info):
+            if parent not in self.closure.modules:
+                self.closure.modules.add(parent)
+                self.closure.via.setdefault(parent, via)
+                self.module_queue.append((parent, via))
+
+    def add_function(self, function: FuncObj, via: str) -> None:
+        key = (function.module, function.qualname)
+        if key not in self.closure.functions:
+            self.closure.functions.add(key)
+            self.function_queue.append(key)
+
+    def _drain(self) -> None:
+        while self.module_queue or self.function_queue:
+            while self.module_queue:
+                name, via = self.module_queue.pop()
+                self._visit_scope(name, MODULE_SCOPE, via)
+            while self.function_queue:
+                module, qualname = self.function_queue.pop()
+                self._visit_scope(module, qualname, f"{module}.{qualname}()")
+
+    def _visit_scope(self, module: str, scope: str, via: str) -> None:
+        info = self.project.index.by_name.get(module)
+        if info is None:
+            return
+        if info.broken:
+            self.closure.uncertain.append(f"{info.rel} does not parse")
+            return
+        facts = info.facts
+        if scope in facts.dynamic_import_scopes:
+            self.closure.uncertain.append(f"{info.rel} imports modules by computed names")
+        reached_via = f"imported from {info.name}" if scope == MODULE_SCOPE else f"imported by {info.name}.{scope}()"
+        # Undetailed modules only know their imports: count them all (over-approximation).
+        import_scope: Optional[str] = scope if facts.detailed else None
+        for name in self.project.imported_modules(info, import_scope):
+            self.add_module(name, reached_via)
+        if not facts.detailed:
+            return
+        for call in facts.calls:
+            if call.scope == scope:
+                self._follow_call(info, scope, call.value)
+
+    def _follow_call(self, info: "ModuleInfo", scope: str, call: Call) -> None:
+        func = self.project.resolve(info, scope, call.func)
+        if isinstance(func, FuncObj):
+            self.add_function(func, f"{info.name}")
+        elif isinstance(func, ClassObj):
+            init = self.project.resolver.class_attr(func, "__init__")
+            if isinstance(init, FuncObj):
+                self.add_function(init, info.name)
+        elif isinstance(func, ExtObj) and func.path in ("celery.signals.import_modules.connect",):
+            for argument in call.args[:1]:
+                target = self.project.resolve(info, scope, argument)
+                if isinstance(target, FuncObj):
+                    self.add_function(target, "the import_modules signal")
+
+    # --- what the worker imports after its entry module ---------------------------------
+
+    def _worker_start_imports(self) -> None:
+        apps = self.project.apps_in(self.closure)
+        places = self.closure.places()
+        for app in apps:
+            config = self.project.config(app, places)
+            for setting in ("include", "imports"):
+                state, value = config.lookup(setting)
+                if state == "unknown":
+                    self.closure.uncertain.append(f"the {setting} setting is not known")
+                elif value is not None:
+                    self._import_listed(value.value, f"the {setting} setting ({value.origin})")
+        for app, call, info in self.project.autodiscover:
+            if app in apps and self.closure.runs(info.name, call.scope):
+                self._autodiscover(info, call)
+        self._signal_receivers()
+
+    def _import_listed(self, value: Optional[Value], via: str) -> None:
+        names = self._string_list(value)
+        if names is None:
+            self.closure.uncertain.append(f"{via} is not a literal list")
+            return
+        for name in names:
+            self.add_module(name, via)
+
+    def _string_list(self, value: Optional[Value]) -> Optional[List[str]]:
+        if isinstance(value, Const) and isinstance(value.value, str):
+            return [value.value]
+        if isinstance(value, Seq) and not value.has_star:
+            names = []
+            for item in value.items:
+                if not (isinstance(item, Const) and isinstance(item.value, str)):
+                    return None
+                names.append(item.value)
+            return names
+        return None
+
+    def _autodiscover(self, info: "ModuleInfo", call: Call) -> None:
+        value = call.value
+        packages = value.args[0] if value.args else value.kwarg("packages")
+        related: Optional[str] = "tasks"
+        related_value = value.kwarg("related_name") or (value.args[1] if len(value.args) > 1 else None)
+        if isinstance(related_value, Const):
+            related = related_value.value if isinstance(related_value.value, str) else None
+        elif related_value is not None:
+            self.closure.uncertain.append("autodiscover_tasks(related_name=...) is not a literal")
+            return
+        names = self._packages(info, call.scope, packages)
+        if names is None:
+            self.closure.uncertain.append(f"the packages of autodiscover_tasks() at {info.rel}:{call.loc.line} are not known")
+            return
+        via = f"autodiscover_tasks() at {info.rel}:{call.loc.line}"
+        for name in names:
+            target = self._existing_module(name)
+            if target is None:
+                continue
+            self.add_module(target, via)
+            if related:
+                self.add_module(f"{target}.{related}", via)
+
+    def _existing_module(self, name: str) -> Optional[str]:
+        """Django app entries may name an AppConfig class: walk up to a module."""
+        while name:
+            info = self.project.index.get(name)
+            if info is not None:
+                return info.name
+            name = name.rpartition(".")[0]
+        return None
+
+    def _packages(self, info: "ModuleInfo", scope: str, packages: Optional[Value]) -> Optional[List[str]]:
+        if packages is None or (isinstance(packages, Const) and packages.value is None):
+            settings = self.project.django_settings_module()
+            if settings is None:
+                return []  # outside Django, autodiscover_tasks() with no packages imports nothing
+            return self._installed_apps(settings)
+        if isinstance(packages, LambdaVal):
+            packages = packages.body
+        names = self._string_list(packages)
+        if names is not None:
+            return names
+        if isinstance(packages, Ref) and packages.path.endswith("INSTALLED_APPS"):
+            settings = self.project.django_settings_module()
+            return self._installed_apps(settings) if settings is not None else None
+        return None
+
+    def _installed_apps(self, settings: "ModuleInfo") -> Optional[List[str]]:
+        mapping = self.project.module_mapping(settings.name)
+        entry = mapping.get("INSTALLED_APPS")
+        if entry is None or entry.value is None:
+            return None
+        owner = self.project.index.by_name.get(entry.place[0], settings)
+        return self._evaluate_list(owner, entry.value, 0)
+
+    def _evaluate_list(self, info: "ModuleInfo", value: Value, depth: int) -> Optional[List[str]]:
+        if depth > 10:
+            return None
+        direct = self._string_list(value)
+        if direct is not None:
+            return direct
+        if isinstance(value, BinOp) and value.op == "Add":
+            left = self._evaluate_list(info, value.left, depth + 1)
+            right = self._evaluate_list(info, value.right, depth + 1)
+            return left + right if left is not None and right is not None else None
+        if isinstance(value, Ref) and value.scope == "global" and "." not in value.path:
+            entry = self.project.module_mapping(info.name).get(value.path)
+            if entry is not None and entry.value is not None:
+                owner = self.project.index.by_name.get(entry.place[0], info)
+                return self._evaluate_list(owner, entry.value, depth + 1)
+        return None
+
+    def _signal_receivers(self) -> None:
+        """import_modules receivers run at worker start; so do receivers of signals they send."""
+        sent: Set[str] = {"celery.signals.import_modules"}
+        for module, scope in list(self.closure.functions):
+            info = self.project.index.by_name.get(module)
+            if info is None:
+                continue
+            for call in info.facts.calls:
+                func = call.value.func
+                if call.scope == scope and isinstance(func, Ref) and func.last == "send" and "." in func.path:
+                    signal = Ref(func.scope, func.path.rpartition(".")[0])
+                    sent.add(self.project.resolver.canonical(_ctx(info, scope), signal))
+        for info in self.project.index.modules():
+            for function in info.facts.functions:
+                for decorator, _ in function.decorators:
+                    target = decorator.func if isinstance(decorator, Call) else decorator
+                    if not (isinstance(target, Ref) and target.last in ("connect", "connect_via")):
+                        continue
+                    signal = Ref(target.scope, target.path.rpartition(".")[0])
+                    if self.project.resolver.canonical(_ctx(info, function.scope), signal) in sent:
+                        self.add_module(info.name, "a signal receiver")
+                        self.add_function(FuncObj(info.name, function.qualname), "a signal receiver")
+
+
+def _ctx(info: "ModuleInfo", scope: str):  # type: ignore[no-untyped-def]
+    from celerylint.model.resolve import Ctx
+
+    return Ctx(info, scope)

@@ -1,0 +1,90 @@
+"""`celery ... worker` commands and deployment environment found in non-Python files."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+from celerylint.model.config import Origin
+
+MAX_FILE_BYTES = 1_000_000
+WORKER_LINE = re.compile(r"\bcelery\b.*\bworker\b|\bworker\b.*\bcelery\b")
+ENV_SETTING = re.compile(r"\b(CELERY_RESULT_BACKEND|CELERY_BROKER_URL|CELERY_CONFIG_MODULE)\b\s*[:=]")
+
+
+@dataclass(frozen=True)
+class WorkerCommand:
+    app: str  # the -A / --app value
+    origin: Origin
+    options: Tuple[str, ...]  # every --long option named on the line
+
+
+@dataclass(frozen=True)
+class DeployFacts:
+    workers: Tuple[WorkerCommand, ...]
+    env_settings: Tuple[Tuple[str, Origin], ...]  # CELERY_RESULT_BACKEND=... in deployment files
+
+
+def _logical_lines(text: str) -> List[Tuple[int, str]]:
+    """Lines with shell continuations joined, numbered by their first physical line."""
+    result: List[Tuple[int, str]] = []
+    pending = ""
+    start = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not pending:
+            start = number
+        stripped = line.rstrip()
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        result.append((start, pending + line))
+        pending = ""
+    if pending:
+        result.append((start, pending))
+    return result
+
+
+def _app_option(line: str) -> Tuple[str, Tuple[str, ...]]:
+    try:
+        words = shlex.split(line, comments=False, posix=True)
+    except ValueError:
+        words = line.split()
+    app = ""
+    options = []
+    for index, word in enumerate(words):
+        word = word.strip("\"',;[]")
+        if word.startswith("--"):
+            options.append(word.split("=", 1)[0])
+        if word in ("-A", "--app") and index + 1 < len(words):
+            app = words[index + 1].strip("\"',;[]")
+        elif word.startswith("--app="):
+            app = word.split("=", 1)[1]
+        elif word.startswith("-A") and len(word) > 2 and not word.startswith("--"):
+            app = word[2:].lstrip("=")
+    return app, tuple(options)
+
+
+def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
+    workers: List[WorkerCommand] = []
+    env: List[Tuple[str, Origin]] = []
+    for path in paths:
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                continue
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        if "celery" not in text.lower():
+            continue
+        rel = path.relative_to(root).as_posix()
+        for number, line in _logical_lines(text):
+            for match in ENV_SETTING.finditer(line):
+                env.append((match.group(1), Origin(rel, number, match.start() + 1)))
+            if WORKER_LINE.search(line):
+                app, options = _app_option(line)
+                if app and re.fullmatch(r"[A-Za-z_][\w.]*(:[\w.]+)?", app):
+                    workers.append(WorkerCommand(app, Origin(rel, number, 1), options))
+    return DeployFacts(tuple(workers), tuple(env))

@@ -1,0 +1,135 @@
+"""Configuration sources and their effective values, with where each came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+
+from celerylint.facts.types import Const, Value
+from celerylint.model.settings import canonical_setting
+
+Place = Tuple[str, str]  # (module, scope) where a statement runs
+
+
+@dataclass(frozen=True)
+class Origin:
+    rel: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.rel}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key a source sets: raw key as written, value, where it runs and where it is written."""
+
+    key: str
+    value: Optional[Value]
+    place: Place
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Opacity:
+    """A source that may set any key: its content is unknown."""
+
+    why: str
+    place: Place
+    origin: Origin
+
+
+@dataclass
+class Mapping:
+    entries: List[Entry] = field(default_factory=list)
+    opaque: List[Opacity] = field(default_factory=list)
+
+    def extend(self, other: "Mapping") -> None:
+        self.entries.extend(other.entries)
+        self.opaque.extend(other.opaque)
+
+    def get(self, key: str) -> Optional[Entry]:
+        for entry in reversed(self.entries):
+            if entry.key == key:
+                return entry
+        return None
+
+
+# Priorities follow Celery: constructor kwargs and conf writes beat config_from_object.
+PRECONF = 2
+FROM_OBJECT = 1
+
+
+@dataclass(frozen=True)
+class Source:
+    mapping_entries: Tuple[Entry, ...]
+    opaque: Tuple[Opacity, ...]
+    priority: int
+    namespace: Optional[str]
+    place: Place  # where the call that applies this source runs
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Optional[Value]  # None: set, to something not known statically
+    origin: Origin
+    raw_key: str
+
+    def describe(self) -> str:
+        if isinstance(self.value, Const):
+            return repr(self.value.value)
+        return "unknown value"
+
+
+@dataclass
+class ResolvedConfig:
+    settings: Dict[str, Setting]
+    opaque: List[Opacity]
+
+    def lookup(self, name: str) -> Tuple[str, Optional[Setting]]:
+        """("set", setting) | ("unknown", None) | ("not set", None)."""
+        setting = self.settings.get(name)
+        if setting is not None:
+            return "set", setting
+        if self.opaque:
+            return "unknown", None
+        return "not set", None
+
+    def is_unknown(self) -> bool:
+        return bool(self.opaque)
+
+
+def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) -> ResolvedConfig:
+    """The settings an app sees when only the statements in ``executed`` run (None: all)."""
+
+    def runs(place: Place) -> bool:
+        return executed is None or place in executed
+
+    chosen: Dict[str, Tuple[int, Setting]] = {}
+    opaque: List[Opacity] = []
+    namespace = None
+    for source in sources:
+        if source.namespace and runs(source.place):
+            namespace = source.namespace
+    for source in sources:
+        if not runs(source.place):
+            continue
+        opaque.extend(item for item in source.opaque if runs(item.place))
+        ns = source.namespace or namespace
+        for entry in source.mapping_entries:
+            if not runs(entry.place):
+                continue
+            name = canonical_setting(entry.key, ns)
+            if name is None:
+                continue
+            setting = Setting(name, entry.value, entry.origin, entry.key)
+            previous = chosen.get(name)
+            if previous is None or previous[0] <= source.priority:
+                chosen[name] = (source.priority, setting)
+    return ResolvedConfig({name: item[1] for name, item in chosen.items()}, opaque)
+
+
+def places_of(sources: List[Source]) -> Set[Place]:
+    return {source.place for source in sources}

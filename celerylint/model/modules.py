@@ -1,0 +1,115 @@
+"""Module names from paths, and import resolution between the project's modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from celerylint.facts.types import ModuleFacts
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    name: str  # canonical dotted name, rooted at the first folder without __init__.py
+    path: Path
+    rel: str  # path relative to the project root, posix
+    is_package: bool
+    root: Path  # the sys.path entry the canonical name assumes
+    facts: ModuleFacts
+
+    @property
+    def package(self) -> str:
+        """The package that relative imports in this module start from."""
+        return self.name if self.is_package else self.name.rpartition(".")[0]
+
+    @property
+    def broken(self) -> bool:
+        return self.facts.syntax_error is not None
+
+
+def _canonical(path: Path, project_root: Path) -> Tuple[str, Path, bool]:
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    folder = path.parent
+    while folder != project_root and (folder / "__init__.py").exists():
+        parts.append(folder.name)
+        folder = folder.parent
+    if folder == project_root and (folder / "__init__.py").exists():
+        # The project root itself is a package (rare): name it from its parent.
+        parts.append(folder.name)
+        folder = folder.parent
+    return ".".join(reversed(parts)), folder, is_package
+
+
+class ModuleIndex:
+    """All project modules, findable by any name a sys.path entry inside the project gives them."""
+
+    def __init__(self, project_root: Path, modules: Iterable[Tuple[Path, ModuleFacts]]) -> None:
+        self.project_root = project_root
+        self.by_name: Dict[str, ModuleInfo] = {}
+        self._candidates: Dict[str, List[ModuleInfo]] = {}
+        for path, facts in modules:
+            self._add(path, facts)
+
+    def _add(self, path: Path, facts: ModuleFacts) -> None:
+        name, root, is_package = _canonical(path, self.project_root)
+        if not name or not all(part.isidentifier() for part in name.split(".")):
+            return
+        rel = path.relative_to(self.project_root).as_posix()
+        info = ModuleInfo(name, path, rel, is_package, root, facts)
+        previous = self.by_name.get(name)
+        if previous is None or len(previous.root.parts) > len(root.parts):
+            self.by_name[name] = info
+        # Namespace-package names: the same file seen from each folder above its root.
+        folder = root
+        while True:
+            alias = ".".join(path.relative_to(folder).with_suffix("").parts)
+            if is_package:
+                alias = alias.rpartition(".")[0]
+            if alias and all(part.isidentifier() for part in alias.split(".")):
+                self._candidates.setdefault(alias, []).append(info)
+            if folder == self.project_root:
+                break
+            folder = folder.parent
+
+    def modules(self) -> List[ModuleInfo]:
+        return list(self.by_name.values())
+
+    def get(self, name: str, near: Optional[ModuleInfo] = None) -> Optional[ModuleInfo]:
+        """The module imported as ``name``; ``near`` breaks ties toward the importer's root."""
+        found = self._candidates.get(name)
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        if near is not None:
+            for info in found:
+                if info.root == near.root:
+                    return info
+        return min(found, key=lambda info: (len(info.root.parts), info.rel))
+
+    def ambiguous(self, name: str) -> bool:
+        return len({info.path for info in self._candidates.get(name, ())}) > 1
+
+    def absolute(self, importer: ModuleInfo, name: str) -> str:
+        """Resolve a relative module name (leading dots) against the importer."""
+        if not name.startswith("."):
+            return name
+        level = len(name) - len(name.lstrip("."))
+        rest = name[level:]
+        base = importer.package
+        for _ in range(level - 1):
+            base = base.rpartition(".")[0]
+        if base and rest:
+            return f"{base}.{rest}"
+        return base or rest
+
+    def longest_module_prefix(self, dotted: str, near: Optional[ModuleInfo] = None) -> Tuple[Optional[ModuleInfo], List[str]]:
+        """Split ``a.b.c.d`` into the longest importable project module and the attributes after it."""
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            info = self.get(".".join(parts[:cut]), near)
+            if info is not None:
+                return info, parts[cut:]
+        return None, parts

@@ -1,0 +1,641 @@
+"""The project model: Celery apps, their configuration, tasks and worker entry points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+
+from celerylint.facts.types import (
+    MODULE_SCOPE,
+    Attr,
+    BinOp,
+    Call,
+    CallFact,
+    Const,
+    DictVal,
+    FunctionFact,
+    LambdaVal,
+    Loc,
+    Ref,
+    Seq,
+    Sub,
+    Value,
+)
+from celerylint.model.commands import DeployFacts, WorkerCommand
+from celerylint.model.config import (
+    FROM_OBJECT,
+    PRECONF,
+    Entry,
+    Mapping,
+    Opacity,
+    Origin,
+    Place,
+    ResolvedConfig,
+    Source,
+    resolve_config,
+)
+from celerylint.model.modules import ModuleIndex, ModuleInfo
+from celerylint.model.resolve import (
+    UNKNOWN,
+    AppClassObj,
+    AppObj,
+    AttrOf,
+    ClassObj,
+    Ctx,
+    ExtObj,
+    FuncObj,
+    InstObj,
+    ModObj,
+    Obj,
+    ParamObj,
+    Resolver,
+    UnknownObj,
+    ValObj,
+)
+
+FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
+SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task"})
+FLASK_CONFIG_OPAQUE = frozenset({"from_pyfile", "from_envvar", "from_prefixed_env", "from_file"})
+IMPORT_MODULES_SIGNAL = frozenset({"celery.signals.import_modules", "celery.signals.import_modules.connect"})
+
+
+@dataclass(frozen=True)
+class AppDef:
+    obj: AppObj
+    module: ModuleInfo
+    scope: str
+    call: Call
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    module: ModuleInfo
+    function: FunctionFact
+    app: Optional[AppObj]  # None for @shared_task
+    options: Tuple[Tuple[str, Value], ...]
+    decorator_loc: Loc
+
+    @property
+    def name(self) -> str:
+        for key, value in self.options:
+            if key == "name" and isinstance(value, Const) and isinstance(value.value, str):
+                return value.value
+        return f"{self.module.name}.{self.function.name}"
+
+    def option(self, key: str) -> Optional[Value]:
+        for name, value in self.options:
+            if name == key:
+                return value
+        return None
+
+
+@dataclass
+class Closure:
+    """What a worker process imports and runs at start."""
+
+    modules: Set[str] = field(default_factory=set)
+    functions: Set[Tuple[str, str]] = field(default_factory=set)
+    uncertain: List[str] = field(default_factory=list)
+    via: Dict[str, str] = field(default_factory=dict)  # module -> how it was reached
+
+    def places(self) -> FrozenSet[Place]:
+        return frozenset({(m, MODULE_SCOPE) for m in self.modules} | set(self.functions))
+
+    def runs(self, module: str, scope: str) -> bool:
+        return (module, scope) in self.functions or (scope == MODULE_SCOPE and module in self.modules)
+
+
+@dataclass
+class WorkerEntry:
+    spec: str  # "module", "module:attr"
+    origin: str  # where it was declared, or "fallback"
+    modules: Tuple[str, ...]  # entry modules, empty when unresolved
+    explicit: bool
+    options: Tuple[str, ...] = ()
+    closure: Closure = field(default_factory=Closure)
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.modules)
+
+
+class Project:
+    def __init__(self, index: ModuleIndex, deploy: DeployFacts, worker_apps: Sequence[str] = ()) -> None:
+        self.index = index
+        self.resolver = Resolver(index)
+        self.deploy = deploy
+        self.resolver.find_app_classes()
+        self._calls_by_name = self._index_calls()
+        self.apps: Dict[AppObj, AppDef] = self._find_apps()
+        self.flask_sources: Dict[Obj, List[Tuple[str, Mapping]]] = {}
+        self._find_flask_config()
+        self.app_sources: Dict[AppObj, List[Source]] = {app: [] for app in self.apps}
+        self.autodiscover: List[Tuple[AppObj, CallFact, ModuleInfo]] = []
+        self.task_bases: Dict[AppObj, List[Tuple[Value, ModuleInfo, str, Loc]]] = {}
+        self._find_celery_config()
+        self.tasks: List[TaskDef] = self._find_tasks()
+        self._config_cache: Dict[Tuple[AppObj, Optional[FrozenSet[Place]]], ResolvedConfig] = {}
+        self.workers: List[WorkerEntry] = self._find_workers(worker_apps)
+        for worker in self.workers:
+            worker.closure = self._closure(worker)
+
+    # --- indexing ---------------------------------------------------------------
+
+    def _index_calls(self) -> Dict[str, List[Tuple[ModuleInfo, CallFact]]]:
+        result: Dict[str, List[Tuple[ModuleInfo, CallFact]]] = {}
+        for info in self.index.modules():
+            for call in info.facts.calls:
+                func = call.value.func
+                if isinstance(func, Ref):
+                    result.setdefault(func.last, []).append((info, call))
+                elif isinstance(func, Attr):
+                    result.setdefault(func.attr, []).append((info, call))
+        return result
+
+    def calls_named(self, *names: str) -> Iterable[Tuple[ModuleInfo, CallFact]]:
+        for name in names:
+            yield from self._calls_by_name.get(name, ())
+
+    def resolve(self, info: ModuleInfo, scope: str, value: Value) -> Obj:
+        return self.resolver.resolve(Ctx(info, scope), value)
+
+    def origin(self, info: ModuleInfo, loc: Loc) -> Origin:
+        return Origin(info.rel, loc.line, loc.col)
+
+    # --- apps --------------------------------------------------------------------
+
+    def _find_apps(self) -> Dict[AppObj, AppDef]:
+        names = {"Celery"} | {cls.qualname.rsplit(".", 1)[-1] for cls in self.resolver.app_classes}
+        apps: Dict[AppObj, AppDef] = {}
+        for info, call in self.calls_named(*names):
+            func = self.resolve(info, call.scope, call.value.func)
+            if not self.resolver.is_celery_class(func):
+                continue
+            obj = self.resolve(info, call.scope, call.value)
+            if isinstance(obj, AppObj) and obj not in apps:
+                apps[obj] = AppDef(obj, info, call.scope, call.value, call.loc)
+                if isinstance(func, ClassObj):
+                    self.resolver.app_class_of[obj] = func
+        return apps
+
+    def app_label(self, app: AppObj) -> str:
+        definition = self.apps[app]
+        return f"{definition.module.rel}:{definition.loc.line}"
+
+    def receivers(self, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> List[Obj]:
+        """What ``value`` may be, following function parameters to their call sites."""
+        obj = self.resolve(info, scope, value)
+        if not isinstance(obj, ParamObj) or depth > 3:
+            return [obj]
+        return self._param_values(obj, depth)
+
+    def _param_values(self, param: ParamObj, depth: int) -> List[Obj]:
+        function = self.resolver.functions.get((param.module, param.function))
+        if function is None:
+            return [UNKNOWN]
+        position = next((i for i, p in enumerate(function.params) if p.name == param.name), -1)
+        if function.class_qualname:
+            position -= 1
+        target = FuncObj(param.module, param.function)
+        found: List[Obj] = []
+        for info, call in self.calls_named(function.name):
+            if self.resolve(info, call.scope, call.value.func) != target:
+                continue
+            argument = call.value.kwarg(param.name)
+            if argument is None and 0 <= position < len(call.value.args):
+                argument = call.value.args[position]
+            if argument is not None:
+                found.extend(self.receivers(info, call.scope, argument, depth + 1))
+        return found or [UNKNOWN]
+
+    def apps_of(self, obj: Obj) -> List[AppObj]:
+        if isinstance(obj, AppObj):
+            return [obj] if obj in self.apps else []
+        if isinstance(obj, AppClassObj):
+            return [app for app in self.apps if self.resolver.app_class_of.get(app) == obj.cls]
+        return []
+
+    # --- Flask config ------------------------------------------------------------
+
+    def is_flask(self, obj: Obj) -> bool:
+        if not isinstance(obj, InstObj):
+            return False
+        if isinstance(obj.cls, str):
+            return obj.cls in FLASK_CLASSES
+        return self.resolver.reaches(obj.cls, lambda base: isinstance(base, ExtObj) and base.path in FLASK_CLASSES)
+
+    def _find_flask_config(self) -> None:
+        methods = ("from_object", "from_mapping", "update", "setdefault") + tuple(FLASK_CONFIG_OPAQUE)
+        for info, call in self.calls_named(*methods):
+            func = call.value.func
+            if not (isinstance(func, Ref) and func.path.endswith(".config." + func.last)):
+                continue
+            receiver = Ref(func.scope, func.path[: -len(".config." + func.last)])
+            place = (info.name, call.scope)
+            origin = self.origin(info, call.loc)
+            for flask in self.receivers(info, call.scope, receiver):
+                if not self.is_flask(flask):
+                    continue
+                mapping = self._flask_call_mapping(info, call, func.last, place, origin)
+                self.flask_sources.setdefault(flask, []).append((f"{origin}", mapping))
+        for info in self.index.modules():
+            for store in info.facts.stores:
+                target = store.target
+                if not (isinstance(target, Sub) and isinstance(target.base, Ref) and target.base.path.endswith(".config")):
+                    continue
+                if not (isinstance(target.key, Const) and isinstance(target.key.value, str)):
+                    continue
+                receiver = Ref(target.base.scope, target.base.path[: -len(".config")])
+                origin = self.origin(info, store.loc)
+                entry = Entry(target.key.value, store.value, (info.name, store.scope), origin)
+                for flask in self.receivers(info, store.scope, receiver):
+                    if self.is_flask(flask):
+                        self.flask_sources.setdefault(flask, []).append((str(origin), Mapping([entry])))
+
+    def _flask_call_mapping(self, info: ModuleInfo, call: CallFact, method: str, place: Place, origin: Origin) -> Mapping:
+        if method in FLASK_CONFIG_OPAQUE:
+            return Mapping(opaque=[Opacity(f"Flask config.{method}() reads a file or the environment", place, origin)])
+        mapping = Mapping()
+        for argument in call.value.args[:1]:
+            mapping.extend(self.mapping_for(info, call.scope, argument, place, origin))
+        for key, value in call.value.kwargs:
+            mapping.entries.append(Entry(key, value, place, origin))
+        if call.value.has_star:
+            mapping.opaque.append(Opacity("**kwargs", place, origin))
+        if method in ("from_object", "from_mapping"):
+            mapping.entries = [entry for entry in mapping.entries if entry.key.isupper()]
+        return mapping
+
+    def flask_mapping(self, flask: Obj) -> Mapping:
+        mapping = Mapping()
+        for _, item in self.flask_sources.get(flask, ()):
+            mapping.extend(item)
+        return mapping
+
+    # --- mappings: what a config object contains ----------------------------------
+
+    def mapping_for(self, info: ModuleInfo, scope: str, value: Value, place: Place, origin: Origin, depth: int = 0) -> Mapping:
+        if depth > 6:
+            return Mapping(opaque=[Opacity("configuration nested too deeply", place, origin)])
+        if isinstance(value, Const) and isinstance(value.value, str):
+            return self._mapping_from_string(info, value.value, place, origin)
+        if isinstance(value, DictVal):
+            return self._dict_mapping(value, place, origin)
+        if isinstance(value, Call) and isinstance(value.func, Ref) and value.func.path == "dict" and value.func.scope == "builtin":
+            mapping = Mapping([Entry(k, v, place, origin) for k, v in value.kwargs])
+            for argument in value.args:
+                mapping.extend(self.mapping_for(info, scope, argument, place, origin, depth + 1))
+            return mapping
+        if isinstance(value, Sub) and isinstance(value.key, Const) and isinstance(value.key.value, str):
+            container = self.mapping_for(info, scope, value.base, place, origin, depth + 1)
+            entry = container.get(value.key.value)
+            if entry is not None and entry.value is not None:
+                entry_info = self.index.by_name.get(entry.place[0], info)
+                return self.mapping_for(entry_info, entry.place[1], entry.value, entry.place, entry.origin, depth + 1)
+            if container.opaque or entry is not None:
+                return Mapping(opaque=container.opaque or [Opacity("unknown value", place, origin)])
+            return Mapping(opaque=[Opacity(f"key {value.key.value!r} not found", place, origin)])
+        candidates = self.receivers(info, scope, value)
+        if len(candidates) != 1:
+            return Mapping(opaque=[Opacity("one of several objects", place, origin)])
+        return self._mapping_of_object(candidates[0], place, origin, depth)
+
+    def _mapping_of_object(self, obj: Obj, place: Place, origin: Origin, depth: int) -> Mapping:
+        if isinstance(obj, ModObj):
+            return self.module_mapping(obj.name)
+        if isinstance(obj, ClassObj) or (isinstance(obj, InstObj) and isinstance(obj.cls, ClassObj)):
+            cls = obj if isinstance(obj, ClassObj) else obj.cls
+            assert isinstance(cls, ClassObj)
+            return self.class_mapping(cls)
+        if isinstance(obj, AttrOf) and obj.path == "config" and self.is_flask(obj.base):
+            return self.flask_mapping(obj.base)
+        if isinstance(obj, ValObj):
+            info = self.index.by_name.get(obj.module)
+            if info is not None and not isinstance(obj.value, Ref):
+                return self.mapping_for(info, obj.scope, obj.value, place, origin, depth + 1)
+        return Mapping(opaque=[Opacity("an object celerylint cannot follow", place, origin)])
+
+    def _dict_mapping(self, value: DictVal, place: Place, origin: Origin) -> Mapping:
+        mapping = Mapping()
+        for key, item in value.items:
+            if isinstance(key, Const) and isinstance(key.value, str):
+                mapping.entries.append(Entry(key.value, item, place, origin))
+            else:
+                mapping.opaque.append(Opacity("a computed key", place, origin))
+        if value.has_spread:
+            mapping.opaque.append(Opacity("a ** spread", place, origin))
+        return mapping
+
+    def _mapping_from_string(self, info: ModuleInfo, text: str, place: Place, origin: Origin) -> Mapping:
+        if text == "django.conf:settings":
+            settings = self.django_settings_module()
+            if settings is None:
+                return Mapping(opaque=[Opacity("DJANGO_SETTINGS_MODULE is not set in the code", place, origin)])
+            return self.module_mapping(settings.name)
+        module, _, attr = text.partition(":")
+        if attr:
+            obj = self.resolver.resolve_dotted(f"{module}.{attr}", info)
+        else:
+            target = self.index.get(module, info)
+            obj = ModObj(target.name) if target is not None else self.resolver.resolve_dotted(module, info)
+        if isinstance(obj, (ExtObj, UnknownObj)):
+            return Mapping(opaque=[Opacity(f"module {text!r} is not in the project", place, origin)])
+        return self._mapping_of_object(obj, place, origin, 0)
+
+    def module_mapping(self, name: str, seen: Optional[Set[str]] = None) -> Mapping:
+        seen = seen if seen is not None else set()
+        info = self.index.by_name.get(name)
+        mapping = Mapping()
+        if info is None or name in seen:
+            return mapping
+        seen.add(name)
+        place = (name, MODULE_SCOPE)
+        if info.broken:
+            mapping.opaque.append(Opacity("the module does not parse", place, Origin(info.rel, 1, 1)))
+            return mapping
+        for star in self.resolver.star_imports.get(name, ()):
+            target = self.index.get(star, info)
+            if target is not None:
+                mapping.extend(self.module_mapping(target.name, seen))
+        for binding in info.facts.globals:
+            mapping.entries.append(Entry(binding.name, binding.value, place, self.origin(info, binding.loc)))
+        for fact in info.facts.imports:
+            if fact.scope == MODULE_SCOPE and fact.is_from:
+                for bound in fact.bound:
+                    if bound.isupper() or bound in ("broker_url", "result_backend"):
+                        mapping.entries.append(Entry(bound, None, place, Origin(info.rel, fact.line, 1)))
+        return mapping
+
+    def class_mapping(self, cls: ClassObj) -> Mapping:
+        mapping = Mapping()
+        chain = [obj for obj in self.resolver.mro(cls) if isinstance(obj, ClassObj)]
+        for item in reversed(chain):
+            fact = self.resolver.classes.get((item.module, item.qualname))
+            info = self.index.by_name.get(item.module)
+            if fact is None or info is None:
+                continue
+            place = (item.module, fact.scope)
+            for binding in fact.attributes:
+                mapping.entries.append(Entry(binding.name, binding.value, place, self.origin(info, binding.loc)))
+        return mapping
+
+    def django_settings_module(self) -> Optional[ModuleInfo]:
+        for info, call in self.calls_named("setdefault"):
+            func = call.value.func
+            if not (isinstance(func, Ref) and func.path.endswith("environ.setdefault")):
+                continue
+            args = call.value.args
+            if len(args) == 2 and args[0] == Const("DJANGO_SETTINGS_MODULE"):
+                if isinstance(args[1], Const) and isinstance(args[1].value, str):
+                    return self.index.get(args[1].value, info)
+        return None
+
+    # --- Celery config -----------------------------------------------------------
+
+    def _find_celery_config(self) -> None:
+        for app, definition in self.apps.items():
+            self._constructor_sources(app, definition)
+        methods = ("update", "setdefault", "config_from_object", "config_from_envvar", "add_defaults", "autodiscover_tasks")
+        for info, call in self.calls_named(*methods):
+            self._celery_call(info, call)
+        for info in self.index.modules():
+            for store in info.facts.stores:
+                self._celery_store(info, store.target, store.value, store.scope, store.loc)
+
+    def _constructor_sources(self, app: AppObj, definition: AppDef) -> None:
+        info, call = definition.module, definition.call
+        place = (info.name, definition.scope)
+        origin = self.origin(info, definition.loc)
+        renamed = {"broker": "broker_url", "backend": "result_backend"}
+        entries = []
+        namespace = None
+        for key, value in call.kwargs:
+            if key == "namespace":
+                namespace = value.value if isinstance(value, Const) and isinstance(value.value, str) else None
+            elif key == "config_source":
+                mapping = self.mapping_for(info, definition.scope, value, place, origin)
+                self.app_sources[app].append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, None, place))
+            elif key == "task_cls":
+                self.task_bases.setdefault(app, []).append((value, info, definition.scope, definition.loc))
+            elif isinstance(value, Const) and value.value is None:
+                continue
+            else:
+                entries.append(Entry(renamed.get(key, key), value, place, origin))
+        opaque = (Opacity("**kwargs", place, origin),) if call.has_star else ()
+        self.app_sources[app].append(Source(tuple(entries), opaque, PRECONF, namespace, place))
+
+    def _celery_call(self, info: ModuleInfo, call: CallFact) -> None:
+        func = call.value.func
+        if not isinstance(func, Ref) or "." not in func.path:
+            return
+        method = func.last
+        receiver_path = func.path[: -len(method) - 1]
+        on_conf = receiver_path.endswith(".conf") or receiver_path == "conf"
+        if method in ("update", "setdefault"):
+            if not on_conf:
+                return
+            receiver_path = receiver_path[: -len(".conf")]
+        elif on_conf:
+            return
+        if not receiver_path:
+            return
+        place = (info.name, call.scope)
+        origin = self.origin(info, call.loc)
+        for obj in self.receivers(info, call.scope, Ref(func.scope, receiver_path)):
+            for app in self.apps_of(obj):
+                self._apply_call(app, info, call, method, place, origin)
+
+    def _apply_call(self, app: AppObj, info: ModuleInfo, call: CallFact, method: str, place: Place, origin: Origin) -> None:
+        value = call.value
+        sources = self.app_sources[app]
+        if method == "autodiscover_tasks":
+            self.autodiscover.append((app, call, info))
+            return
+        if method in ("config_from_envvar", "add_defaults"):
+            why = f"{method}() reads configuration celerylint cannot see"
+            sources.append(Source((), (Opacity(why, place, origin),), FROM_OBJECT, None, place))
+            return
+        if method == "config_from_object":
+            namespace_value = value.kwarg("namespace")
+            namespace = None
+            if isinstance(namespace_value, Const) and isinstance(namespace_value.value, str):
+                namespace = namespace_value.value
+            source = value.args[0] if value.args else value.kwarg("obj")
+            mapping = self.mapping_for(info, call.scope, source, place, origin) if source is not None else Mapping()
+            sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, namespace, place))
+            return
+        mapping = Mapping([Entry(key, item, place, origin) for key, item in value.kwargs])
+        if method == "update":
+            for argument in value.args[:1]:
+                mapping.extend(self.mapping_for(info, call.scope, argument, place, origin))
+        elif method == "setdefault" and len(value.args) == 2 and isinstance(value.args[0], Const):
+            mapping.entries.append(Entry(str(value.args[0].value), value.args[1], place, origin))
+        if value.has_star:
+            mapping.opaque.append(Opacity("**kwargs", place, origin))
+        sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), PRECONF, None, place))
+
+    def _celery_store(self, info: ModuleInfo, target: Value, value: Value, scope: str, loc: Loc) -> None:
+        key: Optional[str] = None
+        receiver: Optional[Ref] = None
+        if isinstance(target, Ref) and ".conf." in target.path:
+            head, _, key = target.path.rpartition(".conf.")
+            receiver = Ref(target.scope, head)
+        elif isinstance(target, Sub) and isinstance(target.base, Ref) and target.base.path.endswith(".conf"):
+            if isinstance(target.key, Const) and isinstance(target.key.value, str):
+                key = target.key.value
+                receiver = Ref(target.base.scope, target.base.path[: -len(".conf")])
+        elif isinstance(target, Ref) and target.path.endswith(".Task"):
+            receiver = Ref(target.scope, target.path[: -len(".Task")])
+            for obj in self.receivers(info, scope, receiver):
+                for app in self.apps_of(obj):
+                    self.task_bases.setdefault(app, []).append((value, info, scope, loc))
+            return
+        if key is None or receiver is None or "." in key:
+            return
+        place = (info.name, scope)
+        entry = Entry(key, value, place, self.origin(info, loc))
+        for obj in self.receivers(info, scope, receiver):
+            for app in self.apps_of(obj):
+                self.app_sources[app].append(Source((entry,), (), PRECONF, None, place))
+
+    def config(self, app: AppObj, executed: Optional[FrozenSet[Place]] = None) -> ResolvedConfig:
+        key = (app, executed)
+        if key not in self._config_cache:
+            resolved = resolve_config(self.app_sources.get(app, []), executed)
+            self._config_cache[key] = resolved
+        return self._config_cache[key]
+
+    # --- tasks -------------------------------------------------------------------
+
+    def _find_tasks(self) -> List[TaskDef]:
+        tasks: List[TaskDef] = []
+        for info in self.index.modules():
+            for function in info.facts.functions:
+                for decorator, loc in function.decorators:
+                    task = self._task_from_decorator(info, function, decorator, loc)
+                    if task is not None:
+                        tasks.append(task)
+                        break
+        return tasks
+
+    def _task_from_decorator(self, info: ModuleInfo, function: FunctionFact, decorator: Value, loc: Loc) -> Optional[TaskDef]:
+        options: Tuple[Tuple[str, Value], ...] = ()
+        target = decorator
+        if isinstance(decorator, Call):
+            target, options = decorator.func, decorator.kwargs
+        if not (isinstance(target, Ref) and target.last in ("task", "shared_task")):
+            return None
+        obj = self.resolve(info, function.scope, target)
+        if isinstance(obj, ExtObj) and obj.path in SHARED_TASK:
+            return TaskDef(info, function, None, options, loc)
+        if isinstance(obj, AttrOf) and obj.path == "task":
+            apps = self.apps_of(obj.base)
+            if len(apps) == 1:
+                return TaskDef(info, function, apps[0], options, loc)
+        return None
+
+    def task_for(self, info: ModuleInfo, scope: str, value: Value) -> Optional[TaskDef]:
+        obj = self.resolve(info, scope, value)
+        if not isinstance(obj, FuncObj):
+            return None
+        for task in self.tasks:
+            if task.module.name == obj.module and task.function.qualname == obj.qualname:
+                return task
+        return None
+
+    # --- workers ---------------------------------------------------------------------
+
+    def _find_workers(self, worker_apps: Sequence[str]) -> List[WorkerEntry]:
+        if worker_apps:
+            return [self._entry(spec, "[tool.celerylint] worker-apps", ()) for spec in worker_apps]
+        commands: List[WorkerCommand] = list(self.deploy.workers)
+        if commands:
+            entries: Dict[str, WorkerEntry] = {}
+            for command in commands:
+                entry = self._entry(command.app, str(command.origin), command.options)
+                entries.setdefault(command.app, entry)
+            return list(entries.values())
+        return self._fallback_entries()
+
+    def _entry(self, spec: str, origin: str, options: Tuple[str, ...]) -> WorkerEntry:
+        return WorkerEntry(spec, origin, self._entry_modules(spec), True, options)
+
+    def _entry_modules(self, spec: str) -> Tuple[str, ...]:
+        """The modules `celery -A spec` imports, as celery.app.utils.find_app does."""
+        module, _, attr = spec.partition(":")
+        info = self.index.get(module)
+        if info is None and not attr and "." in module:
+            info = self.index.get(module.rpartition(".")[0])
+        if info is None:
+            info = self._unique_suffix_match(module)
+        if info is None:
+            return ()
+        modules = [info.name]
+        globals_ = self.resolver.globals.get(info.name, {})
+        imports = self.resolver.module_imports.get(info.name, {})
+        has_app = any(name in globals_ or name in imports for name in ("app", "celery"))
+        if info.is_package and not attr and not has_app:
+            sub = self.index.get(f"{info.name}.celery", info)
+            if sub is not None:
+                modules.append(sub.name)
+        return tuple(modules)
+
+    def _unique_suffix_match(self, module: str) -> Optional[ModuleInfo]:
+        """A worker started from a sub-folder names modules relative to it."""
+        matches = [info for info in self.index.modules() if info.name.endswith("." + module)]
+        return matches[0] if len(matches) == 1 else None
+
+    def _fallback_entries(self) -> List[WorkerEntry]:
+        creators = sorted({definition.module.name for definition in self.apps.values()})
+        imported_by_others: Set[str] = set()
+        importers: Dict[str, Set[str]] = {}
+        for info in self.index.modules():
+            targets = self.imported_modules(info, None)
+            importers[info.name] = targets
+            imported_by_others.update(t for t in targets if t != info.name)
+        entries = [WorkerEntry(name, "fallback", (name,), False) for name in creators]
+        for info in self.index.modules():
+            if info.name in imported_by_others or info.name in creators:
+                continue
+            if importers[info.name] & set(creators):
+                entries.append(WorkerEntry(info.name, "fallback", (info.name,), False))
+        return entries
+
+    def imported_modules(self, info: ModuleInfo, scope: Optional[str]) -> Set[str]:
+        """Project modules an import statement in ``scope`` (None: any scope) brings in."""
+        result: Set[str] = set()
+        for fact in info.facts.imports:
+            if scope is not None and fact.scope != scope:
+                continue
+            base = self.index.absolute(info, fact.module)
+            for name in self._with_parents(base, info):
+                result.add(name)
+            if fact.is_from:
+                for name in fact.names:
+                    sub = self.index.get(f"{base}.{name}" if base else name, info)
+                    if sub is not None:
+                        result.add(sub.name)
+        return result
+
+    def _with_parents(self, dotted: str, near: ModuleInfo) -> List[str]:
+        parts = dotted.split(".")
+        found = []
+        for cut in range(1, len(parts) + 1):
+            target = self.index.get(".".join(parts[:cut]), near)
+            if target is not None:
+                found.append(target.name)
+        return found
+
+    def _closure(self, entry: WorkerEntry) -> Closure:
+        from celerylint.model.closure import ClosureBuilder
+
+        return ClosureBuilder(self, entry).build()
+
+    def apps_in(self, closure: Closure) -> List[AppObj]:
+        return [app for app, d in self.apps.items() if closure.runs(d.module.name, d.scope)]
+
+    def workers_for(self, app: Optional[AppObj]) -> List[WorkerEntry]:
+        if app is None:
+            return [w for w in self.workers if w.resolved]
+        return [w for w in self.workers if w.resolved and app in self.apps_in(w.closure)]

@@ -1,0 +1,410 @@
+"""What a name or expression refers to, across the project's modules.
+
+Resolution is deliberately shallow: it follows imports, module globals, class
+attributes and bases, function return values and parameters' defaults. What it
+cannot follow is UNKNOWN, and rules stay silent on UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+
+from celerylint.facts.types import (
+    MODULE_SCOPE,
+    Binding,
+    Call,
+    CallFact,
+    ClassFact,
+    FunctionFact,
+    ImportFact,
+    Ref,
+    Value,
+)
+from celerylint.model.modules import ModuleIndex, ModuleInfo
+
+CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.app.Task"})
+MAX_DEPTH = 25
+
+
+@dataclass(frozen=True)
+class ModObj:
+    name: str
+
+
+@dataclass(frozen=True)
+class FuncObj:
+    module: str
+    qualname: str
+
+
+@dataclass(frozen=True)
+class ClassObj:
+    module: str
+    qualname: str
+
+
+@dataclass(frozen=True)
+class AppObj:
+    """A Celery app, identified by the call that creates it."""
+
+    module: str
+    scope: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class AppClassObj:
+    """``self`` inside a Celery subclass: every app of that class."""
+
+    cls: ClassObj
+
+
+@dataclass(frozen=True)
+class InstObj:
+    """An instance of a project class (ClassObj) or of an external class (dotted name)."""
+
+    cls: Union[ClassObj, str]
+    origin: Tuple[str, str, int] = ("", "", 0)  # (module, scope, line) of the creating call
+
+
+@dataclass(frozen=True)
+class ExtObj:
+    path: str
+
+
+@dataclass(frozen=True)
+class AttrOf:
+    base: "Obj"
+    path: str
+
+
+@dataclass(frozen=True)
+class ValObj:
+    """A literal-ish value, to be evaluated where it was written."""
+
+    module: str
+    scope: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class ParamObj:
+    module: str
+    function: str
+    name: str
+
+
+@dataclass(frozen=True)
+class UnknownObj:
+    why: str = ""
+
+
+UNKNOWN = UnknownObj()
+Obj = Union[ModObj, FuncObj, ClassObj, AppObj, AppClassObj, InstObj, ExtObj, AttrOf, ValObj, ParamObj, UnknownObj]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    module: ModuleInfo
+    scope: str
+
+
+class Resolver:
+    def __init__(self, index: ModuleIndex) -> None:
+        self.index = index
+        self.functions: Dict[Tuple[str, str], FunctionFact] = {}
+        self.classes: Dict[Tuple[str, str], ClassFact] = {}
+        self.globals: Dict[str, Dict[str, Binding]] = {}
+        self.module_imports: Dict[str, Dict[str, ImportFact]] = {}
+        self.star_imports: Dict[str, List[str]] = {}
+        self.calls_by_value: Dict[Tuple[str, str, Call], CallFact] = {}
+        self._cache: Dict[Tuple[str, str, Value], Obj] = {}
+        self._busy: Set[Tuple[str, str, Value]] = set()
+        self.app_classes: Set[ClassObj] = set()
+        # Filled by the project model once apps are known: the class each app is made from.
+        self.app_class_of: Dict[AppObj, ClassObj] = {}
+        for info in index.modules():
+            self._index_module(info)
+
+    def _index_module(self, info: ModuleInfo) -> None:
+        facts = info.facts
+        for function in facts.functions:
+            self.functions[(info.name, function.qualname)] = function
+        for cls in facts.classes:
+            self.classes[(info.name, cls.qualname)] = cls
+        self.globals[info.name] = {binding.name: binding for binding in facts.globals}
+        aliases: Dict[str, ImportFact] = {}
+        stars: List[str] = []
+        for fact in facts.imports:
+            if fact.scope != MODULE_SCOPE:
+                continue
+            if "*" in fact.names:
+                stars.append(self.index.absolute(info, fact.module))
+            for bound in fact.bound:
+                aliases[bound] = fact
+        self.module_imports[info.name] = aliases
+        self.star_imports[info.name] = stars
+        for call in facts.calls:
+            self.calls_by_value.setdefault((info.name, call.scope, call.value), call)
+
+    def module(self, name: str) -> Optional[ModuleInfo]:
+        return self.index.by_name.get(name)
+
+    # --- entry points -------------------------------------------------------
+
+    def resolve(self, ctx: Ctx, value: Value, depth: int = 0) -> Obj:
+        if depth > MAX_DEPTH:
+            return UNKNOWN
+        key = (ctx.module.name, ctx.scope, value)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        if key in self._busy:
+            return UNKNOWN
+        self._busy.add(key)
+        try:
+            result = self._resolve(ctx, value, depth + 1)
+        finally:
+            self._busy.discard(key)
+        self._cache[key] = result
+        return result
+
+    def _resolve(self, ctx: Ctx, value: Value, depth: int) -> Obj:
+        if isinstance(value, Ref):
+            return self._ref(ctx, value, depth)
+        if isinstance(value, Call):
+            return self._call(ctx, value, depth)
+        from celerylint.facts.types import Attr
+
+        if isinstance(value, Attr):
+            return self.getattr(self.resolve(ctx, value.base, depth), value.attr, depth)
+        return ValObj(ctx.module.name, ctx.scope, value)
+
+    def resolve_dotted(self, dotted: str, near: Optional[ModuleInfo] = None, depth: int = 0) -> Obj:
+        info, rest = self.index.longest_module_prefix(dotted, near)
+        if info is None:
+            return ExtObj(dotted)
+        obj: Obj = ModObj(info.name)
+        for attr in rest:
+            obj = self.getattr(obj, attr, depth + 1)
+        return obj
+
+    # --- names ----------------------------------------------------------------
+
+    def _ref(self, ctx: Ctx, ref: Ref, depth: int) -> Obj:
+        if ref.scope == "import":
+            return self.resolve_dotted(self.index.absolute(ctx.module, ref.path), ctx.module, depth)
+        if ref.scope == "builtin":
+            return ExtObj("builtins." + ref.path)
+        root, _, rest = ref.path.partition(".")
+        if ref.scope == "global":
+            obj = self.module_attr(ctx.module.name, root, depth)
+        else:
+            obj = self._local(ctx, root, depth)
+        for attr in rest.split(".") if rest else ():
+            obj = self.getattr(obj, attr, depth)
+        return obj
+
+    def _local(self, ctx: Ctx, name: str, depth: int) -> Obj:
+        scope = ctx.scope
+        while scope:
+            function = self.functions.get((ctx.module.name, scope))
+            if function is not None:
+                found = self._in_function(ctx.module, function, name, depth)
+                if found is not None:
+                    return found
+            scope = scope.rpartition(".")[0]
+        return UNKNOWN
+
+    def _in_function(self, module: ModuleInfo, function: FunctionFact, name: str, depth: int) -> Optional[Obj]:
+        for binding in reversed(function.locals):
+            if binding.name == name:
+                return self.resolve(Ctx(module, function.qualname), binding.value, depth)
+        for param in function.params:
+            if param.name != name:
+                continue
+            if function.class_qualname and param is function.params[0] and param.kind in ("pos", "posonly"):
+                cls = ClassObj(module.name, function.class_qualname)
+                if cls in self.app_classes:
+                    return AppClassObj(cls)
+                return InstObj(cls)
+            return ParamObj(module.name, function.qualname, name)
+        return None
+
+    def module_attr(self, module: str, name: str, depth: int = 0) -> Obj:
+        info = self.module(module)
+        if info is None:
+            return UNKNOWN
+        binding = self.globals.get(module, {}).get(name)
+        if binding is not None:
+            return self.resolve(Ctx(info, MODULE_SCOPE), binding.value, depth + 1)
+        if (module, name) in self.functions:
+            return FuncObj(module, name)
+        if (module, name) in self.classes:
+            return ClassObj(module, name)
+        fact = self.module_imports.get(module, {}).get(name)
+        if fact is not None:
+            return self._imported(info, fact, name, depth)
+        sub = self.index.get(f"{module}.{name}")
+        if sub is not None:
+            return ModObj(sub.name)
+        for star in self.star_imports.get(module, ()):
+            star_info = self.index.get(star, info)
+            if star_info is not None and star_info.name != module:
+                found = self.module_attr(star_info.name, name, depth + 1)
+                if not isinstance(found, UnknownObj):
+                    return found
+        return UNKNOWN
+
+    def _imported(self, info: ModuleInfo, fact: ImportFact, bound: str, depth: int) -> Obj:
+        base = self.index.absolute(info, fact.module)
+        if not fact.is_from:
+            target = fact.module if bound != fact.module.split(".")[0] else bound
+            return self.resolve_dotted(target, info, depth + 1)
+        name = fact.names[fact.bound.index(bound)]
+        return self.resolve_dotted(f"{base}.{name}" if base else name, info, depth + 1)
+
+    # --- attributes -------------------------------------------------------------
+
+    def getattr(self, obj: Obj, attr: str, depth: int = 0) -> Obj:
+        if depth > MAX_DEPTH:
+            return UNKNOWN
+        if isinstance(obj, ModObj):
+            return self.module_attr(obj.name, attr, depth + 1)
+        if isinstance(obj, ClassObj):
+            return self.class_attr(obj, attr, depth + 1) or UNKNOWN
+        if isinstance(obj, InstObj):
+            if isinstance(obj.cls, ClassObj):
+                found = self.class_attr(obj.cls, attr, depth + 1)
+                if found is not None:
+                    return found
+            return AttrOf(obj, attr)
+        if isinstance(obj, ExtObj):
+            return ExtObj(f"{obj.path}.{attr}")
+        if isinstance(obj, (AppObj, AppClassObj)):
+            cls = obj.cls if isinstance(obj, AppClassObj) else self.app_class_of.get(obj)
+            if cls is not None:
+                found = self.class_attr(cls, attr, depth + 1)
+                if isinstance(found, FuncObj):
+                    return found
+            return AttrOf(obj, attr)
+        if isinstance(obj, AttrOf):
+            return AttrOf(obj.base, f"{obj.path}.{attr}")
+        return UNKNOWN
+
+    def class_attr(self, cls: ClassObj, attr: str, depth: int = 0, seen: Optional[Set[ClassObj]] = None) -> Optional[Obj]:
+        seen = seen if seen is not None else set()
+        if cls in seen or depth > MAX_DEPTH:
+            return None
+        seen.add(cls)
+        fact = self.classes.get((cls.module, cls.qualname))
+        info = self.module(cls.module)
+        if fact is None or info is None:
+            return None
+        for binding in reversed(fact.attributes):
+            if binding.name == attr:
+                return self.resolve(Ctx(info, fact.scope), binding.value, depth + 1)
+        if attr in fact.methods:
+            return FuncObj(cls.module, f"{cls.qualname}.{attr}")
+        for base in self.bases(cls, depth + 1):
+            if isinstance(base, ClassObj):
+                found = self.class_attr(base, attr, depth + 1, seen)
+                if found is not None:
+                    return found
+        return None
+
+    def bases(self, cls: ClassObj, depth: int = 0) -> List[Obj]:
+        fact = self.classes.get((cls.module, cls.qualname))
+        info = self.module(cls.module)
+        if fact is None or info is None:
+            return []
+        return [self.resolve(Ctx(info, fact.scope), base, depth + 1) for base in fact.bases]
+
+    def mro(self, cls: ClassObj) -> Iterator[Obj]:
+        """The class and everything its bases resolve to, breadth first, once each."""
+        seen: Set[Obj] = set()
+        queue: List[Obj] = [cls]
+        while queue and len(seen) < 100:
+            current = queue.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            yield current
+            if isinstance(current, ClassObj):
+                queue.extend(self.bases(current))
+
+    def reaches(self, cls: ClassObj, predicate: Callable[[Obj], bool]) -> bool:
+        return any(predicate(obj) for obj in self.mro(cls))
+
+    # --- calls -----------------------------------------------------------------
+
+    def _call(self, ctx: Ctx, call: Call, depth: int) -> Obj:
+        func = self.resolve(ctx, call.func, depth)
+        if self.is_celery_class(func):
+            fact = self.calls_by_value.get((ctx.module.name, ctx.scope, call))
+            line, col = (fact.loc.line, fact.loc.col) if fact is not None else (0, 0)
+            return AppObj(ctx.module.name, ctx.scope, line, col)
+        if isinstance(func, ClassObj):
+            return InstObj(func, (ctx.module.name, ctx.scope, 0))
+        if isinstance(func, ExtObj):
+            return InstObj(func.path, (ctx.module.name, ctx.scope, 0))
+        if isinstance(func, FuncObj):
+            return self._returned(func, depth)
+        return UNKNOWN
+
+    def _returned(self, func: FuncObj, depth: int) -> Obj:
+        fact = self.functions.get((func.module, func.qualname))
+        info = self.module(func.module)
+        if fact is None or info is None:
+            return UNKNOWN
+        ctx = Ctx(info, fact.qualname)
+        for value in fact.returns:
+            obj = self.resolve(ctx, value, depth + 1)
+            if not isinstance(obj, (UnknownObj, ValObj)):
+                return obj
+        return UNKNOWN
+
+    def canonical(self, ctx: Ctx, ref: Ref) -> str:
+        """A dotted name for what ``ref`` names, following imports but not values."""
+        if ref.scope == "import":
+            dotted = self.index.absolute(ctx.module, ref.path)
+        elif ref.scope == "global":
+            dotted = f"{ctx.module.name}.{ref.path}"
+        else:
+            return f"{ctx.module.name}:{ctx.scope}:{ref.path}"
+        for _ in range(MAX_DEPTH):
+            info, rest = self.index.longest_module_prefix(dotted)
+            if info is None or not rest:
+                return dotted
+            fact = self.module_imports.get(info.name, {}).get(rest[0])
+            if fact is None:
+                return dotted
+            base = self.index.absolute(info, fact.module)
+            if fact.is_from:
+                target = f"{base}.{fact.names[fact.bound.index(rest[0])]}" if base else rest[0]
+            else:
+                target = fact.module if rest[0] != fact.module.split(".")[0] else rest[0]
+            dotted = ".".join([target, *rest[1:]])
+        return dotted
+
+    def is_celery_class(self, obj: Obj) -> bool:
+        if isinstance(obj, ExtObj):
+            return obj.path in CELERY_CLASSES
+        return isinstance(obj, ClassObj) and obj in self.app_classes
+
+    def find_app_classes(self) -> None:
+        """Project classes whose bases reach celery.Celery (IndicoCelery and the like)."""
+        changed = True
+        while changed:
+            changed = False
+            for (module, qualname) in self.classes:
+                cls = ClassObj(module, qualname)
+                if cls in self.app_classes:
+                    continue
+                if any(self.is_celery_class(base) for base in self.bases(cls)):
+                    self.app_classes.add(cls)
+                    self._cache.clear()
+                    changed = True

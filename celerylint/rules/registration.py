@@ -1,0 +1,66 @@
+"""CEL002: a module defines tasks that no worker imports."""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List
+
+from celerylint.model.project import Project, TaskDef
+from celerylint.rules.base import Finding, Rule, example
+
+
+def check(project: Project) -> Iterator[Finding]:
+    by_module: Dict[str, List[TaskDef]] = {}
+    for task in project.tasks:
+        by_module.setdefault(task.module.name, []).append(task)
+    for module, tasks in sorted(by_module.items()):
+        first = min(tasks, key=lambda task: (task.decorator_loc.line, task.decorator_loc.col))
+        workers = []
+        for task in tasks:
+            workers.extend(w for w in project.workers_for(task.app) if w not in workers)
+        if not workers:
+            continue  # no worker loads this app: nothing to compare with
+        if any(module in worker.closure.modules or worker.closure.uncertain for worker in workers):
+            continue
+        checked = workers[0]
+        where = f" ({checked.origin})" if checked.explicit else ""
+        yield Finding.at(
+            "CEL002", first.module.rel, first.decorator_loc,
+            f"the worker `celery -A {checked.spec}`{where} never imports {module}, so it rejects "
+            f"'{first.name}' and the module's other tasks as unregistered and callers wait in PENDING "
+            f"forever. Add '{module}' to the app's include=[...] (or imports), or import it from "
+            f"{checked.modules[0]}.",
+        )
+
+
+RULE = Rule(
+    code="CEL002",
+    name="unregistered-task-module",
+    summary="A module defines tasks that no worker entry point imports.",
+    what=(
+        "For each module that defines tasks, follows what each worker that runs the task's app "
+        "imports at start: the `-A` module's import closure (including functions it calls at import "
+        "time), `include`/`imports`, `autodiscover_tasks()` and `import_modules` signal receivers. "
+        "Reports a module none of them reaches. Worker entry points come from `[tool.celerylint] "
+        "worker-apps`, else `celery ... worker` commands in Procfile, docker-compose, Makefile, "
+        "scripts and README code blocks, else every module that creates an app."
+    ),
+    why=(
+        "A task is registered only when its module is imported in the worker process. A message for "
+        "an unknown task name is logged as `Received unregistered task of type ...` and discarded; "
+        "the caller's result stays PENDING forever."
+    ),
+    fix="List the module in `include=` (or `imports`), or import it from the worker's entry module.",
+    bad=example(
+        ("Procfile", "worker: celery -A proj.celery_app worker\n"),
+        ("proj/__init__.py", ""),
+        ("proj/celery_app.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\napp.conf.task_time_limit = 60\n'),
+        ("proj/reports.py", "from proj.celery_app import app\n\n\n@app.task\ndef build_report(report_id):\n    return report_id\n"),
+    ),
+    good=example(
+        ("Procfile", "worker: celery -A proj.celery_app worker\n"),
+        ("proj/__init__.py", ""),
+        ("proj/celery_app.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://", include=["proj.reports"])\napp.conf.task_time_limit = 60\n'),
+        ("proj/reports.py", "from proj.celery_app import app\n\n\n@app.task\ndef build_report(report_id):\n    return report_id\n"),
+    ),
+    check=check,
+)

@@ -1,0 +1,84 @@
+"""CEL006: a task that may run forever."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from celerylint.model.project import Project, TaskDef
+from celerylint.rules.base import Finding, Rule, example
+from celerylint.rules.common import const_is_set, task_apps, task_base_classes
+
+LIMIT_OPTIONS = ("time_limit", "soft_time_limit")
+WORKER_LIMIT_FLAGS = ("--time-limit", "--soft-time-limit")
+
+
+def _base_has_limit(project: Project, task: TaskDef) -> bool:
+    classes, known = task_base_classes(project, task)
+    if not known:
+        return True
+    for cls in classes:
+        for option in LIMIT_OPTIONS:
+            if project.resolver.class_attr(cls, option) is not None:
+                return True
+    return False
+
+
+def _config_allows_silence(project: Project, task: TaskDef) -> bool:
+    """True when some source gives (or may give) a limit: then stay silent."""
+    apps = task_apps(project, task)
+    if not apps:
+        return True
+    for app in apps:
+        config = project.config(app)
+        for name in ("task_time_limit", "task_soft_time_limit", "task_annotations"):
+            state, _ = config.lookup(name)
+            if state != "not set":
+                return True
+        for worker in project.workers_for(app):
+            if any(flag in worker.options for flag in WORKER_LIMIT_FLAGS):
+                return True
+    return False
+
+
+def check(project: Project) -> Iterator[Finding]:
+    for task in project.tasks:
+        if any(const_is_set(task.option(option)) for option in LIMIT_OPTIONS):
+            continue
+        if _base_has_limit(project, task) or _config_allows_silence(project, task):
+            continue
+        yield Finding.at(
+            "CEL006", task.module.rel, task.decorator_loc,
+            f"task '{task.name}' has no time limit and its app sets no task_time_limit: a call that "
+            "hangs (network, lock, stuck query) holds a worker process forever. Add "
+            "soft_time_limit=/time_limit= to the decorator or set task_soft_time_limit/"
+            "task_time_limit in the app's configuration.",
+        )
+
+
+RULE = Rule(
+    code="CEL006",
+    name="missing-time-limit",
+    summary="A task with no time limit, in an app whose configuration sets none.",
+    what=(
+        "Reports tasks with neither `time_limit` nor `soft_time_limit` (decorator or Task base), "
+        "whose app's resolved configuration has no `task_time_limit` / `task_soft_time_limit` "
+        "(or old names such as `CELERYD_TASK_TIME_LIMIT`) and whose worker command passes no "
+        "`--time-limit`. Silent when the app's configuration comes from something celerylint "
+        "cannot read."
+    ),
+    why=(
+        "Both limits default to None. A task blocked on a network call or a lock then occupies a "
+        "worker slot forever; enough of them and the worker stops consuming, so new tasks sit in "
+        "PENDING."
+    ),
+    fix="Set a soft limit to clean up and a hard limit to recover the process.",
+    bad=example(
+        ("proj/__init__.py", ""),
+        ("proj/tasks.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task\ndef sync_inventory():\n    pass\n'),
+    ),
+    good=example(
+        ("proj/__init__.py", ""),
+        ("proj/tasks.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task(soft_time_limit=50, time_limit=60)\ndef sync_inventory():\n    pass\n'),
+    ),
+    check=check,
+)
