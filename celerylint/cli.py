@@ -52,19 +52,19 @@ def _explain(code: str) -> str:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from celerylint.engine import rule_names, run
+    from celerylint.engine import rule_names, run_all
     from celerylint.report import format_json, format_text
 
     paths = args.paths or [Path(".")]
     settings = settings_from(find_root(paths), args.select, args.ignore, args.format)
     if settings.output_format not in ("text", "json"):
         raise ConfigError(f"format must be 'text' or 'json', not {settings.output_format!r}")
-    analysis, findings = run(paths, settings, args.jobs)
+    results = run_all(paths, settings, args.jobs)
     if settings.output_format == "json":
-        sys.stdout.write(format_json(analysis.root, findings, rule_names()))
+        sys.stdout.write(format_json(results, rule_names()))
     else:
-        sys.stdout.write(format_text(analysis.root, findings))
-    return EXIT_FINDINGS if findings else EXIT_CLEAN
+        sys.stdout.write(format_text(results))
+    return EXIT_FINDINGS if any(findings for _, findings in results) else EXIT_CLEAN
 
 
 def _inspect(argv: Sequence[str]) -> int:

@@ -95,9 +95,25 @@ def findings_for(analysis: Analysis, targets: Sequence[Path], settings: Settings
 
 
 def run(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Tuple[Analysis, List[Finding]]:
+    """Analyse the project around the paths; report findings in the paths only."""
+    analyses = run_all(paths, settings, jobs)
+    return analyses[0][0], [finding for _, findings in analyses for finding in findings]
+
+
+def run_all(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> List[Tuple[Analysis, List[Finding]]]:
+    """One analysis per project root: paths from different projects are linted apart."""
     validate_codes(settings)
-    analysis = analyse(paths, settings, jobs)
-    return analysis, findings_for(analysis, paths, settings)
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file or directory")
+    by_root: Dict[Path, List[Path]] = {}
+    for path in paths:
+        by_root.setdefault(find_root([path]), []).append(path)
+    results = []
+    for group in by_root.values():
+        analysis = analyse(group, settings, jobs)
+        results.append((analysis, findings_for(analysis, group, settings)))
+    return results
 
 
 def rule_names() -> Dict[str, str]:

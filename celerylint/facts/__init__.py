@@ -20,7 +20,7 @@ from celerylint.facts.types import (
 # A file that matches none of these contributes only its imports and top-level
 # classes, which `ast` gives ten times faster than libcst.
 RELEVANT = re.compile(
-    rb"[Cc]elery|CELERY|shared_task|\.delay\b|apply_async|AsyncResult|[Ff]lask|broker_|"
+    rb"[Cc]elery|CELERY|shared_task|\.task\b|\.delay\b|apply_async|AsyncResult|[Ff]lask|broker_|"
     rb"result_backend|_time_limit|task_serializer|accept_content|INSTALLED_APPS|"
     rb"DJANGO_SETTINGS_MODULE|import_modules|app_context|^[ \t]*(?:imports|include)\s*=",
     re.MULTILINE,
@@ -36,17 +36,27 @@ def facts_from_bytes(data: bytes) -> ModuleFacts:
     """Facts for one file's content. Never raises for bad input."""
     if b"\x00" in data:
         return _error("file contains null bytes (binary file?)", 1, 1)
+    ast_error: Optional[ModuleFacts] = None
     try:
-        tree = ast.parse(data)
+        tree: Optional[ast.Module] = ast.parse(data)
     except SyntaxError as error:
-        return _error(error.msg or "invalid syntax", error.lineno or 1, error.offset or 1)
+        tree = None
+        message = error.msg or "invalid syntax"
+        ast_error = _error(f"syntax error: {message}", error.lineno or 1, error.offset or 1)
+        if "too many" in message:  # a CPython limit (nesting, indentation): no grammar lifts it
+            return ast_error
     except (ValueError, UnicodeError) as error:
         return _error(f"cannot decode file: {error}", 1, 1)
     except (RecursionError, MemoryError):
         return _error("too deeply nested to parse", 1, 1)
-    if not RELEVANT.search(data):
+    if tree is not None and not RELEVANT.search(data):
         return scan_imports(tree)
-    return _run_with_big_stack(lambda: _detailed_facts(data))
+    # The running interpreter's grammar may be older than the file's (PEP 695 on 3.11):
+    # libcst, which parses current syntax, decides; CPython's message is the clearer one.
+    facts = _run_with_big_stack(lambda: _detailed_facts(data))
+    if facts.syntax_error is not None and ast_error is not None:
+        return ast_error
+    return facts
 
 
 def _detailed_facts(data: bytes) -> ModuleFacts:
@@ -59,17 +69,25 @@ def _detailed_facts(data: bytes) -> ModuleFacts:
     except libcst.ParserSyntaxError as error:
         match = LIBCST_POSITION.search(error.message)
         line, col = (int(match.group(1)), int(match.group(2))) if match else (error.raw_line, 1)
-        return _error(f"libcst cannot parse this file: {error.message}", line, max(col, 1))
+        return _error(f"syntax error: {_first_line(error.message)}", line, col)
     except SyntaxError as error:
-        return _error(error.msg or "invalid syntax", error.lineno or 1, error.offset or 1)
+        return _error(f"syntax error: {error.msg or 'invalid syntax'}", error.lineno or 1, error.offset or 1)
+    except (ValueError, UnicodeError) as error:
+        return _error(f"cannot decode file: {error}", 1, 1)
+    except RecursionError:
+        return _error("too deeply nested to parse", 1, 1)
     try:
         return extract_facts(module)
     except RecursionError:
         return _error("too deeply nested to analyse", 1, 1)
 
 
+def _first_line(message: str) -> str:
+    return message.strip().splitlines()[0] if message.strip() else "invalid syntax"
+
+
 def _error(message: str, line: int, col: int) -> ModuleFacts:
-    return ModuleFacts(syntax_error=SyntaxErrorFact(message, line, col))
+    return ModuleFacts(syntax_error=SyntaxErrorFact(message, max(line, 1), max(col, 1)))
 
 
 def _run_with_big_stack(work: Callable[[], T]) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List, Sequence, Tuple
 
 from celerylint.rules import Finding
 
@@ -19,14 +19,21 @@ def display_path(root: Path, rel: str) -> str:
         return str(absolute)
 
 
-def format_text(root: Path, findings: List[Finding]) -> str:
-    return "".join(f"{display_path(root, f.path)}:{f.line}:{f.col}: {f.code} {f.message}\n" for f in findings)
+Results = Sequence[Tuple[Any, List[Finding]]]  # (analysis with .root, findings) per project
 
 
-def format_json(root: Path, findings: List[Finding], names: Dict[str, str]) -> str:
+def format_text(results: Results) -> str:
+    return "".join(
+        f"{display_path(analysis.root, f.path)}:{f.line}:{f.col}: {f.code} {f.message}\n"
+        for analysis, findings in results
+        for f in findings
+    )
+
+
+def format_json(results: Results, names: Dict[str, str]) -> str:
     items = [
         {
-            "path": display_path(root, f.path),
+            "path": display_path(analysis.root, f.path),
             "line": f.line,
             "column": f.col,
             "end_line": f.end_line or f.line,
@@ -35,6 +42,7 @@ def format_json(root: Path, findings: List[Finding], names: Dict[str, str]) -> s
             "name": names.get(f.code, ""),
             "message": f.message,
         }
+        for analysis, findings in results
         for f in findings
     ]
     return json.dumps(items, indent=2) + "\n"
