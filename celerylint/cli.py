@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=("text", "json"), help="output format (default: text)")
     parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     parser.add_argument("--explain", metavar="CODE", help="explain a rule, with a bad and a good example")
+    parser.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
     parser.add_argument("--jobs", type=int, default=0, help="worker processes for parsing (default: all cores)")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--version", action="version", version=f"celerylint {__version__}")
@@ -56,7 +57,7 @@ def _lint(args: argparse.Namespace) -> int:
     from celerylint.report import format_json, format_text
 
     paths = args.paths or [Path(".")]
-    settings = settings_from(find_root(paths), args.select, args.ignore, args.format)
+    settings = settings_from(find_root(paths), args.select, args.ignore, args.format, not args.no_cache)
     if settings.output_format not in ("text", "json"):
         raise ConfigError(f"format must be 'text' or 'json', not {settings.output_format!r}")
     results = run_all(paths, settings, args.jobs)

@@ -27,6 +27,7 @@ class Settings:
     worker_apps: Tuple[str, ...] = ()
     respect_gitignore: bool = True
     output_format: str = "text"
+    use_cache: bool = True
 
 
 def read_pyproject(root: Path) -> Dict[str, Any]:
@@ -54,7 +55,9 @@ def read_pyproject(root: Path) -> Dict[str, Any]:
     return section
 
 
-def settings_from(root: Path, select: Optional[str], ignore: Optional[str], output_format: Optional[str]) -> Settings:
+def settings_from(
+    root: Path, select: Optional[str], ignore: Optional[str], output_format: Optional[str], use_cache: bool = True
+) -> Settings:
     section = read_pyproject(root)
     return Settings(
         select=_codes(select) if select is not None else tuple(section.get("select", ())),
@@ -62,6 +65,7 @@ def settings_from(root: Path, select: Optional[str], ignore: Optional[str], outp
         worker_apps=tuple(section.get("worker-apps", ())),
         respect_gitignore=section.get("respect-gitignore", True),
         output_format=output_format or section.get("format", "text"),
+        use_cache=use_cache,
     )
 
 

@@ -6,8 +6,9 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from celerylint.cache import FactsCache, content_key
 from celerylint.config import ConfigError, Settings
 from celerylint.discover import FileSet, find_root, list_files, within
 from celerylint.facts import facts_from_bytes
@@ -22,22 +23,45 @@ PARALLEL_THRESHOLD = 64
 MAX_FILE_BYTES = 10_000_000
 
 
-def facts_for_path(path: Path) -> ModuleFacts:
+def _read(path: Path) -> Tuple[Optional[bytes], Optional[ModuleFacts]]:
+    """The file's bytes, or the facts that say why there are none."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            return ModuleFacts(syntax_error=SyntaxErrorFact(f"file is larger than {MAX_FILE_BYTES} bytes; not analysed", 1, 1))
-        data = path.read_bytes()
+            message = f"file is larger than {MAX_FILE_BYTES} bytes; not analysed"
+            return None, ModuleFacts(syntax_error=SyntaxErrorFact(message, 1, 1))
+        return path.read_bytes(), None
     except OSError as error:
-        return ModuleFacts(syntax_error=SyntaxErrorFact(f"cannot read file: {error.strerror or error}", 1, 1))
-    return facts_from_bytes(data)
+        message = f"cannot read file: {error.strerror or error}"
+        return None, ModuleFacts(syntax_error=SyntaxErrorFact(message, 1, 1))
 
 
-def load_facts(paths: Sequence[Path], jobs: int = 0) -> List[ModuleFacts]:
+def load_facts(paths: Sequence[Path], cache: FactsCache, jobs: int = 0) -> List[ModuleFacts]:
+    """Facts for each path: from the cache by content, else parsed (in parallel when worth it)."""
+    results: List[Optional[ModuleFacts]] = [None] * len(paths)
+    missing: List[Tuple[int, str, bytes]] = []
+    for position, path in enumerate(paths):
+        data, failure = _read(path)
+        if data is None:
+            results[position] = failure
+            continue
+        key = content_key(data)
+        cached = cache.get(key)
+        if cached is not None:
+            results[position] = cached
+        else:
+            missing.append((position, key, data))
     workers = jobs or os.cpu_count() or 1
-    if workers <= 1 or len(paths) < PARALLEL_THRESHOLD:
-        return [facts_for_path(path) for path in paths]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(facts_for_path, paths, chunksize=16))
+    blobs = [data for _, _, data in missing]
+    if workers > 1 and len(missing) >= PARALLEL_THRESHOLD:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            computed = list(pool.map(facts_from_bytes, blobs, chunksize=8))
+    else:
+        computed = [facts_from_bytes(data) for data in blobs]
+    for (position, key, _), facts in zip(missing, computed):
+        results[position] = facts
+        cache.put(key, facts)
+    cache.save()
+    return [facts if facts is not None else ModuleFacts() for facts in results]
 
 
 @dataclass
@@ -54,7 +78,7 @@ def analyse(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Analysi
             raise ConfigError(f"{path}: no such file or directory")
     root = find_root(list(paths))
     files = list_files(root, settings.respect_gitignore)
-    facts = load_facts(files.python, jobs)
+    facts = load_facts(files.python, FactsCache(root, settings.use_cache), jobs)
     index = ModuleIndex(root, zip(files.python, facts))
     deploy = scan_deploy_files(files.deploy, root)
     project = Project(index, deploy, settings.worker_apps)

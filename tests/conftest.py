@@ -25,3 +25,9 @@ def project(tmp_path: Path):
         return write_project(tmp_path, dict(files))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the user's cache."""
+    monkeypatch.setenv("CELERYLINT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
