@@ -11,6 +11,7 @@ FIXTURES = REPO / "fixtures"
 
 def write_project(root: Path, files: Dict[str, str]) -> Path:
     """A throwaway project: files by relative path, plus a pyproject.toml root marker."""
+    root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text(files.pop("pyproject.toml", '[project]\nname = "t"\n'))
     for rel, text in files.items():
         path = root / rel

@@ -289,10 +289,9 @@ class FactExtractor(cst.CSTVisitor):
         qualname = self._qualname(node.name.value)
         def_scope = self.scope
         collected = _collect([node.body], node.params)
-        frame = _Frame("function", qualname, collected.bound, collected.imports, collected.globals)
-        self.frames.append(frame)
-        node.body.visit(self)
-        self.frames.pop()
+        frame = self._visit_in_frame(
+            _Frame("function", qualname, collected.bound, collected.imports, collected.globals), node.body
+        )
         self.functions.append(
             FunctionFact(
                 name=node.name.value,
@@ -307,6 +306,12 @@ class FactExtractor(cst.CSTVisitor):
             )
         )
         return False
+
+    def _visit_in_frame(self, frame: _Frame, body: cst.BaseSuite) -> _Frame:
+        self.frames.append(frame)
+        body.visit(self)
+        self.frames.pop()
+        return frame
 
     def _params(self, params: cst.Parameters) -> Tuple[ParamFact, ...]:
         result = []
@@ -342,10 +347,7 @@ class FactExtractor(cst.CSTVisitor):
             decorator.decorator.visit(self)
         qualname = self._qualname(node.name.value)
         scope = self.scope
-        frame = _Frame("class", qualname, set(), {})
-        self.frames.append(frame)
-        node.body.visit(self)
-        self.frames.pop()
+        frame = self._visit_in_frame(_Frame("class", qualname, set(), {}), node.body)
         self.classes.append(
             ClassFact(
                 name=node.name.value,

@@ -186,9 +186,21 @@ class Project:
     def receivers(self, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> List[Obj]:
         """What ``value`` may be, following function parameters to their call sites."""
         obj = self.resolve(info, scope, value)
-        if not isinstance(obj, ParamObj) or depth > 3:
+        if depth > 3:
             return [obj]
-        return self._param_values(obj, depth)
+        if isinstance(obj, ParamObj):
+            return self._param_values(obj, depth)
+        if isinstance(value, Ref) and value.scope == "local" and "." in value.path:
+            root, _, rest = value.path.partition(".")
+            base = self.resolve(info, scope, Ref("local", root))
+            if isinstance(base, ParamObj):
+                results = []
+                for candidate in self._param_values(base, depth):
+                    for attr in rest.split("."):
+                        candidate = self.resolver.getattr(candidate, attr)
+                    results.append(candidate)
+                return results
+        return [obj]
 
     def _param_values(self, param: ParamObj, depth: int) -> List[Obj]:
         function = self.resolver.functions.get((param.module, param.function))

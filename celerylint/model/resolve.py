@@ -220,6 +220,11 @@ class Resolver:
         return UNKNOWN
 
     def _in_function(self, module: ModuleInfo, function: FunctionFact, name: str, depth: int) -> Optional[Obj]:
+        nested = f"{function.qualname}.{name}"
+        if (module.name, nested) in self.classes:
+            return ClassObj(module.name, nested)
+        if (module.name, nested) in self.functions:
+            return FuncObj(module.name, nested)
         for binding in reversed(function.locals):
             if binding.name == name:
                 return self.resolve(Ctx(module, function.qualname), binding.value, depth)
