@@ -35,6 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _emit(text: str) -> None:
+    """Write to stdout; file names that are not valid UTF-8 come out as their original bytes."""
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    stream.write(text.encode("utf-8", "surrogateescape"))
+    stream.flush()
+
+
 def _list_rules() -> str:
     from celerylint.rules import ALL_RULES
 
@@ -62,9 +73,9 @@ def _lint(args: argparse.Namespace) -> int:
         raise ConfigError(f"format must be 'text' or 'json', not {settings.output_format!r}")
     results = run_all(paths, settings, args.jobs)
     if settings.output_format == "json":
-        sys.stdout.write(format_json(results, rule_names()))
+        _emit(format_json(results, rule_names()))
     else:
-        sys.stdout.write(format_text(results))
+        _emit(format_text(results))
     return EXIT_FINDINGS if any(findings for _, findings in results) else EXIT_CLEAN
 
 
@@ -78,7 +89,7 @@ def _inspect(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     settings = settings_from(find_root([args.path]), None, None, None)
     analysis = analyse([args.path], settings)
-    sys.stdout.write(render(analysis.project))
+    _emit(render(analysis.project))
     return EXIT_CLEAN
 
 

@@ -179,7 +179,7 @@ class ClosureBuilder:
 
     def _packages(self, info: "ModuleInfo", scope: str, packages: Optional[Value]) -> Optional[List[str]]:
         if packages is None or (isinstance(packages, Const) and packages.value is None):
-            settings = self.project.django_settings_module()
+            settings = self.project.django_settings_module(info)
             if settings is None:
                 return []  # outside Django, autodiscover_tasks() with no packages imports nothing
             return self._installed_apps(settings)
@@ -189,7 +189,7 @@ class ClosureBuilder:
         if names is not None:
             return names
         if isinstance(packages, Ref) and packages.path.endswith("INSTALLED_APPS"):
-            settings = self.project.django_settings_module()
+            settings = self.project.django_settings_module(info)
             return self._installed_apps(settings) if settings is not None else None
         return None
 

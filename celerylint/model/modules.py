@@ -9,6 +9,13 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from celerylint.facts.types import ModuleFacts
 
 
+# Absolute imports of these always mean the installed package: a project module named
+# celery.py (next to `from celery import Celery`) must not capture them.
+EXTERNAL_TOP_LEVEL = frozenset(
+    {"celery", "kombu", "billiard", "flask", "flask_sqlalchemy", "flask_mail", "flask_login", "django", "sqlalchemy", "os", "sys"}
+)
+
+
 @dataclass(frozen=True)
 class ModuleInfo:
     name: str  # canonical dotted name, rooted at the first folder without __init__.py
@@ -22,6 +29,14 @@ class ModuleInfo:
     def package(self) -> str:
         """The package that relative imports in this module start from."""
         return self.name if self.is_package else self.name.rpartition(".")[0]
+
+    @property
+    def is_test(self) -> bool:
+        """Test code: tasks defined there run eagerly in tests, never on a production worker."""
+        parts = self.rel.split("/")
+        name = parts[-1]
+        in_test_folder = any(part in ("tests", "test", "testing") for part in parts[:-1])
+        return in_test_folder or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
 
     @property
     def broken(self) -> bool:
@@ -78,6 +93,8 @@ class ModuleIndex:
 
     def get(self, name: str, near: Optional[ModuleInfo] = None) -> Optional[ModuleInfo]:
         """The module imported as ``name``; ``near`` breaks ties toward the importer's root."""
+        if name.split(".", 1)[0] in EXTERNAL_TOP_LEVEL:
+            return None
         found = self._candidates.get(name)
         if not found:
             return None

@@ -341,7 +341,7 @@ class Project:
 
     def _mapping_from_string(self, info: ModuleInfo, text: str, place: Place, origin: Origin) -> Mapping:
         if text == "django.conf:settings":
-            settings = self.django_settings_module()
+            settings = self.django_settings_module(info)
             if settings is None:
                 return Mapping(opaque=[Opacity("DJANGO_SETTINGS_MODULE is not set in the code", place, origin)])
             return self.module_mapping(settings.name)
@@ -392,8 +392,10 @@ class Project:
                 mapping.entries.append(Entry(binding.name, binding.value, place, self.origin(info, binding.loc)))
         return mapping
 
-    def django_settings_module(self) -> Optional[ModuleInfo]:
-        for info, call in self.calls_named("setdefault"):
+    def django_settings_module(self, near: Optional[ModuleInfo] = None) -> Optional[ModuleInfo]:
+        """The module DJANGO_SETTINGS_MODULE names, preferring a setdefault in ``near``."""
+        calls = sorted(self.calls_named("setdefault"), key=lambda item: item[0] is not near)
+        for info, call in calls:
             func = call.value.func
             if not (isinstance(func, Ref) and func.path.endswith("environ.setdefault")):
                 continue

@@ -11,6 +11,8 @@ from celerylint.rules.base import Finding, Rule, example
 def check(project: Project) -> Iterator[Finding]:
     by_module: Dict[str, List[TaskDef]] = {}
     for task in project.tasks:
+        if task.module.is_test:
+            continue
         by_module.setdefault(task.module.name, []).append(task)
     for module, tasks in sorted(by_module.items()):
         first = min(tasks, key=lambda task: (task.decorator_loc.line, task.decorator_loc.col))

@@ -42,6 +42,8 @@ def _config_allows_silence(project: Project, task: TaskDef) -> bool:
 
 def check(project: Project) -> Iterator[Finding]:
     for task in project.tasks:
+        if task.module.is_test:
+            continue
         if any(const_is_set(task.option(option)) for option in LIMIT_OPTIONS):
             continue
         if _base_has_limit(project, task) or _config_allows_silence(project, task):
