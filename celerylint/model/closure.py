@@ -32,7 +32,7 @@ class ClosureBuilder:
 
     def build(self) -> "Closure":
         if not self.entry.resolved:
-            self.closure.uncertain.append(f"worker app {self.entry.spec!r} is not a project module")
+            self.uncertain(f"worker app {self.entry.spec!r} is not a project module")
             return self.closure
         for name in self.entry.modules:
             self.add_module(name, f"the worker entry {self.entry.spec}")
@@ -46,6 +46,10 @@ class ClosureBuilder:
         return self.closure
 
     # --- queueing -----------------------------------------------------------------
+
+    def uncertain(self, reason: str) -> None:
+        if reason not in self.closure.uncertain:
+            self.closure.uncertain.append(reason)
 
     def add_module(self, name: str, via: str) -> None:
         info = self.project.index.get(name)
@@ -77,11 +81,11 @@ class ClosureBuilder:
         if info is None:
             return
         if info.broken:
-            self.closure.uncertain.append(f"{info.rel} does not parse")
+            self.uncertain(f"{info.rel} does not parse")
             return
         facts = info.facts
         if scope in facts.dynamic_import_scopes:
-            self.closure.uncertain.append(f"{info.rel} imports modules by computed names")
+            self.uncertain(f"{info.rel} imports modules by computed names")
         reached_via = f"imported from {info.name}" if scope == MODULE_SCOPE else f"imported by {info.name}.{scope}()"
         # Undetailed modules only know their imports: count them all (over-approximation).
         import_scope: Optional[str] = scope if facts.detailed else None
@@ -117,7 +121,7 @@ class ClosureBuilder:
             for setting in ("include", "imports"):
                 state, value = config.lookup(setting)
                 if state == "unknown":
-                    self.closure.uncertain.append(f"the {setting} setting is not known")
+                    self.uncertain(f"the {setting} setting is not known")
                 elif value is not None:
                     self._import_listed(value.value, f"the {setting} setting ({value.origin})")
         for app, call, info in self.project.autodiscover:
@@ -128,7 +132,7 @@ class ClosureBuilder:
     def _import_listed(self, value: Optional[Value], via: str) -> None:
         names = self._string_list(value)
         if names is None:
-            self.closure.uncertain.append(f"{via} is not a literal list")
+            self.uncertain(f"{via} is not a literal list")
             return
         for name in names:
             self.add_module(name, via)
@@ -153,11 +157,11 @@ class ClosureBuilder:
         if isinstance(related_value, Const):
             related = related_value.value if isinstance(related_value.value, str) else None
         elif related_value is not None:
-            self.closure.uncertain.append("autodiscover_tasks(related_name=...) is not a literal")
+            self.uncertain("autodiscover_tasks(related_name=...) is not a literal")
             return
         names = self._packages(info, call.scope, packages)
         if names is None:
-            self.closure.uncertain.append(f"the packages of autodiscover_tasks() at {info.rel}:{call.loc.line} are not known")
+            self.uncertain(f"the packages of autodiscover_tasks() at {info.rel}:{call.loc.line} are not known")
             return
         via = f"autodiscover_tasks() at {info.rel}:{call.loc.line}"
         for name in names:
@@ -194,27 +198,39 @@ class ClosureBuilder:
         return None
 
     def _installed_apps(self, settings: "ModuleInfo") -> Optional[List[str]]:
+        """INSTALLED_APPS, following `INSTALLED_APPS += [...]` through its earlier bindings."""
         mapping = self.project.module_mapping(settings.name)
-        entry = mapping.get("INSTALLED_APPS")
-        if entry is None or entry.value is None:
+        entries = [entry for entry in mapping.entries if entry.key == "INSTALLED_APPS"]
+        if not entries:
             return None
-        owner = self.project.index.by_name.get(entry.place[0], settings)
-        return self._evaluate_list(owner, entry.value, 0)
+        current: Optional[List[str]] = None
+        for entry in entries:
+            if entry.value is None:
+                return None
+            owner = self.project.index.by_name.get(entry.value_ctx[0], settings)
+            current = self._evaluate_list(owner, entry.value, 0, current)
+            if current is None:
+                return None
+        return current
 
-    def _evaluate_list(self, info: "ModuleInfo", value: Value, depth: int) -> Optional[List[str]]:
+    def _evaluate_list(
+        self, info: "ModuleInfo", value: Value, depth: int, previous: Optional[List[str]] = None
+    ) -> Optional[List[str]]:
         if depth > 10:
             return None
         direct = self._string_list(value)
         if direct is not None:
             return direct
         if isinstance(value, BinOp) and value.op == "Add":
-            left = self._evaluate_list(info, value.left, depth + 1)
-            right = self._evaluate_list(info, value.right, depth + 1)
+            left = self._evaluate_list(info, value.left, depth + 1, previous)
+            right = self._evaluate_list(info, value.right, depth + 1, previous)
             return left + right if left is not None and right is not None else None
         if isinstance(value, Ref) and value.scope == "global" and "." not in value.path:
+            if value.path == "INSTALLED_APPS":
+                return previous
             entry = self.project.module_mapping(info.name).get(value.path)
             if entry is not None and entry.value is not None:
-                owner = self.project.index.by_name.get(entry.place[0], info)
+                owner = self.project.index.by_name.get(entry.value_ctx[0], info)
                 return self._evaluate_list(owner, entry.value, depth + 1)
         return None
 

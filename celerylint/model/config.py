@@ -27,17 +27,23 @@ class Entry:
 
     key: str
     value: Optional[Value]
-    place: Place
+    place: Place  # where the statement that applies it runs
     origin: Origin
+    ctx: Optional[Place] = None  # where the value is written, when not at `place`
+
+    @property
+    def value_ctx(self) -> Place:
+        return self.ctx or self.place
 
 
 @dataclass(frozen=True)
 class Opacity:
-    """A source that may set any key: its content is unknown."""
+    """A source that may set any key (key None), or may or may not set one key."""
 
     why: str
     place: Place
     origin: Origin
+    key: Optional[str] = None
 
 
 @dataclass
@@ -87,13 +93,14 @@ class Setting:
 class ResolvedConfig:
     settings: Dict[str, Setting]
     opaque: List[Opacity]
+    uncertain: Dict[str, Opacity] = field(default_factory=dict)  # setting -> why it may be set
 
     def lookup(self, name: str) -> Tuple[str, Optional[Setting]]:
         """("set", setting) | ("unknown", None) | ("not set", None)."""
         setting = self.settings.get(name)
         if setting is not None:
             return "set", setting
-        if self.opaque:
+        if self.opaque or name in self.uncertain:
             return "unknown", None
         return "not set", None
 
@@ -109,6 +116,7 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
 
     chosen: Dict[str, Tuple[int, Setting]] = {}
     opaque: List[Opacity] = []
+    uncertain: Dict[str, Opacity] = {}
     namespace = None
     for source in sources:
         if source.namespace and runs(source.place):
@@ -116,8 +124,16 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
     for source in sources:
         if not runs(source.place):
             continue
-        opaque.extend(item for item in source.opaque if runs(item.place))
         ns = source.namespace or namespace
+        for item in source.opaque:
+            if not runs(item.place):
+                continue
+            if item.key is None:
+                opaque.append(item)
+            else:
+                name = canonical_setting(item.key, ns)
+                if name is not None:
+                    uncertain.setdefault(name, item)
         for entry in source.mapping_entries:
             if not runs(entry.place):
                 continue
@@ -128,7 +144,7 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
             previous = chosen.get(name)
             if previous is None or previous[0] <= source.priority:
                 chosen[name] = (source.priority, setting)
-    return ResolvedConfig({name: item[1] for name, item in chosen.items()}, opaque)
+    return ResolvedConfig({name: item[1] for name, item in chosen.items()}, opaque, uncertain)
 
 
 def places_of(sources: List[Source]) -> Set[Place]:

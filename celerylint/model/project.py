@@ -120,6 +120,16 @@ class WorkerEntry:
         return bool(self.modules)
 
 
+def _as_lookup(value: Value) -> Optional[Sub]:
+    """``x[k]`` and ``x.get(k)`` as one shape."""
+    if isinstance(value, Sub):
+        return value
+    if isinstance(value, Call) and isinstance(value.func, Ref) and value.func.last == "get" and value.args:
+        if "." in value.func.path and not value.kwargs:
+            return Sub(Ref(value.func.scope, value.func.path.rpartition(".")[0]), value.args[0])
+    return None
+
+
 class Project:
     def __init__(self, index: ModuleIndex, deploy: DeployFacts, worker_apps: Sequence[str] = ()) -> None:
         self.index = index
@@ -136,9 +146,11 @@ class Project:
         self._find_celery_config()
         self.tasks: List[TaskDef] = self._find_tasks()
         self._config_cache: Dict[Tuple[AppObj, Optional[FrozenSet[Place]]], ResolvedConfig] = {}
+        self._importers: Optional[Dict[str, Set[str]]] = None
         self.workers: List[WorkerEntry] = self._find_workers(worker_apps)
         for worker in self.workers:
-            worker.closure = self._closure(worker)
+            if not worker.closure.modules and not worker.closure.uncertain:
+                worker.closure = self._closure(worker)
 
     # --- indexing ---------------------------------------------------------------
 
@@ -293,33 +305,60 @@ class Project:
         if isinstance(value, Const) and isinstance(value.value, str):
             return self._mapping_from_string(info, value.value, place, origin)
         if isinstance(value, DictVal):
-            return self._dict_mapping(value, place, origin)
+            return self._dict_mapping(value, place, origin, (info.name, scope))
         if isinstance(value, Call) and isinstance(value.func, Ref) and value.func.path == "dict" and value.func.scope == "builtin":
-            mapping = Mapping([Entry(k, v, place, origin) for k, v in value.kwargs])
+            mapping = Mapping([Entry(k, v, place, origin, (info.name, scope)) for k, v in value.kwargs])
             for argument in value.args:
                 mapping.extend(self.mapping_for(info, scope, argument, place, origin, depth + 1))
             return mapping
-        if isinstance(value, Sub) and isinstance(value.key, Const) and isinstance(value.key.value, str):
-            container = self.mapping_for(info, scope, value.base, place, origin, depth + 1)
-            entry = container.get(value.key.value)
-            if entry is not None and entry.value is not None:
-                entry_info = self.index.by_name.get(entry.place[0], info)
-                return self.mapping_for(entry_info, entry.place[1], entry.value, entry.place, entry.origin, depth + 1)
-            if container.opaque or entry is not None:
-                return Mapping(opaque=container.opaque or [Opacity("unknown value", place, origin)])
-            return Mapping(opaque=[Opacity(f"key {value.key.value!r} not found", place, origin)])
+        lookup = _as_lookup(value)
+        if lookup is not None:
+            return self._item_mapping(info, scope, lookup, place, origin, depth)
         candidates = self.receivers(info, scope, value)
         if len(candidates) != 1:
             return Mapping(opaque=[Opacity("one of several objects", place, origin)])
         return self._mapping_of_object(candidates[0], place, origin, depth)
 
+    def _item_mapping(self, info: ModuleInfo, scope: str, lookup: Sub, place: Place, origin: Origin, depth: int) -> Mapping:
+        """``container[key]`` / ``container.get(key)``: the mapping of one item of a mapping."""
+        container = self.mapping_for(info, scope, lookup.base, place, origin, depth + 1)
+        if not (isinstance(lookup.key, Const) and isinstance(lookup.key.value, str)):
+            return self._any_item_mapping(container, place, origin, depth)
+        entry = container.get(lookup.key.value)
+        if entry is not None and entry.value is not None:
+            entry_info = self.index.by_name.get(entry.value_ctx[0], info)
+            return self.mapping_for(entry_info, entry.value_ctx[1], entry.value, place, entry.origin, depth + 1)
+        if container.opaque or entry is not None:
+            return Mapping(opaque=container.opaque or [Opacity("unknown value", place, origin)])
+        return Mapping(opaque=[Opacity(f"key {lookup.key.value!r} not found", place, origin)])
+
+    def _any_item_mapping(self, container: Mapping, place: Place, origin: Origin, depth: int) -> Mapping:
+        """An item chosen at run time (``config[config_name]``): what every candidate agrees on."""
+        if container.opaque or not container.entries:
+            return Mapping(opaque=[Opacity("an item chosen at run time", place, origin)])
+        candidates = []
+        for entry in container.entries:
+            entry_info = self.index.by_name.get(entry.value_ctx[0])
+            if entry.value is None or entry_info is None:
+                return Mapping(opaque=[Opacity("an item chosen at run time", place, origin)])
+            candidates.append(self.mapping_for(entry_info, entry.value_ctx[1], entry.value, place, entry.origin, depth + 1))
+        merged = Mapping(opaque=[item for candidate in candidates for item in candidate.opaque])
+        keys = [{entry.key for entry in candidate.entries} for candidate in candidates]
+        common = set.intersection(*keys)
+        for entry in candidates[0].entries:
+            if entry.key in common:
+                merged.entries.append(entry)
+        for key in sorted(set.union(*keys) - common):
+            merged.opaque.append(Opacity(f"{key} is set by only some of the run-time choices", place, origin, key))
+        return merged
+
     def _mapping_of_object(self, obj: Obj, place: Place, origin: Origin, depth: int) -> Mapping:
         if isinstance(obj, ModObj):
-            return self.module_mapping(obj.name)
+            return self.module_mapping(obj.name, place)
         if isinstance(obj, ClassObj) or (isinstance(obj, InstObj) and isinstance(obj.cls, ClassObj)):
             cls = obj if isinstance(obj, ClassObj) else obj.cls
             assert isinstance(cls, ClassObj)
-            return self.class_mapping(cls)
+            return self.class_mapping(cls, place)
         if isinstance(obj, AttrOf) and obj.path == "config" and self.is_flask(obj.base):
             return self.flask_mapping(obj.base)
         if isinstance(obj, ValObj):
@@ -328,11 +367,11 @@ class Project:
                 return self.mapping_for(info, obj.scope, obj.value, place, origin, depth + 1)
         return Mapping(opaque=[Opacity("an object celerylint cannot follow", place, origin)])
 
-    def _dict_mapping(self, value: DictVal, place: Place, origin: Origin) -> Mapping:
+    def _dict_mapping(self, value: DictVal, place: Place, origin: Origin, ctx: Place) -> Mapping:
         mapping = Mapping()
         for key, item in value.items:
             if isinstance(key, Const) and isinstance(key.value, str):
-                mapping.entries.append(Entry(key.value, item, place, origin))
+                mapping.entries.append(Entry(key.value, item, place, origin, ctx))
             else:
                 mapping.opaque.append(Opacity("a computed key", place, origin))
         if value.has_spread:
@@ -344,7 +383,7 @@ class Project:
             settings = self.django_settings_module(info)
             if settings is None:
                 return Mapping(opaque=[Opacity("DJANGO_SETTINGS_MODULE is not set in the code", place, origin)])
-            return self.module_mapping(settings.name)
+            return self.module_mapping(settings.name, place)
         module, _, attr = text.partition(":")
         if attr:
             obj = self.resolver.resolve_dotted(f"{module}.{attr}", info)
@@ -355,31 +394,34 @@ class Project:
             return Mapping(opaque=[Opacity(f"module {text!r} is not in the project", place, origin)])
         return self._mapping_of_object(obj, place, origin, 0)
 
-    def module_mapping(self, name: str, seen: Optional[Set[str]] = None) -> Mapping:
+    def module_mapping(self, name: str, place: Optional[Place] = None, seen: Optional[Set[str]] = None) -> Mapping:
+        """A module's globals as config keys, applied at ``place`` (default: the module itself)."""
         seen = seen if seen is not None else set()
         info = self.index.by_name.get(name)
         mapping = Mapping()
         if info is None or name in seen:
             return mapping
         seen.add(name)
-        place = (name, MODULE_SCOPE)
+        ctx = (name, MODULE_SCOPE)
+        applied = place or ctx
         if info.broken:
-            mapping.opaque.append(Opacity("the module does not parse", place, Origin(info.rel, 1, 1)))
+            mapping.opaque.append(Opacity("the module does not parse", applied, Origin(info.rel, 1, 1)))
             return mapping
         for star in self.resolver.star_imports.get(name, ()):
             target = self.index.get(star, info)
             if target is not None:
-                mapping.extend(self.module_mapping(target.name, seen))
+                mapping.extend(self.module_mapping(target.name, applied, seen))
         for binding in info.facts.globals:
-            mapping.entries.append(Entry(binding.name, binding.value, place, self.origin(info, binding.loc)))
+            mapping.entries.append(Entry(binding.name, binding.value, applied, self.origin(info, binding.loc), ctx))
         for fact in info.facts.imports:
             if fact.scope == MODULE_SCOPE and fact.is_from:
                 for bound in fact.bound:
                     if bound.isupper() or bound in ("broker_url", "result_backend"):
-                        mapping.entries.append(Entry(bound, None, place, Origin(info.rel, fact.line, 1)))
+                        mapping.entries.append(Entry(bound, None, applied, Origin(info.rel, fact.line, 1), ctx))
         return mapping
 
-    def class_mapping(self, cls: ClassObj) -> Mapping:
+    def class_mapping(self, cls: ClassObj, place: Optional[Place] = None) -> Mapping:
+        """A class's attributes, bases first, as config keys applied at ``place``."""
         mapping = Mapping()
         chain = [obj for obj in self.resolver.mro(cls) if isinstance(obj, ClassObj)]
         for item in reversed(chain):
@@ -387,9 +429,10 @@ class Project:
             info = self.index.by_name.get(item.module)
             if fact is None or info is None:
                 continue
-            place = (item.module, fact.scope)
+            ctx = (item.module, fact.scope)
             for binding in fact.attributes:
-                mapping.entries.append(Entry(binding.name, binding.value, place, self.origin(info, binding.loc)))
+                entry = Entry(binding.name, binding.value, place or ctx, self.origin(info, binding.loc), ctx)
+                mapping.entries.append(entry)
         return mapping
 
     def django_settings_module(self, near: Optional[ModuleInfo] = None) -> Optional[ModuleInfo]:
@@ -538,16 +581,33 @@ class Project:
         target = decorator
         if isinstance(decorator, Call):
             target, options = decorator.func, decorator.kwargs
-        if not (isinstance(target, Ref) and target.last in ("task", "shared_task")):
+        if not isinstance(target, Ref):
             return None
         obj = self.resolve(info, function.scope, target)
         if isinstance(obj, ExtObj) and obj.path in SHARED_TASK:
             return TaskDef(info, function, None, options, loc)
         if isinstance(obj, AttrOf) and obj.path == "task":
             apps = self.apps_of(obj.base)
-            if len(apps) == 1:
-                return TaskDef(info, function, apps[0], options, loc)
-        return None
+        elif isinstance(obj, FuncObj) and target.last != "task" and self._wraps_app_task(obj):
+            # A task decorator of a Celery subclass (IndicoCelery.periodic_task) on an app.
+            apps = self.apps_of(self.resolve(info, function.scope, Ref(target.scope, target.path.rpartition(".")[0])))
+        else:
+            return None
+        return TaskDef(info, function, apps[0], options, loc) if len(apps) == 1 else None
+
+    def _wraps_app_task(self, method: FuncObj) -> bool:
+        """A method of a project Celery subclass that calls ``self.task(...)``."""
+        owner = method.qualname.rpartition(".")[0]
+        if ClassObj(method.module, owner) not in self.resolver.app_classes:
+            return False
+        info = self.index.by_name.get(method.module)
+        if info is None:
+            return False
+        for call in info.facts.calls:
+            func = call.value.func
+            if call.scope.startswith(method.qualname) and isinstance(func, Ref) and func.path == "self.task":
+                return True
+        return False
 
     def task_for(self, info: ModuleInfo, scope: str, value: Value) -> Optional[TaskDef]:
         obj = self.resolve(info, scope, value)
@@ -601,20 +661,31 @@ class Project:
         return matches[0] if len(matches) == 1 else None
 
     def _fallback_entries(self) -> List[WorkerEntry]:
-        creators = sorted({definition.module.name for definition in self.apps.values()})
-        imported_by_others: Set[str] = set()
-        importers: Dict[str, Set[str]] = {}
-        for info in self.index.modules():
-            targets = self.imported_modules(info, None)
-            importers[info.name] = targets
-            imported_by_others.update(t for t in targets if t != info.name)
+        """No worker command found: every module that creates an app, then every module that
+        imports one of those and that nothing imports (unless a creator's worker reaches it)."""
+        creators = sorted({d.module.name for d in self.apps.values() if not d.module.is_test})
         entries = [WorkerEntry(name, "fallback", (name,), False) for name in creators]
-        for info in self.index.modules():
-            if info.name in imported_by_others or info.name in creators:
+        for entry in entries:
+            entry.closure = self._closure(entry)
+        reached = set().union(*(entry.closure.modules for entry in entries)) if entries else set()
+        importers = self.importers()
+        for info in sorted(self.index.modules(), key=lambda m: m.name):
+            if info.name in reached or info.is_test or importers.get(info.name):
                 continue
-            if importers[info.name] & set(creators):
+            if self.imported_modules(info, None) & set(creators):
                 entries.append(WorkerEntry(info.name, "fallback", (info.name,), False))
         return entries
+
+    def importers(self) -> Dict[str, Set[str]]:
+        """Module -> the other project modules that import it (any scope)."""
+        if self._importers is None:
+            result: Dict[str, Set[str]] = {}
+            for info in self.index.modules():
+                for target in self.imported_modules(info, None):
+                    if target != info.name:
+                        result.setdefault(target, set()).add(info.name)
+            self._importers = result
+        return self._importers
 
     def imported_modules(self, info: ModuleInfo, scope: Optional[str]) -> Set[str]:
         """Project modules an import statement in ``scope`` (None: any scope) brings in."""

@@ -50,7 +50,11 @@ def task_apps(project: Project, task: TaskDef) -> List[AppObj]:
 
 
 def pushes_context(project: Project, cls: ClassObj) -> bool:
-    """Whether a Task base class runs tasks inside a Flask app context (not via current_app)."""
+    """Whether a Task base class runs tasks inside a Flask app context (not via current_app).
+
+    Any `X.app_context()` made in `__call__` counts, however it is entered (`with`,
+    `.push()`, an ExitStack); so does `X.app_context().push()` in any of its methods.
+    """
     for item in project.resolver.mro(cls):
         if not isinstance(item, ClassObj):
             continue
@@ -59,12 +63,17 @@ def pushes_context(project: Project, cls: ClassObj) -> bool:
             continue
         call_scope = f"{item.qualname}.__call__"
         for call in info.facts.calls:
-            if not call.scope.startswith(item.qualname + "."):
-                continue
-            if call.scope == call_scope and any(real_app_context(project, info, call.scope, c) for c in call.contexts):
+            if call.scope == call_scope and _makes_app_context(project, info, call):
                 return True
-            if is_context_push(project, info, call):
+            if call.scope.startswith(item.qualname + ".") and is_context_push(project, info, call):
                 return True
+    return False
+
+
+def _makes_app_context(project: Project, info: ModuleInfo, call: CallFact) -> bool:
+    func = call.value.func
+    if isinstance(func, Ref) and func.last in ("app_context", "test_request_context") and "." in func.path:
+        return real_app_context(project, info, call.scope, Ref(func.scope, func.path.rpartition(".")[0]))
     return False
 
 

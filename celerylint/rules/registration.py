@@ -8,6 +8,11 @@ from celerylint.model.project import Project, TaskDef
 from celerylint.rules.base import Finding, Rule, example
 
 
+def _imported_elsewhere(project: Project, module: str) -> bool:
+    importers = project.importers().get(module, set())
+    return any(not project.index.by_name[name].is_test for name in importers if name in project.index.by_name)
+
+
 def check(project: Project) -> Iterator[Finding]:
     by_module: Dict[str, List[TaskDef]] = {}
     for task in project.tasks:
@@ -22,6 +27,10 @@ def check(project: Project) -> Iterator[Finding]:
         if not workers:
             continue  # no worker loads this app: nothing to compare with
         if any(module in worker.closure.modules or worker.closure.uncertain for worker in workers):
+            continue
+        if not any(worker.explicit for worker in workers) and _imported_elsewhere(project, module):
+            # No worker command was found, so the real entry point is a guess: a module that
+            # other code imports may well be loaded by it (a CLI that builds the whole app).
             continue
         checked = workers[0]
         where = f" ({checked.origin})" if checked.explicit else ""
