@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
 from celerylint.facts.types import MODULE_SCOPE, Call, Const, LambdaVal, Ref, Seq, Value, BinOp
-from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, FuncObj, InstObj, ModObj
+from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, ValObj
 
 if TYPE_CHECKING:
     from celerylint.model.modules import ModuleInfo
@@ -165,15 +165,24 @@ class ClosureBuilder:
             return
         via = f"autodiscover_tasks() at {info.rel}:{call.loc.line}"
         for name in names:
-            target = self._existing_module(name)
+            target = self._app_package(name)
             if target is None:
                 continue
             self.add_module(target, via)
             if related:
                 self.add_module(f"{target}.{related}", via)
 
-    def _existing_module(self, name: str) -> Optional[str]:
-        """Django app entries may name an AppConfig class: walk up to a module."""
+    def _app_package(self, name: str) -> Optional[str]:
+        """The package an autodiscover entry means. A Django entry may name an AppConfig
+        class ('polls.apps.PollsConfig'): its `name` attribute, else the package holding it."""
+        if self.project.index.get(name) is None:
+            obj = self.project.resolver.resolve_dotted(name)
+            if isinstance(obj, ClassObj):
+                label = self.project.resolver.class_attr(obj, "name")
+                if isinstance(label, ValObj) and isinstance(label.value, Const) and isinstance(label.value.value, str):
+                    name = label.value.value
+                else:
+                    name = obj.module.rpartition(".")[0] or obj.module
         while name:
             info = self.project.index.get(name)
             if info is not None:

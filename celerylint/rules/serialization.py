@@ -61,7 +61,7 @@ class ArgumentClassifier:
         if isinstance(value, Call):
             return self._call(value, depth)
         if isinstance(value, IterItem):
-            model = self._query_model(value.base)
+            model = self._query_model(value.base, iterated=True)
             return f"a {model} ORM instance" if model else None
         if isinstance(value, Ref):
             return self._ref(value, depth)
@@ -131,7 +131,7 @@ class ArgumentClassifier:
                 return False
         return True
 
-    def _query_model(self, value: Value) -> Optional[str]:
+    def _query_model(self, value: Value, iterated: bool = False) -> Optional[str]:
         """`Model.query.get(..)`, `Model.query.filter_by(..).first()`, `Model.objects.get(..)`."""
         chain: List[str] = []
         current: Value = value
@@ -155,10 +155,8 @@ class ArgumentClassifier:
                 continue  # the owner must be a plain name chain
             owner_path = ".".join(names[:cut])
             tail = names[cut + 1:]
-            if isinstance(value, IterItem) and not tail:
-                tail = ["all"]
-            if not tail or (tail[-1] not in QUERY_RESULT_METHODS and not isinstance(value, IterItem)):
-                continue
+            if not iterated and (not tail or tail[-1] not in QUERY_RESULT_METHODS):
+                continue  # iterating any query yields instances; otherwise only these methods do
             owner = self.resolve(Ref(current.scope, owner_path))
             if is_orm_model(self.project, owner):
                 assert isinstance(owner, ClassObj)
