@@ -1,0 +1,122 @@
+"""The project model: module names, worker commands, configuration with provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from celerylint.config import Settings
+from celerylint.engine import analyse
+from celerylint.model.commands import scan_deploy_files
+from celerylint.model.settings import canonical_setting
+
+
+def _project(project, files):  # type: ignore[no-untyped-def]
+    root = project(files)
+    return analyse([root], Settings(use_cache=False), jobs=1).project
+
+
+@pytest.mark.parametrize(
+    ("key", "namespace", "expected"),
+    [
+        ("result_backend", None, "result_backend"),
+        ("CELERY_RESULT_BACKEND", None, "result_backend"),  # the old name
+        ("CELERY_BROKER_URL", None, None),  # not a setting without a namespace
+        ("BROKER_URL", None, "broker_url"),
+        ("CELERYD_TASK_TIME_LIMIT", None, "task_time_limit"),
+        ("CELERY_TASK_TIME_LIMIT", None, None),
+        ("CELERY_TASK_TIME_LIMIT", "CELERY", "task_time_limit"),
+        ("CELERY_BROKER_URL", "CELERY", "broker_url"),
+        ("broker_url", "CELERY", "broker_url"),
+        ("SECRET_KEY", None, None),
+    ],
+)
+def test_setting_names_follow_celery_defaults(key: str, namespace, expected) -> None:  # type: ignore[no-untyped-def]
+    assert canonical_setting(key, namespace) == expected
+
+
+def test_module_names_src_layout_and_namespace_packages(project) -> None:  # type: ignore[no-untyped-def]
+    model = _project(project, {"src/pkg/__init__.py": "", "src/pkg/mod.py": "", "scripts/tool.py": "", "nsp/sub/m.py": ""})
+    names = set(model.index.by_name)
+    assert {"pkg", "pkg.mod", "tool", "m"} <= names
+    assert model.index.get("nsp.sub.m") is model.index.get("m")
+    assert model.index.get("celery") is None
+
+
+def test_local_celery_module_does_not_capture_the_package(project) -> None:  # type: ignore[no-untyped-def]
+    model = _project(
+        project,
+        {
+            "proj/__init__.py": "",
+            "proj/celery.py": "from celery import Celery\napp = Celery('proj', backend='rpc://')\n",
+        },
+    )
+    assert len(model.apps) == 1
+
+
+def test_worker_commands_in_deploy_files(tmp_path: Path) -> None:
+    files = {
+        "Procfile": "worker: celery -A proj.app worker -l info --time-limit=300\n",
+        "docker-compose.yml": "services:\n  w:\n    command: [\"celery\", \"--app=other.celery:app\", \"worker\"]\n    environment:\n      - CELERY_RESULT_BACKEND=redis://r\n",
+        "Makefile": "worker:\n\tcelery \\\n\t  -A third worker\n",
+        "broken.yml": "{{{ not yaml: [\n celery worker -A\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    facts = scan_deploy_files(sorted(tmp_path.iterdir()), tmp_path)
+    apps = {w.app: w for w in facts.workers}
+    assert set(apps) == {"proj.app", "other.celery:app", "third"}
+    assert "--time-limit" in apps["proj.app"].options
+    assert [name for name, _ in facts.env_settings] == ["CELERY_RESULT_BACKEND"]
+
+
+def test_config_provenance_and_precedence(project) -> None:  # type: ignore[no-untyped-def]
+    model = _project(
+        project,
+        {
+            "proj/__init__.py": "",
+            "proj/settings.py": "result_backend = 'redis://from-module'\ntask_time_limit = 5\n",
+            "proj/app.py": (
+                "from celery import Celery\n"
+                "app = Celery('p', backend='redis://from-ctor')\n"
+                "app.config_from_object('proj.settings')\n"
+            ),
+        },
+    )
+    (app,) = model.apps
+    state, backend = model.config(app).lookup("result_backend")
+    assert state == "set" and backend is not None
+    assert backend.origin.rel == "proj/app.py"  # constructor keywords beat config_from_object
+    state, limit = model.config(app).lookup("task_time_limit")
+    assert state == "set" and limit is not None and limit.origin.rel == "proj/settings.py"
+
+
+def test_unresolvable_config_is_unknown_not_missing(project) -> None:  # type: ignore[no-untyped-def]
+    model = _project(
+        project,
+        {"proj/__init__.py": "", "proj/app.py": "import os\nfrom celery import Celery\napp = Celery('p')\napp.config_from_envvar('CELERY_CONFIG')\n"},
+    )
+    (app,) = model.apps
+    assert model.config(app).lookup("result_backend") == ("unknown", None)
+
+
+def test_namespaced_flask_config(project) -> None:  # type: ignore[no-untyped-def]
+    model = _project(
+        project,
+        {
+            "proj/__init__.py": (
+                "from celery import Celery\nfrom flask import Flask\n\n"
+                "def create_app():\n"
+                "    app = Flask(__name__)\n"
+                "    app.config['CELERY_RESULT_BACKEND'] = 'redis://'\n"
+                "    app.config.from_mapping(CELERY_TASK_TIME_LIMIT=30)\n"
+                "    celery = Celery(app.import_name)\n"
+                "    celery.config_from_object(app.config, namespace='CELERY')\n"
+                "    return celery\n"
+            ),
+        },
+    )
+    (app,) = model.apps
+    assert model.config(app).lookup("task_time_limit")[0] == "set"
+    assert model.config(app).lookup("result_backend")[0] == "set"
