@@ -6,6 +6,7 @@ cache is simply rebuilt. Nothing is written inside the project, so read-only tre
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -42,11 +43,19 @@ class FactsCache:
         self.used: Dict[str, ModuleFacts] = {}
 
     def _load(self) -> Dict[str, ModuleFacts]:
+        # Unpickling builds millions of small objects; the cyclic GC would rescan them all.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             with open(self.path, "rb") as handle:
                 stored = pickle.load(handle)
         except Exception:  # noqa: BLE001 - any unreadable cache is just a cold start
             return {}
+        finally:
+            # Loaded facts live until the run ends: keep the GC from ever scanning them.
+            gc.freeze()
+            if gc_was_enabled:
+                gc.enable()
         if not isinstance(stored, dict) or stored.get("format") != (FORMAT, __version__):
             return {}
         entries = stored.get("entries")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ def analyse(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Analysi
     root = find_root(list(paths))
     files = list_files(root, settings.respect_gitignore)
     facts = load_facts(files.python, FactsCache(root, settings.use_cache), jobs)
+    gc.freeze()  # facts live for the whole run: the cyclic GC need never scan them
     index = ModuleIndex(root, zip(files.python, facts))
     deploy = scan_deploy_files(files.deploy, root)
     project = Project(index, deploy, settings.worker_apps)
