@@ -12,6 +12,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+from functools import lru_cache
 from typing import Dict, Optional
 
 from celerylint import __version__
@@ -28,9 +29,18 @@ def cache_dir() -> Path:
     return Path(base) / "celerylint"
 
 
+@lru_cache(maxsize=1)
+def extractor_fingerprint() -> bytes:
+    """Facts depend on the extractor's code, not only the version: any edit invalidates them."""
+    digest = hashlib.blake2b(__version__.encode(), digest_size=16)
+    for path in sorted((Path(__file__).parent / "facts").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
 def content_key(data: bytes) -> str:
     digest = hashlib.blake2b(data, digest_size=20)
-    digest.update(__version__.encode())
+    digest.update(extractor_fingerprint())
     return digest.hexdigest()
 
 

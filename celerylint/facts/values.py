@@ -12,6 +12,7 @@ from celerylint.facts.types import (
     Call,
     Const,
     DictVal,
+    IterItem,
     LambdaVal,
     Opaque,
     Ref,
@@ -137,6 +138,7 @@ class ValueBuilder:
         for element in elements:
             if isinstance(element, cst.StarredElement):
                 has_star = True
+                items.append(IterItem(self.build(element.value, depth)))  # `*xs` spreads all of xs
             else:
                 items.append(self.build(element.value, depth))
         return Seq(kind, tuple(items), has_star)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, Call, Const, LambdaVal, Ref, Seq, Value, BinOp
+from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
 from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, ValObj
 
 if TYPE_CHECKING:
@@ -230,6 +230,14 @@ class ClosureBuilder:
         direct = self._string_list(value)
         if direct is not None:
             return direct
+        if isinstance(value, Seq) and value.has_star:
+            result: List[str] = []
+            for item in value.items:
+                part = self._evaluate_list(info, item.base, depth + 1, previous) if isinstance(item, IterItem) else self._string_list(item)
+                if part is None:
+                    return None
+                result.extend(part)
+            return result
         if isinstance(value, BinOp) and value.op == "Add":
             left = self._evaluate_list(info, value.left, depth + 1, previous)
             right = self._evaluate_list(info, value.right, depth + 1, previous)
