@@ -59,30 +59,59 @@ def _is_deploy_file(name: str) -> bool:
     return lower.startswith(DEPLOY_NAMES) or lower.endswith(DEPLOY_SUFFIXES)
 
 
-def list_files(root: Path, respect_gitignore: bool = True) -> FileSet:
+def list_files(root: Path, respect_gitignore: bool = True, targets: Sequence[Path] = ()) -> FileSet:
+    """Python and deployment files under root. A folder named on the command line (or one
+    holding such a path) is walked even if it is excluded: naming it is asking for it."""
     ignore = _gitignore(root) if respect_gitignore else None
+    wanted = {target.resolve() for target in targets}
+    on_the_way = {parent for target in wanted for parent in target.parents}
     python: List[Path] = []
     deploy: List[Path] = []
+    unignored: List[Path] = []  # named folders walked although ignored: .gitignore is off below them
+    path_only: List[Path] = []  # ignored folders walked only to reach a named path below them
     for folder, dirs, files in os.walk(root, onerror=lambda error: None):
         here = Path(folder)
         rel_folder = here.relative_to(root).as_posix()
+        if here in path_only:
+            dirs[:] = [name for name in dirs if (here / name).resolve() in wanted | on_the_way]
+            for name in dirs:
+                if (here / name).resolve() in wanted:
+                    unignored.append(here / name)
+                else:
+                    path_only.append(here / name)
+            _collect(here, [n for n in files if (here / n).resolve() in wanted], python, deploy)
+            continue
+        check_ignore = ignore is not None and not any(here == u or u in here.parents for u in unignored)
         kept = []
         for name in sorted(dirs):
             rel = f"{rel_folder}/{name}/" if rel_folder != "." else f"{name}/"
-            if _is_excluded_dir(here / name, name) or (ignore is not None and ignore.match_file(rel)):
-                continue
+            excluded = _is_excluded_dir(here / name, name) or (check_ignore and ignore is not None and ignore.match_file(rel))
+            if excluded:
+                resolved = (here / name).resolve()
+                if resolved in wanted:
+                    unignored.append(here / name)
+                elif resolved in on_the_way:
+                    path_only.append(here / name)
+                else:
+                    continue
             kept.append(name)
         dirs[:] = kept
+        names = []
         for name in sorted(files):
             rel = f"{rel_folder}/{name}" if rel_folder != "." else name
-            if ignore is not None and ignore.match_file(rel):
-                continue
-            path = here / name
-            if name.endswith(".py"):
-                python.append(path)
-            elif _is_deploy_file(name):
-                deploy.append(path)
+            ignored = check_ignore and ignore is not None and ignore.match_file(rel)
+            if not ignored or (here / name).resolve() in wanted:
+                names.append(name)
+        _collect(here, names, python, deploy)
     return FileSet(root, tuple(python), tuple(deploy))
+
+
+def _collect(folder: Path, names: Sequence[str], python: List[Path], deploy: List[Path]) -> None:
+    for name in names:
+        if name.endswith(".py"):
+            python.append(folder / name)
+        elif _is_deploy_file(name):
+            deploy.append(folder / name)
 
 
 def within(path: Path, targets: Iterable[Path]) -> bool:

@@ -78,7 +78,7 @@ def analyse(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Analysi
         if not path.exists():
             raise ConfigError(f"{path}: no such file or directory")
     root = find_root(list(paths))
-    files = list_files(root, settings.respect_gitignore)
+    files = list_files(root, settings.respect_gitignore, paths)
     facts = load_facts(files.python, FactsCache(root, settings.use_cache), jobs)
     gc.freeze()  # facts live for the whole run: the cyclic GC need never scan them
     index = ModuleIndex(root, zip(files.python, facts))

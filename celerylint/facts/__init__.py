@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import re
 import threading
+import warnings
+from dataclasses import replace
 from typing import Callable, List, Optional, Tuple, TypeVar
 
 from celerylint.facts.types import (
@@ -32,13 +34,26 @@ PARSER_STACK_BYTES = 512 * 1024 * 1024
 T = TypeVar("T")
 
 
+# Past this size a relevant file gets only the cheap `ast` scan: libcst would take minutes.
+MAX_DETAILED_BYTES = 1_500_000
+
+
 def facts_from_bytes(data: bytes) -> ModuleFacts:
     """Facts for one file's content. Never raises for bad input."""
+    facts = _facts(data)
+    if facts.syntax_error is not None and RELEVANT.search(data):
+        return replace(facts, relevant=True)
+    return facts
+
+
+def _facts(data: bytes) -> ModuleFacts:
     if b"\x00" in data:
         return _error("file contains null bytes (binary file?)", 1, 1)
     ast_error: Optional[ModuleFacts] = None
     try:
-        tree: Optional[ast.Module] = ast.parse(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings of the analysed code are not ours to print
+            tree: Optional[ast.Module] = ast.parse(data)
     except SyntaxError as error:
         tree = None
         message = error.msg or "invalid syntax"
@@ -49,7 +64,7 @@ def facts_from_bytes(data: bytes) -> ModuleFacts:
         return _error(f"cannot decode file: {error}", 1, 1)
     except (RecursionError, MemoryError):
         return _error("too deeply nested to parse", 1, 1)
-    if tree is not None and not RELEVANT.search(data):
+    if tree is not None and (len(data) > MAX_DETAILED_BYTES or not RELEVANT.search(data)):
         return scan_imports(tree)
     # The running interpreter's grammar may be older than the file's (PEP 695 on 3.11):
     # libcst, which parses current syntax, decides; CPython's message is the clearer one.

@@ -246,4 +246,6 @@ class ModuleFacts:
     # Whole-file facts came from libcst (True) or only imports from a cheap scan (False).
     detailed: bool = False
     syntax_error: Optional[SyntaxErrorFact] = None
+    # The file mentions Celery or Flask: when it does not parse, what it configures is unknown.
+    relevant: bool = False
     lines_with_noqa: Tuple[int, ...] = field(default=())

@@ -453,12 +453,22 @@ class Project:
     def _find_celery_config(self) -> None:
         for app, definition in self.apps.items():
             self._constructor_sources(app, definition)
+            self._unparsed_sources(app)
         methods = ("update", "setdefault", "config_from_object", "config_from_envvar", "add_defaults", "autodiscover_tasks")
         for info, call in self.calls_named(*methods):
             self._celery_call(info, call)
         for info in self.index.modules():
             for store in info.facts.stores:
                 self._celery_store(info, store.target, store.value, store.scope, store.loc)
+
+    def _unparsed_sources(self, app: AppObj) -> None:
+        """A Celery- or Flask-related file that does not parse may configure any app."""
+        definition = self.apps[app]
+        place = (definition.module.name, definition.scope)  # in force wherever the app exists
+        for info in self.index.modules():
+            if info.broken and info.facts.relevant and not info.is_test:
+                opacity = Opacity(f"{info.rel} does not parse", place, Origin(info.rel, 1, 1))
+                self.app_sources[app].append(Source((), (opacity,), FROM_OBJECT, None, place))
 
     def _constructor_sources(self, app: AppObj, definition: AppDef) -> None:
         info, call = definition.module, definition.call

@@ -9,11 +9,16 @@ from celerylint.rules.base import Finding, Rule, example
 
 
 def _imported_elsewhere(project: Project, module: str) -> bool:
+    if any(info.broken and not info.is_test for info in project.index.modules()):
+        return True  # its imports are unknown: it may be the importer
     importers = project.importers().get(module, set())
     return any(not project.index.by_name[name].is_test for name in importers if name in project.index.by_name)
 
 
 def check(project: Project) -> Iterator[Finding]:
+    # A related module that does not parse may import or configure anything: say nothing.
+    if any(info.broken and info.facts.relevant and not info.is_test for info in project.index.modules()):
+        return
     by_module: Dict[str, List[TaskDef]] = {}
     for task in project.tasks:
         if task.module.is_test:

@@ -1,0 +1,148 @@
+"""Bad input gets a clear diagnostic and the run goes on; nothing crashes or hangs."""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from celerylint import engine
+from celerylint.cli import main
+from celerylint.config import Settings
+from celerylint.engine import run
+
+TASKS = "from proj.celery_app import app\n\n\n@app.task(time_limit=5)\ndef job():\n    pass\n"
+APP = "from celery import Celery\napp = Celery('p', broker='redis://', backend='redis://', task_time_limit=5)\n"
+
+
+def _codes(root: Path):  # type: ignore[no-untyped-def]
+    _, findings = run([root], Settings(use_cache=False), jobs=1)
+    return [(f.path, f.code) for f in findings]
+
+
+def test_unparsable_importer_hides_no_import(project) -> None:  # type: ignore[no-untyped-def]
+    root = project(
+        {
+            "Procfile": "worker: celery -A proj.celery_app worker\n",
+            "proj/__init__.py": "",
+            "proj/celery_app.py": APP + "import proj.loader\n",
+            "proj/loader.py": "import proj.jobs\ndef broken(:\n",
+            "proj/jobs.py": TASKS,
+        }
+    )
+    assert _codes(root) == [("proj/loader.py", "CEL000")]
+
+
+def test_unparsable_config_module_makes_config_unknown(project) -> None:  # type: ignore[no-untyped-def]
+    root = project(
+        {
+            "proj/__init__.py": "",
+            "proj/celery_app.py": "from celery import Celery\napp = Celery('p')\n\n@app.task\ndef job():\n    pass\n",
+            "proj/celeryconfig.py": "from proj.celery_app import app\napp.conf.task_time_limit = (\n",
+            "proj/views.py": "from proj.celery_app import job\n\ndef v():\n    return job.delay().get()\n",
+        }
+    )
+    assert _codes(root) == [("proj/celeryconfig.py", "CEL000")]
+
+
+def test_symlinks_loops_and_dirs_named_like_modules(project, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    outside = tmp_path_factory.mktemp("outside") / "ext.py"
+    outside.write_text("x = 1\n")
+    root = project({"proj/__init__.py": "", "proj/real.py": "y = 2\n"})
+    (root / "proj" / "loop").symlink_to(root / "proj")
+    (root / "proj" / "ext.py").symlink_to(outside)
+    (root / "proj" / "dangling.py").symlink_to(root / "nowhere.py")
+    (root / "proj" / "folder.py").mkdir()
+    codes = _codes(root)
+    assert codes == [("proj/dangling.py", "CEL000")]
+
+
+def test_unreadable_and_vanishing_files(project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    root = project({"proj/__init__.py": "", "proj/secret.py": "x = 1\n", "proj/gone.py": "y = 1\n"})
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "secret.py":
+            raise PermissionError(13, "Permission denied")
+        if self.name == "gone.py":
+            raise FileNotFoundError(2, "No such file or directory")
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    _, findings = run([root], Settings(use_cache=False), jobs=1)
+    messages = {f.path: f.message for f in findings}
+    assert "Permission denied" in messages["proj/secret.py"]
+    assert "No such file" in messages["proj/gone.py"]
+
+
+def test_non_utf8_file_name(project, capfdbinary) -> None:  # type: ignore[no-untyped-def]
+    root = project({"proj/__init__.py": ""})
+    name = os.fsdecode(b"caf\xe9.py")
+    (root / "proj" / name).write_text("def f(:\n")
+    assert main([str(root)]) == 1
+    out = capfdbinary.readouterr().out
+    assert b"caf\xe9.py:1:" in out and b"CEL000" in out
+
+
+def test_malformed_and_huge_deploy_files(project) -> None:  # type: ignore[no-untyped-def]
+    root = project(
+        {
+            "docker-compose.yml": "services: [\n  {{ celery worker -A\n\x00\xff",
+            "Procfile": "worker: celery worker -A " + "x" * 3_000_000 + "\n",
+            "proj/__init__.py": "",
+        }
+    )
+    assert _codes(root) == []
+
+
+def test_huge_generated_module_is_fast_and_fine(project) -> None:  # type: ignore[no-untyped-def]
+    lines = ["from celery import Celery"] + [f"VALUE_{i} = {{'key': {i}, 'name': 'n{i}'}}" for i in range(400_000)]
+    root = project({"proj/__init__.py": "", "proj/generated.py": "\n".join(lines) + "\n"})
+    assert (root / "proj" / "generated.py").stat().st_size > 15_000_000
+    codes = _codes(root)
+    assert codes == [("proj/generated.py", "CEL000")]  # too large: one clear line, no minutes of work
+
+
+def test_internal_error_is_one_line_exit_2(project, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = project({"a.py": ""})
+
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ValueError("kaboom")
+
+    monkeypatch.setattr(engine, "findings_for", boom)
+    assert main([str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error" in err and "report" in err and "Traceback" not in err
+    assert main([str(root), "--verbose"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_standard_library(capsys) -> None:
+    """The running interpreter's stdlib, test suites included: no crash, every bad file is CEL000."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    assert main([str(stdlib), "--no-cache", "--select", "CEL000", "--format", "json"]) in (0, 1)
+    import json
+
+    reported = {Path(item["path"]).resolve() for item in json.loads(capsys.readouterr().out)}
+    rejected = set()
+    for path in stdlib.rglob("*.py"):
+        if "site-packages" in path.parts or "__pycache__" in path.parts:
+            continue
+        try:
+            ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError):
+            rejected.add(path.resolve())
+    assert rejected <= reported
+    assert reported - rejected == set() or all(p.suffix == ".py" for p in reported - rejected)
+
+
+def test_gitignored_files_are_skipped_unless_named(project, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = project({".gitignore": "generated/\n", "generated/bad.py": "def f(:\n", "ok.py": ""})
+    assert main([str(root)]) == 0
+    assert main([str(root / "generated")]) == 1
+    assert "bad.py:1:" in capsys.readouterr().out
