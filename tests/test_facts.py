@@ -96,3 +96,20 @@ def test_bad_input_gives_a_positioned_error(data: bytes) -> None:
 )
 def test_unusual_but_valid_input_parses(data: bytes) -> None:
     assert facts_from_bytes(data).syntax_error is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"from celery import Celery\nx = " + b"1+" * 5000 + b"1\n",
+        b"from celery import Celery\nx = " + b"1+" * 1500 + b"1\n",
+        b"from celery import Celery\nx = a" + b".b" * 5000 + b"\n",
+        b"from celery import Celery\nx = a" + b".b" * 1500 + b"\n",
+        b"from celery import Celery\nx = " + b"f(" * 150 + b")" * 150 + b"\n",
+        b"from celery import Celery\nx = 'a' " + b"'b' " * 3000 + b"\n",
+        b"from celery import Celery\n" + b"".join(b" " * i + b"if x:\n" for i in range(99)) + b" " * 99 + b"pass\n",
+    ],
+)
+def test_deep_nesting_gives_a_result_or_a_diagnostic(data: bytes) -> None:
+    facts = facts_from_bytes(data)
+    assert facts.detailed or facts.syntax_error is not None
