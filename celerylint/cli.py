@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from celerylint import __version__
-from celerylint.config import ConfigError, settings_from
+from celerylint.config import FORMATS, ConfigError, Overrides, settings_from
 from celerylint.discover import find_root
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -22,27 +22,52 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="celerylint", description="Find what leaves Celery tasks PENDING, crashing or hanging.")
-    parser.add_argument("paths", nargs="*", type=Path, help="files or folders to report on (default: .)")
-    parser.add_argument("--select", help="comma-separated codes or prefixes to report")
-    parser.add_argument("--ignore", help="comma-separated codes or prefixes to skip")
-    parser.add_argument("--format", choices=("text", "json"), help="output format (default: text)")
-    parser.add_argument("--list-rules", action="store_true", help="list the rules and exit")
-    parser.add_argument("--explain", metavar="CODE", help="explain a rule, with a bad and a good example")
-    parser.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
-    parser.add_argument("--jobs", type=int, default=0, help="worker processes for parsing (default: all cores)")
-    parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
-    parser.add_argument("--version", action="version", version=f"celerylint {__version__}")
+    parser.add_argument("paths", nargs="*", type=Path, help="files or folders to report on (default: .); - reads stdin")
+    select = parser.add_argument_group("rule selection")
+    select.add_argument("--select", help="comma-separated codes or prefixes to report (default: all)")
+    select.add_argument("--extend-select", help="codes or prefixes to add to the selection")
+    select.add_argument("--ignore", help="comma-separated codes or prefixes to skip")
+    select.add_argument("--per-file-ignores", help="space-separated GLOB:CODES pairs")
+    select.add_argument("--disable-noqa", action="store_true", help="report findings on `# noqa` lines too")
+    files = parser.add_argument_group("files")
+    files.add_argument("--config", type=Path, help="a TOML file to read instead of pyproject.toml")
+    files.add_argument("--exclude", help="comma-separated gitignore-style patterns (replaces the defaults)")
+    files.add_argument("--extend-exclude", help="patterns to exclude in addition to the defaults")
+    files.add_argument("--respect-gitignore", dest="respect_gitignore", action="store_true", default=None)
+    files.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false")
+    files.add_argument("--force-exclude", action="store_true", help="exclude named files too (for pre-commit)")
+    files.add_argument("--stdin-filename", type=Path, help="with `-`: the path of the file read from stdin")
+    output = parser.add_argument_group("output")
+    output.add_argument("--format", choices=FORMATS, help="output format (default: text)")
+    output.add_argument("--output-file", type=Path, help="write the report to this file")
+    output.add_argument("--show-source", action="store_true", help="show the offending line with a caret")
+    output.add_argument("--statistics", action="store_true", help="print the number of findings per code")
+    output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    other = parser.add_argument_group("other")
+    other.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    other.add_argument("--explain", metavar="CODE", help="explain a rule, with a bad and a good example")
+    other.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
+    other.add_argument("--jobs", type=int, default=0, help="worker processes for parsing (default: all cores)")
+    other.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
+    other.add_argument("--version", action="version", version=f"celerylint {__version__}")
     return parser
 
 
-def _emit(text: str) -> None:
-    """Write to stdout; file names that are not valid UTF-8 come out as their original bytes."""
+def _emit(text: str, output_file: Optional[Path] = None) -> None:
+    """Write the report; file names that are not valid UTF-8 come out as their original bytes."""
+    data = text.encode("utf-8", "surrogateescape")
+    if output_file is not None:
+        try:
+            output_file.write_bytes(data)
+        except OSError as error:
+            raise ConfigError(f"{output_file}: cannot write: {error.strerror or error}") from None
+        return
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:
         sys.stdout.write(text)
         return
     sys.stdout.flush()
-    stream.write(text.encode("utf-8", "surrogateescape"))
+    stream.write(data)
     stream.flush()
 
 
@@ -63,20 +88,45 @@ def _explain(code: str) -> str:
     return rule.explain()
 
 
+def _overrides(args: argparse.Namespace) -> Overrides:
+    return Overrides(
+        select=args.select,
+        ignore=args.ignore,
+        extend_select=args.extend_select,
+        per_file_ignores=args.per_file_ignores,
+        exclude=args.exclude,
+        extend_exclude=args.extend_exclude,
+        respect_gitignore=args.respect_gitignore,
+        output_format=args.format,
+        use_cache=not args.no_cache,
+        disable_noqa=args.disable_noqa,
+        force_exclude=args.force_exclude,
+    )
+
+
 def _lint(args: argparse.Namespace) -> int:
     from celerylint.engine import rule_names, run_all
-    from celerylint.report import format_json, format_text
+    from celerylint.report import format_statistics, render, use_color
 
-    paths = args.paths or [Path(".")]
-    settings = settings_from(find_root(paths), args.select, args.ignore, args.format, not args.no_cache)
-    if settings.output_format not in ("text", "json"):
-        raise ConfigError(f"format must be 'text' or 'json', not {settings.output_format!r}")
-    results = run_all(paths, settings, args.jobs)
-    if settings.output_format == "json":
-        _emit(format_json(results, rule_names()))
-    else:
-        _emit(format_text(results))
-    return EXIT_FINDINGS if any(findings for _, findings in results) else EXIT_CLEAN
+    paths: List[Path] = args.paths or [Path(".")]
+    overrides = {}
+    if [str(p) for p in paths] == ["-"]:
+        if args.stdin_filename is None:
+            raise ConfigError("reading from stdin (`-`) needs --stdin-filename PATH")
+        paths = [args.stdin_filename]
+        overrides = {args.stdin_filename.resolve(): sys.stdin.buffer.read()}
+    elif args.stdin_filename is not None:
+        raise ConfigError("--stdin-filename goes with `-` as the only path")
+    settings = settings_from(find_root(paths), _overrides(args), args.config)
+    results = run_all(paths, settings, args.jobs, overrides)
+    names = rule_names()
+    color = settings.output_format == "text" and use_color(sys.stdout, args.output_file)
+    report = render(results, settings.output_format, names, args.show_source, color)
+    if args.statistics:
+        report += format_statistics(results, names)
+    _emit(report, args.output_file)
+    found = any(findings for _, findings in results)
+    return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
 
 
 def _inspect(argv: Sequence[str]) -> int:
@@ -85,9 +135,10 @@ def _inspect(argv: Sequence[str]) -> int:
 
     parser = _Parser(prog="celerylint inspect", description="Show the Celery apps, config, workers and tasks celerylint sees.")
     parser.add_argument("path", nargs="?", type=Path, default=Path("."))
+    parser.add_argument("--config", type=Path, help="a TOML file to read instead of pyproject.toml")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     args = parser.parse_args(argv)
-    settings = settings_from(find_root([args.path]), None, None, None)
+    settings = settings_from(find_root([args.path]), Overrides(), args.config)
     analysis = analyse([args.path], settings)
     _emit(render(analysis.project))
     return EXIT_CLEAN
@@ -101,10 +152,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _inspect(argv[1:])
         args = _parser().parse_args(argv)
         if args.list_rules:
-            sys.stdout.write(_list_rules())
+            _emit(_list_rules())
             return EXIT_CLEAN
         if args.explain:
-            sys.stdout.write(_explain(args.explain))
+            _emit(_explain(args.explain))
             return EXIT_CLEAN
         return _lint(args)
     except ConfigError as error:

@@ -10,13 +10,14 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 import pathspec
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-EXCLUDED_DIRS = frozenset(
+DEFAULT_EXCLUDED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
         "build", "dist", ".eggs", ".mypy_cache", ".pytest_cache", ".ruff_cache", "site-packages",
         ".celerylint_cache",
     }
 )
+DEFAULT_EXCLUDES = tuple(f"{name}/" for name in sorted(DEFAULT_EXCLUDED_DIRS)) + ("*.egg-info/",)
 # Files where a `celery ... worker` command or a deployment environment may be written.
 DEPLOY_NAMES = ("procfile", "makefile", "dockerfile", ".env", "justfile")
 DEPLOY_SUFFIXES = (".yml", ".yaml", ".sh", ".ini", ".conf", ".cfg", ".service", ".md", ".rst", ".env", ".toml", ".txt")
@@ -45,12 +46,10 @@ def _gitignore(root: Path) -> Optional[pathspec.PathSpec]:
         lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _is_excluded_dir(path: Path, name: str) -> bool:
-    if name in EXCLUDED_DIRS or name.endswith(".egg-info"):
-        return True
+def _is_virtualenv(path: Path) -> bool:
     return (path / "pyvenv.cfg").exists()
 
 
@@ -59,11 +58,18 @@ def _is_deploy_file(name: str) -> bool:
     return lower.startswith(DEPLOY_NAMES) or lower.endswith(DEPLOY_SUFFIXES)
 
 
-def list_files(root: Path, respect_gitignore: bool = True, targets: Sequence[Path] = ()) -> FileSet:
-    """Python and deployment files under root. A folder named on the command line (or one
-    holding such a path) is walked even if it is excluded: naming it is asking for it."""
+def list_files(
+    root: Path,
+    respect_gitignore: bool = True,
+    targets: Sequence[Path] = (),
+    exclude: Optional[pathspec.PathSpec] = None,
+    force_exclude: bool = False,
+) -> FileSet:
+    """Python and deployment files under root. A path named on the command line (or a folder
+    holding one) is walked even if excluded, as in ruff, unless ``force_exclude``."""
     ignore = _gitignore(root) if respect_gitignore else None
-    wanted = {target.resolve() for target in targets}
+    exclude = exclude if exclude is not None else pathspec.GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
+    wanted = set() if force_exclude else {target.resolve() for target in targets}
     on_the_way = {parent for target in wanted for parent in target.parents}
     python: List[Path] = []
     deploy: List[Path] = []
@@ -85,7 +91,8 @@ def list_files(root: Path, respect_gitignore: bool = True, targets: Sequence[Pat
         kept = []
         for name in sorted(dirs):
             rel = f"{rel_folder}/{name}/" if rel_folder != "." else f"{name}/"
-            excluded = _is_excluded_dir(here / name, name) or (check_ignore and ignore is not None and ignore.match_file(rel))
+            excluded = exclude.match_file(rel) or _is_virtualenv(here / name)
+            excluded = excluded or (check_ignore and ignore is not None and ignore.match_file(rel))
             if excluded:
                 resolved = (here / name).resolve()
                 if resolved in wanted:
@@ -99,7 +106,7 @@ def list_files(root: Path, respect_gitignore: bool = True, targets: Sequence[Pat
         names = []
         for name in sorted(files):
             rel = f"{rel_folder}/{name}" if rel_folder != "." else name
-            ignored = check_ignore and ignore is not None and ignore.match_file(rel)
+            ignored = exclude.match_file(rel) or (check_ignore and ignore is not None and ignore.match_file(rel))
             if not ignored or (here / name).resolve() in wanted:
                 names.append(name)
         _collect(here, names, python, deploy)

@@ -5,27 +5,33 @@ from __future__ import annotations
 import gc
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import pathspec
 
 from celerylint.cache import FactsCache, content_key
-from celerylint.config import ConfigError, Settings
-from celerylint.discover import FileSet, find_root, list_files, within
+from celerylint.config import ConfigError, Settings, check_code
+from celerylint import suppress
+from celerylint.discover import DEFAULT_EXCLUDES, FileSet, find_root, list_files, within
 from celerylint.facts import facts_from_bytes
 from celerylint.facts.types import ModuleFacts, SyntaxErrorFact
 from celerylint.model.commands import scan_deploy_files
 from celerylint.model.modules import ModuleIndex
 from celerylint.model.project import Project
-from celerylint.rules import ALL_CODES, ALL_RULES, SYNTAX_ERROR_CODE, Finding
+from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE, Finding
 
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 64
 MAX_FILE_BYTES = 10_000_000
 
 
-def _read(path: Path) -> Tuple[Optional[bytes], Optional[ModuleFacts]]:
-    """The file's bytes, or the facts that say why there are none."""
+def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes], Optional[ModuleFacts]]:
+    """The file's bytes (unsaved editor content first), or the facts that say why there are none."""
+    override = overrides.get(path)
+    if override is not None:
+        return override, None
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             message = f"file is larger than {MAX_FILE_BYTES} bytes; not analysed"
@@ -36,12 +42,14 @@ def _read(path: Path) -> Tuple[Optional[bytes], Optional[ModuleFacts]]:
         return None, ModuleFacts(syntax_error=SyntaxErrorFact(message, 1, 1))
 
 
-def load_facts(paths: Sequence[Path], cache: FactsCache, jobs: int = 0) -> List[ModuleFacts]:
+def load_facts(
+    paths: Sequence[Path], cache: FactsCache, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+) -> List[ModuleFacts]:
     """Facts for each path: from the cache by content, else parsed (in parallel when worth it)."""
     results: List[Optional[ModuleFacts]] = [None] * len(paths)
     missing: List[Tuple[int, str, bytes]] = []
     for position, path in enumerate(paths):
-        data, failure = _read(path)
+        data, failure = _read(path, overrides)
         if data is None:
             results[position] = failure
             continue
@@ -71,35 +79,55 @@ class Analysis:
     files: FileSet
     facts: Dict[Path, ModuleFacts]
     project: Project
+    overrides: Mapping[Path, bytes] = field(default_factory=dict)
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def source_lines(self, rel: str) -> Optional[List[str]]:
+        """The file's lines as celerylint saw them (editor content included), or None."""
+        path = self.root / rel
+        data = self.overrides.get(path)
+        if data is None:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return None
+        return data.decode("utf-8", errors="replace").splitlines()
 
 
-def analyse(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Analysis:
+def analyse(
+    paths: Sequence[Path], settings: Settings, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+) -> Analysis:
     for path in paths:
-        if not path.exists():
+        if not path.exists() and path.resolve() not in overrides:
             raise ConfigError(f"{path}: no such file or directory")
     root = find_root(list(paths))
-    files = list_files(root, settings.respect_gitignore, paths)
-    facts = load_facts(files.python, FactsCache(root, settings.use_cache), jobs)
+    files = list_files(root, settings.respect_gitignore, paths, exclude_spec(settings), settings.force_exclude)
+    python = list(files.python) + [p for p in overrides if p not in files.python and p.suffix == ".py"]
+    files = FileSet(files.root, tuple(python), files.deploy)
+    facts = load_facts(files.python, FactsCache(root, settings.use_cache), jobs, overrides)
     gc.freeze()  # facts live for the whole run: the cyclic GC need never scan them
     index = ModuleIndex(root, zip(files.python, facts))
     deploy = scan_deploy_files(files.deploy, root)
     project = Project(index, deploy, settings.worker_apps)
-    return Analysis(root, files, dict(zip(files.python, facts)), project)
+    return Analysis(root, files, dict(zip(files.python, facts)), project, overrides)
 
 
 def selected(code: str, settings: Settings) -> bool:
-    def matches(prefixes: Sequence[str]) -> bool:
-        return any(code.startswith(prefix) for prefix in prefixes)
+    """The most specific matching prefix wins between select and ignore, as in flake8/ruff."""
 
-    if settings.select and not matches(settings.select):
-        return False
-    return not matches(settings.ignore)
+    def best(prefixes: Sequence[str]) -> int:
+        lengths = [0 if p == "ALL" else len(p) for p in prefixes if p == "ALL" or code.startswith(p)]
+        return max(lengths, default=-1)
+
+    chosen = best((settings.select or ("ALL",)) + settings.extend_select)
+    return chosen >= 0 and chosen > best(settings.ignore)
 
 
 def validate_codes(settings: Settings) -> None:
-    for prefix in settings.select + settings.ignore:
-        if not any(code.startswith(prefix) for code in ALL_CODES):
-            raise ConfigError(f"unknown rule code or prefix {prefix!r} (known: {', '.join(ALL_CODES)})")
+    for prefix in settings.select + settings.ignore + settings.extend_select:
+        check_code(prefix, "select/ignore")
 
 
 def findings_for(analysis: Analysis, targets: Sequence[Path], settings: Settings) -> List[Finding]:
@@ -110,14 +138,14 @@ def findings_for(analysis: Analysis, targets: Sequence[Path], settings: Settings
         for path, facts in analysis.facts.items():
             error = facts.syntax_error
             if error is not None:
-                rel = path.relative_to(analysis.root).as_posix()
                 message = f"{error.message}; the file was not analysed"
-                findings.append(Finding(rel, error.line, error.col, SYNTAX_ERROR_CODE, message))
+                findings.append(Finding(analysis.rel(path), error.line, error.col, SYNTAX_ERROR_CODE, message))
     for rule in ALL_RULES:
         if selected(rule.code, settings):
             findings.extend(rule.check(project))
-    kept = [f for f in findings if within((analysis.root / f.path).resolve(), wanted)]
-    return sorted(set(kept))
+    kept = sorted({f for f in findings if within((analysis.root / f.path).resolve(), wanted)})
+    lines = {rel: analysis.source_lines(rel) for rel in {f.path for f in kept}}
+    return suppress.apply(kept, lines, settings.per_file_ignores, settings.disable_noqa)
 
 
 def run(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Tuple[Analysis, List[Finding]]:
@@ -126,20 +154,27 @@ def run(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Tuple[Analy
     return analyses[0][0], [finding for _, findings in analyses for finding in findings]
 
 
-def run_all(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> List[Tuple[Analysis, List[Finding]]]:
+def run_all(
+    paths: Sequence[Path], settings: Settings, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+) -> List[Tuple[Analysis, List[Finding]]]:
     """One analysis per project root: paths from different projects are linted apart."""
     validate_codes(settings)
     for path in paths:
-        if not path.exists():
+        if not path.exists() and path.resolve() not in overrides:
             raise ConfigError(f"{path}: no such file or directory")
     by_root: Dict[Path, List[Path]] = {}
     for path in paths:
         by_root.setdefault(find_root([path]), []).append(path)
     results = []
     for group in by_root.values():
-        analysis = analyse(group, settings, jobs)
+        analysis = analyse(group, settings, jobs, overrides)
         results.append((analysis, findings_for(analysis, group, settings)))
     return results
+
+
+def exclude_spec(settings: Settings) -> pathspec.PathSpec:
+    patterns = list(settings.exclude) if settings.exclude is not None else list(DEFAULT_EXCLUDES)
+    return pathspec.GitIgnoreSpec.from_lines(patterns + list(settings.extend_exclude))
 
 
 def rule_names() -> Dict[str, str]:
