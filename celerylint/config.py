@@ -70,7 +70,7 @@ def load_table(path: Path, pyproject: bool) -> Dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {_toml_position(error)}") from None
+        raise ConfigError(f"{path}: invalid TOML: {_toml_position(error, text)}") from None
     tool = data.get("tool", {})
     if pyproject or (isinstance(tool, dict) and "celerylint" in tool):
         section = tool.get("celerylint", {}) if isinstance(tool, dict) else {}
@@ -83,14 +83,17 @@ def load_table(path: Path, pyproject: bool) -> Dict[str, Any]:
     return section
 
 
-def _toml_position(error: Exception) -> str:
+def _toml_position(error: Exception, text: str) -> str:
     message = str(error)
     line, col = getattr(error, "lineno", None), getattr(error, "colno", None)
     if line is None:
         match = re.search(r"\(at line (\d+), column (\d+)\)", message)
         if match:
             line, col = int(match.group(1)), int(match.group(2))
-    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        elif "end of document" in message:
+            lines = text.split("\n")
+            line, col = len(lines), len(lines[-1]) + 1
+    message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)", "", message)
     return f"line {line}, column {col}: {message}" if line is not None else message
 
 

@@ -43,14 +43,15 @@ class Rule:
     good: Example
     check: Callable[[Project], Iterable[Finding]]
 
-    def explain(self) -> str:
+    def explain(self, heading: str = "##") -> str:
         def show(example: Example) -> str:
             return "\n".join(f"# {name}\n{source.rstrip()}\n" for name, source in example.files)
 
         return (
             f"{self.code} ({self.name})\n\n{self.summary}\n\n"
-            f"## What it does\n{self.what}\n\n## Why is this bad?\n{self.why}\n\n"
-            f"## Example\n```python\n{show(self.bad)}```\n\n## Use instead\n{self.fix}\n\n```python\n{show(self.good)}```\n"
+            f"{heading} What it does\n{self.what}\n\n{heading} Why is this bad?\n{self.why}\n\n"
+            f"{heading} Example\n```python\n{show(self.bad)}```\n\n{heading} Use instead\n{self.fix}\n\n"
+            f"```python\n{show(self.good)}```\n"
         )
 
 
