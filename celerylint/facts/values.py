@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import libcst as cst
 
@@ -133,7 +133,7 @@ class ValueBuilder:
         return Sub(self.build(node.value, depth), self.build(node.slice[0].slice.value, depth))
 
     def _sequence(self, kind: str, elements: Tuple[cst.BaseElement, ...], depth: int) -> Value:
-        items = []
+        items: List[Value] = []
         has_star = False
         for element in elements:
             if isinstance(element, cst.StarredElement):
@@ -156,10 +156,10 @@ class ValueBuilder:
         items = []
         spread = False
         for element in node.elements:
-            if isinstance(element, cst.StarredDictElement):
-                spread = True
-            else:
+            if isinstance(element, cst.DictElement):
                 items.append((self.build(element.key, depth), self.build(element.value, depth)))
+            else:  # `**other`
+                spread = True
         return DictVal(tuple(items), spread)
 
     def _BinaryOperation(self, node: cst.BinaryOperation, depth: int) -> Value:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List, Optional, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
+from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, CallFact, Const, IterItem, LambdaVal, Ref, Seq, Value
 from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, ValObj
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class ClosureBuilder:
             return names
         return None
 
-    def _autodiscover(self, info: "ModuleInfo", call: Call) -> None:
+    def _autodiscover(self, info: "ModuleInfo", call: CallFact) -> None:
         value = call.value
         packages = value.args[0] if value.args else value.kwarg("packages")
         related: Optional[str] = "tasks"

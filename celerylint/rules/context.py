@@ -6,7 +6,7 @@ from typing import Iterator, List, Optional, Tuple
 
 from celerylint.facts.types import Loc, Ref, UseFact
 from celerylint.model.modules import ModuleInfo
-from celerylint.model.project import Project, TaskDef
+from celerylint.model.project import Closure, Project, TaskDef
 from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, FuncObj, InstObj, Obj
 from celerylint.rules.base import Finding, Rule, example
 from celerylint.rules.common import (
@@ -111,7 +111,7 @@ def context_provided(project: Project, task: TaskDef) -> bool:
     return False
 
 
-def _worker_pushes(project: Project, closure) -> bool:  # type: ignore[no-untyped-def]
+def _worker_pushes(project: Project, closure: Closure) -> bool:
     for module, scope in closure.places():
         info = project.index.by_name.get(module)
         if info is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Iterator, List
 
-from celerylint.model.project import Project, TaskDef
+from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.rules.base import Finding, Rule, example
 
 
@@ -26,7 +26,7 @@ def check(project: Project) -> Iterator[Finding]:
         by_module.setdefault(task.module.name, []).append(task)
     for module, tasks in sorted(by_module.items()):
         first = min(tasks, key=lambda task: (task.decorator_loc.line, task.decorator_loc.col))
-        workers = []
+        workers: List[WorkerEntry] = []
         for task in tasks:
             workers.extend(w for w in project.workers_for(task.app) if w not in workers)
         if not workers:
