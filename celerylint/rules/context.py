@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Iterator, List, Optional, Tuple
 
-from celerylint.facts.types import Loc, Ref, UseFact
+from celerylint.facts.types import Const, Loc, Ref, UseFact
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Closure, Project, TaskDef
-from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, FuncObj, InstObj, Obj
+from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, InstObj, Obj
 from celerylint.rules.base import Finding, Rule, example
 from celerylint.rules.common import (
     SQLALCHEMY,
@@ -104,11 +104,31 @@ def context_provided(project: Project, task: TaskDef) -> bool:
     classes, known = task_base_classes(project, task)
     if not known or any(pushes_context(project, cls) for cls in classes):
         return True
+    if task.option("base") is None and _shared(task):
+        # @app.task(shared=True), the default, builds the task again on every app a worker
+        # finalizes, with that app's Task class: another app's context-pushing base counts.
+        for other in project.apps:
+            if other != task.app and any(pushes_context(project, cls) for cls in _app_bases(project, other)):
+                return True
     for app in task_apps(project, task):
         for worker in project.workers_for(app):
             if _worker_pushes(project, worker.closure):
                 return True
     return False
+
+
+def _shared(task: TaskDef) -> bool:
+    shared = task.option("shared")
+    return not (isinstance(shared, Const) and shared.value is False)
+
+
+def _app_bases(project: Project, app: AppObj) -> List[ClassObj]:
+    bases = []
+    for value, info, scope, _ in project.task_bases.get(app, []):
+        obj = project.resolve(info, scope, value)
+        if isinstance(obj, ClassObj):
+            bases.append(obj)
+    return bases
 
 
 def _worker_pushes(project: Project, closure: Closure) -> bool:
