@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
@@ -35,6 +36,7 @@ from celerylint.facts.values import ValueBuilder, dotted_name
 RESULT_ATTRS = frozenset(
     {"state", "status", "result", "get", "ready", "successful", "failed", "wait", "info", "traceback"}
 )
+BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
 CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
 # Calls that import a module named by their first argument.
@@ -200,6 +202,12 @@ class FactExtractor(cst.CSTVisitor):
         self.stores: List[StoreFact] = []
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
+        # `from x import *` at module level: an unbound name may come from there.
+        self.star_import = any(
+            isinstance(statement, cst.SimpleStatementLine)
+            and any(isinstance(small, cst.ImportFrom) and isinstance(small.names, cst.ImportStar) for small in statement.body)
+            for statement in module.body
+        )
 
     # --- scopes and names -------------------------------------------------
 
@@ -502,7 +510,7 @@ class FactExtractor(cst.CSTVisitor):
         if self._function_frame() is None:
             return
         ref = self.qualify(dotted)
-        if ref.scope == "builtin":
+        if ref.scope == "builtin" and not (self.star_import and ref.root not in BUILTIN_NAMES):
             return
         if ref.scope == "local" and not ("." in dotted and ref.last in RESULT_ATTRS):
             return

@@ -198,7 +198,7 @@ class Resolver:
         if ref.scope == "import":
             return self.resolve_dotted(self.index.absolute(ctx.module, ref.path), ctx.module, depth)
         if ref.scope == "builtin":
-            return ExtObj("builtins." + ref.path)
+            return self._unbound(ctx, ref, depth)
         root, _, rest = ref.path.partition(".")
         if ref.scope == "global":
             obj = self.module_attr(ctx.module.name, root, depth)
@@ -207,6 +207,20 @@ class Resolver:
         for attr in rest.split(".") if rest else ():
             obj = self.getattr(obj, attr, depth)
         return obj
+
+    def _unbound(self, ctx: Ctx, ref: Ref, depth: int) -> Obj:
+        """A name bound nowhere in its file: a builtin, or one of a star import's names."""
+        root, _, rest = ref.path.partition(".")
+        for star in self.star_imports.get(ctx.module.name, ()):
+            star_info = self.index.get(star, ctx.module)
+            if star_info is None:
+                continue
+            obj = self.module_attr(star_info.name, root, depth + 1)
+            if not isinstance(obj, UnknownObj):
+                for attr in rest.split(".") if rest else ():
+                    obj = self.getattr(obj, attr, depth)
+                return obj
+        return ExtObj("builtins." + ref.path)
 
     def _local(self, ctx: Ctx, name: str, depth: int) -> Obj:
         scope = ctx.scope
