@@ -127,7 +127,39 @@ class ClosureBuilder:
         for app, call, info in self.project.autodiscover:
             if app in apps and self.closure.runs(info.name, call.scope):
                 self._autodiscover(info, call)
+        if apps:
+            self._django_setup(self.project.apps[apps[0]].module)
         self._signal_receivers()
+
+    def _django_setup(self, near: "ModuleInfo") -> None:
+        """Celery's Django fixup runs django.setup() and the system checks at worker start
+        (celery/fixups/django.py: validate_models): every installed app, its models and its
+        AppConfig.ready(), and the ROOT_URLCONF tree, are imported."""
+        settings = self.project.django_settings_module(near)
+        if settings is None:
+            return
+        via = "django.setup() at worker start"
+        self.add_module(settings.name, via)
+        apps = self._installed_apps(settings)
+        if apps is None:
+            self.uncertain("INSTALLED_APPS is not known")
+        for name in apps or ():
+            package = self._app_package(name)
+            if package is None:
+                continue
+            self.add_module(package, via)
+            self.add_module(f"{package}.models", via)
+            self._app_config_ready(name)
+        urlconf = self.project.module_mapping(settings.name).get("ROOT_URLCONF")
+        if urlconf is not None and isinstance(urlconf.value, Const) and isinstance(urlconf.value.value, str):
+            self.add_module(urlconf.value.value, "the system checks (ROOT_URLCONF) at worker start")
+
+    def _app_config_ready(self, name: str) -> None:
+        obj = self.project.resolver.resolve_dotted(name)
+        if isinstance(obj, ClassObj):
+            ready = self.project.resolver.class_attr(obj, "ready")
+            if isinstance(ready, FuncObj):
+                self.add_function(ready, "AppConfig.ready()")
 
     def _import_listed(self, value: Optional[Value], via: str) -> None:
         names = self._string_list(value)
