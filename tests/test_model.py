@@ -120,3 +120,28 @@ def test_namespaced_flask_config(project) -> None:  # type: ignore[no-untyped-de
     (app,) = model.apps
     assert model.config(app).lookup("task_time_limit")[0] == "set"
     assert model.config(app).lookup("result_backend")[0] == "set"
+
+
+@pytest.mark.parametrize(
+    "settings_source",
+    [
+        "class Base:\n    CELERY_TASK_TIME_LIMIT = 60\n\nBase.load_settings(__name__)\n",  # readthedocs.org style
+        "globals().update({'CELERY_TASK_TIME_LIMIT': 60})\n",
+        "try:\n    from .local_settings import *\nexcept ImportError:\n    pass\n",  # not committed
+    ],
+)
+def test_settings_written_at_run_time_are_unknown(project, settings_source: str) -> None:  # type: ignore[no-untyped-def]
+    model = _project(
+        project,
+        {
+            "mysite/__init__.py": "",
+            "mysite/settings.py": settings_source,
+            "mysite/celery.py": (
+                "import os\nfrom celery import Celery\n"
+                "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+                "app = Celery('mysite')\napp.config_from_object('django.conf:settings', namespace='CELERY')\n"
+            ),
+        },
+    )
+    (app,) = model.apps
+    assert model.config(app).lookup("task_time_limit") == ("unknown", None)

@@ -411,6 +411,11 @@ class Project:
             target = self.index.get(star, info)
             if target is not None:
                 mapping.extend(self.module_mapping(target.name, applied, seen))
+            elif self._is_project_name(star):  # e.g. `from .local_settings import *`, not committed
+                mapping.opaque.append(Opacity(f"star import of {star}, which is not in the project", applied, Origin(info.rel, 1, 1)))
+        dynamic = self._dynamic_globals(info)
+        if dynamic is not None:
+            mapping.opaque.append(Opacity("module globals set at run time", applied, self.origin(info, dynamic)))
         for binding in info.facts.globals:
             mapping.entries.append(Entry(binding.name, binding.value, applied, self.origin(info, binding.loc), ctx))
         for fact in info.facts.imports:
@@ -419,6 +424,28 @@ class Project:
                     if bound.isupper() or bound in ("broker_url", "result_backend"):
                         mapping.entries.append(Entry(bound, None, applied, Origin(info.rel, fact.line, 1), ctx))
         return mapping
+
+    def _is_project_name(self, dotted: str) -> bool:
+        top = dotted.split(".", 1)[0]
+        return any(name.split(".", 1)[0] == top for name in self.index.by_name)
+
+    def _dynamic_globals(self, info: ModuleInfo) -> Optional[Loc]:
+        """A top-level call that can write this module's globals: `X.load_settings(__name__)`,
+        `globals().update(...)`, `vars()`, `exec(...)`. Its settings are then unknown."""
+        for call in info.facts.calls:
+            if call.scope != MODULE_SCOPE:
+                continue
+            func = call.value.func
+            if isinstance(func, Ref) and func.scope == "builtin" and func.root in ("globals", "vars", "exec", "setattr"):
+                return call.loc
+            if isinstance(func, Attr) and isinstance(func.base, Call) and isinstance(func.base.func, Ref):
+                if func.base.func.path in ("globals", "vars"):
+                    return call.loc
+            for argument in call.value.args:
+                if argument == Ref("builtin", "__name__") or argument == Call(Ref("builtin", "globals")):
+                    if not (isinstance(func, Ref) and func.last in ("Celery", "getLogger", "Blueprint", "Flask")):
+                        return call.loc
+        return None
 
     def class_mapping(self, cls: ClassObj, place: Optional[Place] = None) -> Mapping:
         """A class's attributes, bases first, as config keys applied at ``place``."""
