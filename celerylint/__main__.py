@@ -1,3 +1,4 @@
 from celerylint.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: spawned parse workers re-import __main__
+    raise SystemExit(main())

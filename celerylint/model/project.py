@@ -147,6 +147,7 @@ class Project:
         self.tasks: List[TaskDef] = self._find_tasks()
         self._config_cache: Dict[Tuple[AppObj, Optional[FrozenSet[Place]]], ResolvedConfig] = {}
         self._importers: Optional[Dict[str, Set[str]]] = None
+        self._imported: Dict[Tuple[str, Optional[str]], Set[str]] = {}
         self.workers: List[WorkerEntry] = self._find_workers(worker_apps)
         for worker in self.workers:
             if not worker.closure.modules and not worker.closure.uncertain:
@@ -726,6 +727,13 @@ class Project:
 
     def imported_modules(self, info: ModuleInfo, scope: Optional[str]) -> Set[str]:
         """Project modules an import statement in ``scope`` (None: any scope) brings in."""
+        key = (info.name, scope)
+        cached = self._imported.get(key)
+        if cached is None:
+            cached = self._imported[key] = self._compute_imported(info, scope)
+        return cached
+
+    def _compute_imported(self, info: ModuleInfo, scope: Optional[str]) -> Set[str]:
         result: Set[str] = set()
         for fact in info.facts.imports:
             if scope is not None and fact.scope != scope:
