@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import os
-import sys
 import sysconfig
 from pathlib import Path
 

@@ -8,16 +8,13 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tup
 from celerylint.facts.types import (
     MODULE_SCOPE,
     Attr,
-    BinOp,
     Call,
     CallFact,
     Const,
     DictVal,
     FunctionFact,
-    LambdaVal,
     Loc,
     Ref,
-    Seq,
     Sub,
     Value,
 )
@@ -56,7 +53,6 @@ from celerylint.model.resolve import (
 FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
 SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task"})
 FLASK_CONFIG_OPAQUE = frozenset({"from_pyfile", "from_envvar", "from_prefixed_env", "from_file"})
-IMPORT_MODULES_SIGNAL = frozenset({"celery.signals.import_modules", "celery.signals.import_modules.connect"})
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, List, Optional, Tuple
 
-from celerylint.facts.types import Const, Loc, Ref, UseFact
+from celerylint.facts.types import Const, Ref, UseFact
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Closure, Project, TaskDef
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, InstObj, Obj

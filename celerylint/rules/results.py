@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 from celerylint.facts.extract import RESULT_ATTRS
 from celerylint.facts.types import Attr, Call, Loc, Ref, Value

@@ -9,7 +9,7 @@ from celerylint.facts.types import (
 )
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
-from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, Obj, ParamObj
+from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, Obj
 from celerylint.rules.base import Finding, Rule, example
 from celerylint.rules.common import is_orm_model, task_apps
 from celerylint.rules.context import REQUEST_NAMES
