@@ -60,13 +60,14 @@ def test_worker_commands_in_deploy_files(tmp_path: Path) -> None:
         "Procfile": "worker: celery -A proj.app worker -l info --time-limit=300\n",
         "docker-compose.yml": "services:\n  w:\n    command: [\"celery\", \"--app=other.celery:app\", \"worker\"]\n    environment:\n      - CELERY_RESULT_BACKEND=redis://r\n",
         "Makefile": "worker:\n\tcelery \\\n\t  -A third worker\n",
+        "pyproject.toml": '[tool.poe.tasks]\nworker.cmd = "celery --app fourth.celeryconf:app worker -E"\n',
         "broken.yml": "{{{ not yaml: [\n celery worker -A\n",
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     facts = scan_deploy_files(sorted(tmp_path.iterdir()), tmp_path)
     apps = {w.app: w for w in facts.workers}
-    assert set(apps) == {"proj.app", "other.celery:app", "third"}
+    assert set(apps) == {"proj.app", "other.celery:app", "third", "fourth.celeryconf:app"}
     assert "--time-limit" in apps["proj.app"].options
     assert [name for name, _ in facts.env_settings] == ["CELERY_RESULT_BACKEND"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Sequence, Tuple
@@ -48,18 +47,16 @@ def _logical_lines(text: str) -> List[Tuple[int, str]]:
 
 
 def _app_option(line: str) -> Tuple[str, Tuple[str, ...]]:
-    try:
-        words = shlex.split(line, comments=False, posix=True)
-    except ValueError:
-        words = line.split()
+    """The -A/--app value and the --long options of a command line, wherever it is quoted
+    (a TOML string, a YAML/JSON list, a shell line)."""
+    words = re.sub(r"[\"'\[\],;]", " ", line).split()
     app = ""
     options = []
     for index, word in enumerate(words):
-        word = word.strip("\"',;[]")
         if word.startswith("--"):
             options.append(word.split("=", 1)[0])
         if word in ("-A", "--app") and index + 1 < len(words):
-            app = words[index + 1].strip("\"',;[]")
+            app = words[index + 1]
         elif word.startswith("--app="):
             app = word.split("=", 1)[1]
         elif word.startswith("-A") and len(word) > 2 and not word.startswith("--"):
