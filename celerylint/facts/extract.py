@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from celerylint.facts.types import (
+    RESULT_ATTRS,
     MAIN_SCOPE,
     MODULE_SCOPE,
     Binding,
@@ -32,10 +33,6 @@ from celerylint.facts.types import (
 )
 from celerylint.facts.values import ValueBuilder, dotted_name
 
-# Attribute reads on a local variable that may read a task result.
-RESULT_ATTRS = frozenset(
-    {"state", "status", "result", "get", "ready", "successful", "failed", "wait", "info", "traceback"}
-)
 BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
 CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
@@ -202,6 +199,7 @@ class FactExtractor(cst.CSTVisitor):
         self.stores: List[StoreFact] = []
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
+        self.value_memo: Dict[int, Value] = {}
         # `from x import *` at module level: an unbound name may come from there.
         self.star_import = any(
             isinstance(statement, cst.SimpleStatementLine)
@@ -250,7 +248,7 @@ class FactExtractor(cst.CSTVisitor):
         return Ref("builtin", dotted)
 
     def value(self, node: cst.BaseExpression) -> Value:
-        return ValueBuilder(self.qualify).build(node)
+        return ValueBuilder(self.qualify, self.value_memo).build(node)
 
     def loc(self, node: cst.CSTNode) -> Loc:
         pos = self.get_metadata(PositionProvider, node)
@@ -559,4 +557,4 @@ def extract_facts(module: cst.Module) -> ModuleFacts:
     return extractor.facts()
 
 
-__all__ = ["extract_facts", "RESULT_ATTRS", "Call", "Const"]
+__all__ = ["extract_facts"]

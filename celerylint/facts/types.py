@@ -23,6 +23,11 @@ class Loc:
 
 NO_LOC = Loc(1, 1, 1, 1)
 
+# Attribute reads on a local variable that may read a task result (extractor and CEL001 agree).
+RESULT_ATTRS = frozenset(
+    {"state", "status", "result", "get", "ready", "successful", "failed", "wait", "info", "traceback"}
+)
+
 # --- Values: what an expression is, as far as one file can tell -------------
 
 # Where a dotted name comes from:

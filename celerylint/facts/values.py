@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 
@@ -55,12 +55,27 @@ def _string_value(node: cst.BaseExpression) -> Optional[str]:
 
 
 class ValueBuilder:
-    """Builds Values for one scope; ``qualify`` maps a dotted name to a Ref."""
+    """Builds Values; ``qualify`` maps a dotted name to a Ref.
 
-    def __init__(self, qualify: Qualifier) -> None:
+    ``memo`` (by node identity, for one module's traversal) makes a nested call's value the
+    same object wherever it appears, so pickling the facts stores it once.
+    """
+
+    def __init__(self, qualify: Qualifier, memo: Optional[Dict[int, Value]] = None) -> None:
         self.qualify = qualify
+        self.memo: Dict[int, Value] = memo if memo is not None else {}
 
     def build(self, node: cst.BaseExpression, depth: int = 0) -> Value:
+        key = id(node)
+        cached = self.memo.get(key)
+        if cached is not None:
+            return cached
+        value = self._build(node, depth)
+        if not (isinstance(value, Opaque) and value.kind == "deep"):
+            self.memo[key] = value
+        return value
+
+    def _build(self, node: cst.BaseExpression, depth: int) -> Value:
         if depth > MAX_VALUE_DEPTH:
             return Opaque("deep")
         name = dotted_name(node)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from celerylint.facts.types import ModuleFacts
 
@@ -43,14 +43,14 @@ class ModuleInfo:
         return self.facts.syntax_error is not None
 
 
-def _canonical(path: Path, project_root: Path) -> Tuple[str, Path, bool]:
+def _canonical(path: Path, project_root: Path, packages: Set[Path]) -> Tuple[str, Path, bool]:
     is_package = path.name == "__init__.py"
     parts = [] if is_package else [path.stem]
     folder = path.parent
-    while folder != project_root and (folder / "__init__.py").exists():
+    while folder != project_root and folder in packages:
         parts.append(folder.name)
         folder = folder.parent
-    if folder == project_root and (folder / "__init__.py").exists():
+    if folder == project_root and folder in packages:
         # The project root itself is a package (rare): name it from its parent.
         parts.append(folder.name)
         folder = folder.parent
@@ -64,11 +64,14 @@ class ModuleIndex:
         self.project_root = project_root
         self.by_name: Dict[str, ModuleInfo] = {}
         self._candidates: Dict[str, List[ModuleInfo]] = {}
-        for path, facts in modules:
-            self._add(path, facts)
+        pairs = list(modules)
+        # Folders holding an __init__.py among the discovered files: no stat per folder level.
+        packages = {path.parent for path, _ in pairs if path.name == "__init__.py"}
+        for path, facts in pairs:
+            self._add(path, facts, packages)
 
-    def _add(self, path: Path, facts: ModuleFacts) -> None:
-        name, root, is_package = _canonical(path, self.project_root)
+    def _add(self, path: Path, facts: ModuleFacts, packages: Set[Path]) -> None:
+        name, root, is_package = _canonical(path, self.project_root, packages)
         if not name or not all(part.isidentifier() for part in name.split(".")):
             return
         rel = path.relative_to(self.project_root).as_posix()

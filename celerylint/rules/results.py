@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional, Tuple
 
-from celerylint.facts.extract import RESULT_ATTRS
-from celerylint.facts.types import Attr, Call, Loc, Ref, Value
+from celerylint.facts.types import RESULT_ATTRS, Attr, Call, Loc, Ref, Value
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project
 from celerylint.model.resolve import AppObj, AttrOf, ExtObj
