@@ -135,7 +135,7 @@ class ClosureBuilder:
         """Celery's Django fixup runs django.setup() and the system checks at worker start
         (celery/fixups/django.py: validate_models): every installed app, its models and its
         AppConfig.ready(), and the ROOT_URLCONF tree, are imported."""
-        settings = self.project.django_settings_module(near)
+        settings = self.project.mappings.django_settings_module(near)
         if settings is None:
             return
         via = "django.setup() at worker start"
@@ -150,7 +150,7 @@ class ClosureBuilder:
             self.add_module(package, via)
             self.add_module(f"{package}.models", via)
             self._app_config_ready(name)
-        urlconf = self.project.module_mapping(settings.name).get("ROOT_URLCONF")
+        urlconf = self.project.mappings.module_mapping(settings.name).get("ROOT_URLCONF")
         if urlconf is not None and isinstance(urlconf.value, Const) and isinstance(urlconf.value.value, str):
             self.add_module(urlconf.value.value, "the system checks (ROOT_URLCONF) at worker start")
 
@@ -224,7 +224,7 @@ class ClosureBuilder:
 
     def _packages(self, info: "ModuleInfo", scope: str, packages: Optional[Value]) -> Optional[List[str]]:
         if packages is None or (isinstance(packages, Const) and packages.value is None):
-            settings = self.project.django_settings_module(info)
+            settings = self.project.mappings.django_settings_module(info)
             if settings is None:
                 return []  # outside Django, autodiscover_tasks() with no packages imports nothing
             return self._installed_apps(settings)
@@ -234,13 +234,13 @@ class ClosureBuilder:
         if names is not None:
             return names
         if isinstance(packages, Ref) and packages.path.endswith("INSTALLED_APPS"):
-            settings = self.project.django_settings_module(info)
+            settings = self.project.mappings.django_settings_module(info)
             return self._installed_apps(settings) if settings is not None else None
         return None
 
     def _installed_apps(self, settings: "ModuleInfo") -> Optional[List[str]]:
         """INSTALLED_APPS, following `INSTALLED_APPS += [...]` through its earlier bindings."""
-        mapping = self.project.module_mapping(settings.name)
+        mapping = self.project.mappings.module_mapping(settings.name)
         entries = [entry for entry in mapping.entries if entry.key == "INSTALLED_APPS"]
         if not entries:
             return None
@@ -277,7 +277,7 @@ class ClosureBuilder:
         if isinstance(value, Ref) and value.scope == "global" and "." not in value.path:
             if value.path == "INSTALLED_APPS":
                 return previous
-            entry = self.project.module_mapping(info.name).get(value.path)
+            entry = self.project.mappings.module_mapping(info.name).get(value.path)
             if entry is not None and entry.value is not None:
                 owner = self.project.index.by_name.get(entry.value_ctx[0], info)
                 return self._evaluate_list(owner, entry.value, depth + 1)
