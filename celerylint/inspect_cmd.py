@@ -6,7 +6,8 @@ from typing import List, Optional
 
 from celerylint.facts.types import Const, Seq, Value
 from celerylint.model.project import Project, TaskDef, WorkerEntry
-from celerylint.model.resolve import AppObj
+from celerylint.model.config import Setting
+from celerylint.model.resolve import AppObj, ValObj
 from celerylint.rules.common import task_apps, task_base_classes
 from celerylint.rules.context import context_provided
 
@@ -22,10 +23,21 @@ def _show_value(value: Optional[Value]) -> str:
     return "<computed at run time>"
 
 
+def _constant(project: Project, setting: Setting) -> Optional[Value]:
+    """A reference to a constant elsewhere (`Config.CELERY_BROKER_URL`), followed."""
+    if setting.ctx is None or setting.value is None or isinstance(setting.value, (Const, Seq)):
+        return setting.value
+    info = project.index.by_name.get(setting.ctx[0])
+    if info is None:
+        return setting.value
+    obj = project.resolve(info, setting.ctx[1], setting.value)
+    return obj.value if isinstance(obj, ValObj) and isinstance(obj.value, (Const, Seq)) else setting.value
+
+
 def _describe_setting(project: Project, app: AppObj, name: str) -> str:
     state, setting = project.config(app).lookup(name)
     if state == "set" and setting is not None:
-        return f"{_show_value(setting.value)}  (from {setting.origin}, as {setting.raw_key})"
+        return f"{_show_value(_constant(project, setting))}  (from {setting.origin}, as {setting.raw_key})"
     if state == "unknown":
         reasons = "; ".join(sorted({f"{o.why} at {o.origin}" for o in project.config(app).opaque})[:3])
         return f"unknown ({reasons})"

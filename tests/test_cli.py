@@ -131,6 +131,16 @@ def test_inspect(project, capsys) -> None:
     assert "proj.jobs.job" in out and "yes, by `-A proj.celery_app`" in out
 
 
+def test_inspect_follows_constants(project, capsys) -> None:
+    files = {
+        "config.py": "class Config:\n    BROKER = 'redis://from-config'\n",
+        "app.py": "from celery import Celery\nfrom config import Config\napp = Celery('p', broker=Config.BROKER)\n",
+    }
+    root = project(files)
+    assert main(["inspect", str(root)]) == 0
+    assert "broker_url: 'redis://from-config'  (from app.py:3, as broker_url)" in capsys.readouterr().out
+
+
 def test_module_entry_point(project) -> None:
     root = project({"a.py": ""})
     result = subprocess.run([sys.executable, "-m", "celerylint", str(root)], capture_output=True, text=True)

@@ -82,6 +82,7 @@ class Setting:
     value: Optional[Value]  # None: set, to something not known statically
     origin: Origin
     raw_key: str
+    ctx: Optional[Place] = None  # where the value is written, to evaluate it
 
     def describe(self) -> str:
         if isinstance(self.value, Const):
@@ -140,7 +141,7 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
             name = canonical_setting(entry.key, ns)
             if name is None:
                 continue
-            setting = Setting(name, entry.value, entry.origin, entry.key)
+            setting = Setting(name, entry.value, entry.origin, entry.key, entry.value_ctx)
             previous = chosen.get(name)
             if previous is None or previous[0] <= source.priority:
                 chosen[name] = (source.priority, setting)
