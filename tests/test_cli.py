@@ -133,8 +133,8 @@ def test_inspect(project, capsys) -> None:
 
 def test_inspect_follows_constants(project, capsys) -> None:
     files = {
-        "config.py": "class Config:\n    BROKER = 'redis://from-config'\n",
-        "app.py": "from celery import Celery\nfrom config import Config\napp = Celery('p', broker=Config.BROKER)\n",
+        "config.py": "class Config:\n    CELERY_BROKER_URL = 'redis://from-config'\n",
+        "app.py": "from celery import Celery\nfrom config import Config\napp = Celery('p', broker=Config.CELERY_BROKER_URL)\n",
     }
     root = project(files)
     assert main(["inspect", str(root)]) == 0
