@@ -146,3 +146,17 @@ def test_settings_written_at_run_time_are_unknown(project, settings_source: str)
     )
     (app,) = model.apps
     assert model.config(app).lookup("task_time_limit") == ("unknown", None)
+
+
+def test_config_class_in_a_module_without_celery_words(project) -> None:  # type: ignore[no-untyped-def]
+    """Only cheaply scanned (no Celery/Flask tokens), yet its settings still count."""
+    model = _project(
+        project,
+        {
+            "settings.py": "class Prod:\n    task_annotations = {'*': {'rate_limit': '10/s'}}\n    BROKER_URL = 'redis://'\n",
+            "app.py": "from celery import Celery\napp = Celery('p')\napp.config_from_object('settings.Prod')\n",
+        },
+    )
+    (app,) = model.apps
+    assert model.config(app).lookup("task_annotations")[0] == "set"
+    assert model.config(app).lookup("broker_url")[0] == "set"

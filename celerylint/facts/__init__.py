@@ -11,6 +11,10 @@ from typing import Callable, List, Optional, Tuple, TypeVar
 
 from celerylint.facts.types import (
     MODULE_SCOPE,
+    Binding,
+    Const,
+    Opaque,
+    Value,
     ClassFact,
     ImportFact,
     Loc,
@@ -159,12 +163,38 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
             else:
                 for child_body in _child_bodies(node):
                     stack.append((child_body, scope))
+    globals_: List[Binding] = []
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             bases = tuple(ref for ref in (_base_ref(base, aliases) for base in node.bases) if ref)
             loc = Loc(node.lineno, node.col_offset + 1, node.lineno, node.col_offset + 1)
-            classes.append(ClassFact(node.name, node.name, loc, bases, (), ()))
-    return ModuleFacts(imports=tuple(imports), classes=tuple(classes), detailed=False)
+            attributes = tuple(_bindings(node.body))
+            classes.append(ClassFact(node.name, node.name, loc, bases, attributes, ()))
+    globals_.extend(_bindings(tree.body))
+    return ModuleFacts(imports=tuple(imports), globals=tuple(globals_), classes=tuple(classes), detailed=False)
+
+
+def _bindings(body: List[ast.stmt]) -> List[Binding]:
+    """Names a block assigns, with literal values kept: enough for a config module or class."""
+    result = []
+    for node in body:
+        targets: List[ast.expr] = []
+        value: Optional[ast.expr] = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name):
+                loc = Loc(target.lineno, target.col_offset + 1, target.lineno, target.col_offset + 1)
+                result.append(Binding(target.id, _literal(value), loc))
+    return result
+
+
+def _literal(node: Optional[ast.expr]) -> Value:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes, int, float, bool, type(None))):
+        return Const(node.value)
+    return Opaque("unscanned")
 
 
 def _inner_scope(scope: str, name: str) -> str:
