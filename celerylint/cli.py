@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import traceback
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from celerylint import __version__
-from celerylint.config import FORMATS, ConfigError, Overrides, settings_from
-from celerylint.discover import find_root
+from celerylint.config import FORMATS, ConfigError, Overrides, Settings, settings_from
+from celerylint.discover import absolute, project_root
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     other.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     other.add_argument("--explain", metavar="CODE", help="explain a rule, with a bad and a good example")
     other.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
+    other.add_argument("--cache-dir", type=Path, help="where to keep the cache (default: $XDG_CACHE_HOME/celerylint)")
     other.add_argument("--jobs", type=int, default=0, help="worker processes for parsing (default: all cores)")
     other.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     other.add_argument("--version", action="version", version=f"celerylint {__version__}")
@@ -99,9 +101,29 @@ def _overrides(args: argparse.Namespace) -> Overrides:
         respect_gitignore=args.respect_gitignore,
         output_format=args.format,
         use_cache=not args.no_cache,
+        cache_dir=args.cache_dir,
         disable_noqa=args.disable_noqa,
         force_exclude=args.force_exclude,
     )
+
+
+def _settings_for(overrides: Overrides, config_file: Optional[Path]) -> Callable[[Path], Settings]:
+    """Each project reads its own [tool.celerylint] (or the one --config names)."""
+    cache: Dict[Path, Settings] = {}
+
+    def settings_for(root: Path) -> Settings:
+        if root not in cache:
+            cache[root] = settings_from(root, overrides, config_file)
+        return cache[root]
+
+    return settings_for
+
+
+def _notify(notices: Sequence[str]) -> None:
+    from celerylint.report import printable
+
+    for notice in notices:
+        print(f"celerylint: warning: {printable(notice)}", file=sys.stderr)
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -114,23 +136,29 @@ def _lint(args: argparse.Namespace) -> int:
         if args.stdin_filename is None:
             raise ConfigError("reading from stdin (`-`) needs --stdin-filename PATH")
         paths = [args.stdin_filename]
-        overrides = {args.stdin_filename.resolve(): sys.stdin.buffer.read()}
+        overrides = {absolute(args.stdin_filename): sys.stdin.buffer.read()}
     elif args.stdin_filename is not None:
         raise ConfigError("--stdin-filename goes with `-` as the only path")
-    settings = settings_from(find_root(paths), _overrides(args), args.config)
-    results = run_all(paths, settings, args.jobs, overrides)
+    settings_for = _settings_for(_overrides(args), args.config)
+    # Run-wide options (the output format) come from the flags, else from the project of the
+    # current folder: the same whatever the order of the paths.
+    output_format = settings_for(project_root(Path.cwd())).output_format
+    result = run_all(paths, settings_for, args.jobs, overrides)
+    _notify(result.notices)
     names = rule_names()
-    color = settings.output_format == "text" and use_color(sys.stdout, args.output_file)
-    report = render(results, settings.output_format, names, args.show_source, color)
-    if args.statistics:
-        report += format_statistics(results, names)
+    color = output_format == "text" and use_color(sys.stdout, args.output_file)
+    report = render(result.projects, output_format, names, args.show_source, color)
+    statistics = format_statistics(result.projects, names) if args.statistics else ""
+    if output_format == "text":
+        report += statistics
+    elif statistics:
+        sys.stderr.write(statistics)  # a machine-readable document stays one document
     _emit(report, args.output_file)
-    found = any(findings for _, findings in results)
-    return EXIT_FINDINGS if found and not args.exit_zero else EXIT_CLEAN
+    return EXIT_FINDINGS if result.has_findings and not args.exit_zero else EXIT_CLEAN
 
 
 def _inspect(argv: Sequence[str]) -> int:
-    from celerylint.engine import analyse
+    from celerylint.engine import analyse_project, plan
     from celerylint.inspect_cmd import render
 
     parser = _Parser(prog="celerylint inspect", description="Show the Celery apps, config, workers and tasks celerylint sees.")
@@ -138,14 +166,20 @@ def _inspect(argv: Sequence[str]) -> int:
     parser.add_argument("--config", type=Path, help="a TOML file to read instead of pyproject.toml")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     args = parser.parse_args(argv)
-    settings = settings_from(find_root([args.path]), Overrides(), args.config)
-    analysis = analyse([args.path], settings)
-    _emit(render(analysis.project))
+    settings_for = _settings_for(Overrides(), args.config)
+    reports = []
+    for root, targets in plan([args.path]).items():
+        analysis = analyse_project(root, targets, settings_for(root))
+        _notify(analysis.notices)
+        reports.append(render(analysis.project))
+    _emit("".join(reports))
     return EXIT_CLEAN
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # A short-lived process holding millions of small fact objects: collect cycles rarely.
+    gc.set_threshold(100_000, 50, 100)
     verbose = "--verbose" in argv
     try:
         if argv and argv[0] == "inspect":

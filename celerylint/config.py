@@ -42,6 +42,7 @@ class Settings:
     use_cache: bool = True
     disable_noqa: bool = False
     force_exclude: bool = False
+    cache_dir: Optional[Path] = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Overrides:
     use_cache: bool = True
     disable_noqa: bool = False
     force_exclude: bool = False
+    cache_dir: Optional[Path] = None
 
 
 def load_table(path: Path, pyproject: bool) -> Dict[str, Any]:
@@ -194,6 +196,7 @@ def settings_from(root: Path, overrides: Overrides, config_file: Optional[Path] 
         use_cache=overrides.use_cache,
         disable_noqa=overrides.disable_noqa,
         force_exclude=overrides.force_exclude,
+        cache_dir=overrides.cache_dir,
     )
 
 

@@ -1,11 +1,19 @@
-"""Paths in, files out: the project root, its Python files and its deployment files."""
+"""Paths in, projects out: each project's root, its Python files and its deployment files.
+
+A file belongs to the project of its nearest marker (``pyproject.toml``, ``setup.cfg``,
+``setup.py``, ``.git``). With no marker above it, the project root is the folder a Python
+process would put on ``sys.path`` to import it: the parent of the outermost package holding
+it, or the folder itself when it is no package. Paths are made absolute but symlinks are not
+followed, so a link never moves a root out of the tree the user named.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import pathspec
 
@@ -21,41 +29,163 @@ DEFAULT_EXCLUDES = tuple(f"{name}/" for name in sorted(DEFAULT_EXCLUDED_DIRS)) +
 # Files where a `celery ... worker` command or a deployment environment may be written.
 DEPLOY_NAMES = ("procfile", "makefile", "dockerfile", ".env", "justfile")
 DEPLOY_SUFFIXES = (".yml", ".yaml", ".sh", ".ini", ".conf", ".cfg", ".service", ".md", ".rst", ".env", ".toml", ".txt")
-MAX_DEPLOY_FILE_BYTES = 1_000_000
+
+
+def absolute(path: Path) -> Path:
+    """The path made absolute and normalised, without following symlinks."""
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def _has_marker(folder: Path) -> bool:
+    return any(os.path.lexists(folder / marker) for marker in ROOT_MARKERS)
+
+
+def _is_package(folder: Path) -> bool:
+    return os.path.isfile(folder / "__init__.py")
+
+
+def project_root(target: Path) -> Path:
+    """The root of the project the target belongs to (see the module docstring)."""
+    target = absolute(target)
+    folder = target if target.is_dir() else target.parent
+    for candidate in (folder, *folder.parents):
+        if _has_marker(candidate):
+            return candidate
+    outermost: Optional[Path] = None
+    while _is_package(folder) and folder.parent != folder:
+        outermost, folder = folder, folder.parent
+    return outermost.parent if outermost is not None else folder
 
 
 @dataclass(frozen=True)
 class FileSet:
+    """What one project holds, and what the walk could not use (one notice line each)."""
+
     root: Path
     python: Tuple[Path, ...]
     deploy: Tuple[Path, ...]
-
-
-def find_root(paths: Sequence[Path]) -> Path:
-    """The nearest ancestor of the first path holding a project marker, else its folder."""
-    start = paths[0].resolve() if paths else Path.cwd().resolve()
-    folder = start if start.is_dir() else start.parent
-    for candidate in (folder, *folder.parents):
-        if any((candidate / marker).exists() for marker in ROOT_MARKERS):
-            return candidate
-    return folder
+    nested_roots: Tuple[Path, ...] = ()  # folders below with a marker of their own: other projects
+    notices: Tuple[str, ...] = ()
 
 
 def _gitignore(root: Path) -> Optional[pathspec.PathSpec]:
     try:
-        lines = (root / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(root / ".gitignore", "rb") as handle:
+            lines = handle.read(1_000_000).decode("utf-8", errors="replace").splitlines()
     except OSError:
         return None
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _is_virtualenv(path: Path) -> bool:
-    return (path / "pyvenv.cfg").exists()
-
-
 def _is_deploy_file(name: str) -> bool:
     lower = name.lower()
     return lower.startswith(DEPLOY_NAMES) or lower.endswith(DEPLOY_SUFFIXES)
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def within(path: Path, targets: Iterable[Path]) -> bool:
+    """Whether path is one of the targets or lies under one of them."""
+    return any(is_inside(path, target) for target in targets)
+
+
+class _Walk:
+    """One scandir walk of a project. A folder named on the command line (or one on the way
+    to a named path) is walked even when excluded, as in ruff, unless ``force_exclude``."""
+
+    def __init__(
+        self, root: Path, ignore: Optional[pathspec.PathSpec], exclude: pathspec.PathSpec, wanted: Set[Path]
+    ) -> None:
+        self.root = root
+        self.ignore = ignore
+        self.exclude = exclude
+        self.wanted = wanted
+        self.on_the_way = {parent for target in wanted for parent in target.parents}
+        self.python: List[Path] = []
+        self.deploy: List[Path] = []
+        self.nested: List[Path] = []
+        self.notices: List[str] = []
+
+    def run(self) -> FileSet:
+        self._folder(self.root, "", respect_ignore=True, only_named=False)
+        return FileSet(self.root, tuple(self.python), tuple(self.deploy), tuple(self.nested), tuple(self.notices))
+
+    def _skipped(self, rel: str, why: str) -> None:
+        self.notices.append(f"{rel or '.'}: skipped: {why}")
+
+    def _excluded(self, rel: str, respect_ignore: bool) -> bool:
+        if self.exclude.match_file(rel):
+            return True
+        return respect_ignore and self.ignore is not None and self.ignore.match_file(rel)
+
+    def _folder(self, folder: Path, rel: str, respect_ignore: bool, only_named: bool) -> None:
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as error:
+            self._skipped(rel, f"cannot list folder ({error.strerror or error})")
+            return
+        if folder != self.root and any(entry.name in ROOT_MARKERS for entry in entries):
+            self.nested.append(folder)  # another project: analysed apart, with its own settings
+            return
+        for entry in entries:
+            path = folder / entry.name
+            child = f"{rel}{entry.name}"
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                self._subfolder(path, child, respect_ignore, only_named)
+            elif entry.name.endswith(".py") or _is_deploy_file(entry.name):
+                named = path in self.wanted
+                if (only_named or self._excluded(child, respect_ignore)) and not named:
+                    continue
+                if self._usable_file(entry, path, child):
+                    (self.python if entry.name.endswith(".py") else self.deploy).append(path)
+
+    def _subfolder(self, path: Path, rel: str, respect_ignore: bool, only_named: bool) -> None:
+        named = path in self.wanted
+        if only_named and not named and path not in self.on_the_way:
+            return
+        if not only_named:
+            excluded = self._excluded(rel + "/", respect_ignore) or _is_virtualenv(path)
+            if excluded and not named and path not in self.on_the_way:
+                return
+            if excluded and not named:
+                only_named = True  # walked only to reach a named path below it
+        # Below a folder named on the command line, .gitignore no longer hides anything.
+        self._folder(path, rel + "/", respect_ignore and not named, only_named and not named)
+
+    def _usable_file(self, entry: "os.DirEntry[str]", path: Path, rel: str) -> bool:
+        """A regular file inside the project: links are followed only within it, and devices,
+        FIFOs and sockets are never opened (reading one would block or never end)."""
+        try:
+            if entry.is_file(follow_symlinks=False):
+                return True
+            if not entry.is_symlink():
+                self._skipped(rel, "not a regular file")
+                return False
+            info = os.stat(path)
+        except OSError as error:
+            self._skipped(rel, f"cannot read ({error.strerror or error})")
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            self._skipped(rel, "a link to something that is not a regular file")
+            return False
+        if not is_inside(Path(os.path.realpath(path)), Path(os.path.realpath(self.root))):
+            self._skipped(rel, "a link to a file outside the project")
+            return False
+        return True
+
+
+def _is_virtualenv(path: Path) -> bool:
+    try:
+        return os.path.isfile(path / "pyvenv.cfg")
+    except OSError:
+        return False
 
 
 def list_files(
@@ -65,65 +195,17 @@ def list_files(
     exclude: Optional[pathspec.PathSpec] = None,
     force_exclude: bool = False,
 ) -> FileSet:
-    """Python and deployment files under root. A path named on the command line (or a folder
-    holding one) is walked even if excluded, as in ruff, unless ``force_exclude``."""
+    """Python and deployment files of the project at root (nested projects left out)."""
+    root = absolute(root)
     ignore = _gitignore(root) if respect_gitignore else None
     exclude = exclude if exclude is not None else pathspec.GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
-    wanted = set() if force_exclude else {target.resolve() for target in targets}
-    on_the_way = {parent for target in wanted for parent in target.parents}
-    python: List[Path] = []
-    deploy: List[Path] = []
-    unignored: List[Path] = []  # named folders walked although ignored: .gitignore is off below them
-    path_only: List[Path] = []  # ignored folders walked only to reach a named path below them
-    for folder, dirs, files in os.walk(root, onerror=lambda error: None):
-        here = Path(folder)
-        rel_folder = here.relative_to(root).as_posix()
-        if here in path_only:
-            dirs[:] = [name for name in dirs if (here / name).resolve() in wanted | on_the_way]
-            for name in dirs:
-                if (here / name).resolve() in wanted:
-                    unignored.append(here / name)
-                else:
-                    path_only.append(here / name)
-            _collect(here, [n for n in files if (here / n).resolve() in wanted], python, deploy)
-            continue
-        check_ignore = ignore is not None and not any(here == u or u in here.parents for u in unignored)
-        kept = []
-        for name in sorted(dirs):
-            rel = f"{rel_folder}/{name}/" if rel_folder != "." else f"{name}/"
-            excluded = exclude.match_file(rel) or _is_virtualenv(here / name)
-            excluded = excluded or (check_ignore and ignore is not None and ignore.match_file(rel))
-            if excluded:
-                resolved = (here / name).resolve()
-                if resolved in wanted:
-                    unignored.append(here / name)
-                elif resolved in on_the_way:
-                    path_only.append(here / name)
-                else:
-                    continue
-            kept.append(name)
-        dirs[:] = kept
-        names = []
-        for name in sorted(files):
-            rel = f"{rel_folder}/{name}" if rel_folder != "." else name
-            ignored = exclude.match_file(rel) or (check_ignore and ignore is not None and ignore.match_file(rel))
-            if not ignored or (here / name).resolve() in wanted:
-                names.append(name)
-        _collect(here, names, python, deploy)
-    return FileSet(root, tuple(python), tuple(deploy))
+    wanted = set() if force_exclude else {absolute(target) for target in targets}
+    return _Walk(root, ignore, exclude, wanted).run()
 
 
-def _collect(folder: Path, names: Sequence[str], python: List[Path], deploy: List[Path]) -> None:
-    for name in names:
-        if name.endswith(".py"):
-            python.append(folder / name)
-        elif _is_deploy_file(name):
-            deploy.append(folder / name)
-
-
-def within(path: Path, targets: Iterable[Path]) -> bool:
-    """Whether path is one of the targets or lies under one of them."""
-    for target in targets:
-        if path == target or target in path.parents:
-            return True
-    return False
+def group_by_project(targets: Sequence[Path]) -> Dict[Path, List[Path]]:
+    """Named paths by the root of the project each belongs to, in a stable order."""
+    groups: Dict[Path, List[Path]] = {}
+    for target in sorted({absolute(target) for target in targets}):
+        groups.setdefault(project_root(target), []).append(target)
+    return dict(sorted(groups.items()))

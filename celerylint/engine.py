@@ -1,85 +1,122 @@
-"""The pipeline: files -> facts -> project model -> rules -> findings."""
+"""The pipeline: files -> facts -> project model -> rules -> findings, one project at a time."""
 
 from __future__ import annotations
 
-import gc
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import pathspec
 
+from celerylint import suppress
 from celerylint.cache import FactsCache, content_key
 from celerylint.config import ConfigError, Settings, check_code
-from celerylint import suppress
-from celerylint.discover import DEFAULT_EXCLUDES, FileSet, find_root, list_files, within
+from celerylint.discover import (
+    DEFAULT_EXCLUDES,
+    FileSet,
+    absolute,
+    group_by_project,
+    is_inside,
+    list_files,
+    within,
+)
 from celerylint.facts import facts_from_bytes
-from celerylint.facts.types import ModuleFacts, SyntaxErrorFact
+from celerylint.facts.types import ModuleFacts
+from celerylint.findings import Finding
 from celerylint.model.commands import scan_deploy_files
 from celerylint.model.modules import ModuleIndex
 from celerylint.model.project import Project
-from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE, Finding
+from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 64
+# Larger files are not read: a generated module this big holds no Celery wiring worth the cost.
 MAX_FILE_BYTES = 10_000_000
 
+SettingsFor = Callable[[Path], Settings]
 
-def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes], Optional[ModuleFacts]]:
-    """The file's bytes (unsaved editor content first), or the facts that say why there are none."""
+
+def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes], Optional[str]]:
+    """The file's bytes (unsaved editor content first), or why there are none."""
     override = overrides.get(path)
     if override is not None:
         return override, None
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            message = f"file is larger than {MAX_FILE_BYTES} bytes; not analysed"
-            return None, ModuleFacts(syntax_error=SyntaxErrorFact(message, 1, 1))
-        return path.read_bytes(), None
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        message = f"cannot read file: {error.strerror or error}"
-        return None, ModuleFacts(syntax_error=SyntaxErrorFact(message, 1, 1))
+        return None, f"cannot read ({error.strerror or error})"
+    if len(data) > MAX_FILE_BYTES:
+        return None, f"larger than {MAX_FILE_BYTES // 1_000_000} MB, not analysed"
+    return data, None
+
+
+def _parse_all(blobs: List[bytes], jobs: int) -> List[ModuleFacts]:
+    workers = jobs or os.cpu_count() or 1
+    if workers > 1 and len(blobs) >= PARALLEL_THRESHOLD:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(facts_from_bytes, blobs, chunksize=8))
+    return [facts_from_bytes(data) for data in blobs]
+
+
+@dataclass(frozen=True)
+class LoadedFacts:
+    """Facts per file as the model sees them, the facts whose syntax errors are reported
+    (an unsaved editor buffer that does not parse is reported, but the model uses the file
+    on disk), and one notice line per file that could not be used."""
+
+    model: Dict[Path, ModuleFacts]
+    reported: Dict[Path, ModuleFacts]
+    notices: Tuple[str, ...]
 
 
 def load_facts(
-    paths: Sequence[Path], cache: FactsCache, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
-) -> List[ModuleFacts]:
+    root: Path, paths: Sequence[Path], cache: FactsCache, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+) -> LoadedFacts:
     """Facts for each path: from the cache by content, else parsed (in parallel when worth it)."""
-    results: List[Optional[ModuleFacts]] = [None] * len(paths)
-    missing: List[Tuple[int, str, bytes]] = []
-    for position, path in enumerate(paths):
-        data, failure = _read(path, overrides)
+    model: Dict[Path, ModuleFacts] = {}
+    notices: List[str] = []
+    missing: List[Tuple[Path, str, bytes]] = []
+    for path in paths:
+        data, why = _read(path, overrides)
         if data is None:
-            results[position] = failure
+            notices.append(f"{path.relative_to(root).as_posix()}: skipped: {why}")
+            model[path] = ModuleFacts(unanalysed=why)
             continue
         key = content_key(data)
         cached = cache.get(key)
         if cached is not None:
-            results[position] = cached
+            model[path] = cached
         else:
-            missing.append((position, key, data))
-    workers = jobs or os.cpu_count() or 1
-    blobs = [data for _, _, data in missing]
-    if workers > 1 and len(missing) >= PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            computed = list(pool.map(facts_from_bytes, blobs, chunksize=8))
-    else:
-        computed = [facts_from_bytes(data) for data in blobs]
-    for (position, key, _), facts in zip(missing, computed):
-        results[position] = facts
+            missing.append((path, key, data))
+    for (path, key, _), facts in zip(missing, _parse_all([data for _, _, data in missing], jobs)):
+        model[path] = facts
         cache.put(key, facts)
+    reported = dict(model)
+    for path in overrides:
+        buffer = model.get(path)
+        if buffer is not None and buffer.syntax_error is not None and path.is_file():
+            # The buffer is half-typed: report it, but let the project keep the saved file.
+            data, _ = _read(path, {})
+            if data is not None:
+                model[path] = facts_from_bytes(data)
     cache.save()
-    return [facts if facts is not None else ModuleFacts() for facts in results]
+    return LoadedFacts({path: model[path] for path in paths}, reported, tuple(notices))
 
 
 @dataclass
 class Analysis:
+    """One project analysed: its files, facts, model, and what could not be used."""
+
     root: Path
     files: FileSet
-    facts: Dict[Path, ModuleFacts]
+    facts: Dict[Path, ModuleFacts]  # as reported (an editor's unsaved buffer included)
     project: Project
+    settings: Settings
     overrides: Mapping[Path, bytes] = field(default_factory=dict)
+    notices: Tuple[str, ...] = ()
 
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
@@ -90,28 +127,37 @@ class Analysis:
         data = self.overrides.get(path)
         if data is None:
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as handle:
+                    data = handle.read(MAX_FILE_BYTES + 1)
             except OSError:
+                return None
+            if len(data) > MAX_FILE_BYTES:
                 return None
         return data.decode("utf-8", errors="replace").splitlines()
 
 
-def analyse(
-    paths: Sequence[Path], settings: Settings, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+def build_project(root: Path, files: FileSet, facts: Mapping[Path, ModuleFacts], settings: Settings) -> Project:
+    index = ModuleIndex(root, [(path, facts[path]) for path in files.python])
+    return Project(index, scan_deploy_files(files.deploy, root), settings.worker_apps)
+
+
+def analyse_project(
+    root: Path,
+    targets: Sequence[Path],
+    settings: Settings,
+    jobs: int = 0,
+    overrides: Mapping[Path, bytes] = {},
+    files: Optional[FileSet] = None,
 ) -> Analysis:
-    for path in paths:
-        if not path.exists() and path.resolve() not in overrides:
-            raise ConfigError(f"{path}: no such file or directory")
-    root = find_root(list(paths))
-    files = list_files(root, settings.respect_gitignore, paths, exclude_spec(settings), settings.force_exclude)
-    python = list(files.python) + [p for p in overrides if p not in files.python and p.suffix == ".py"]
-    files = FileSet(files.root, tuple(python), files.deploy)
-    facts = load_facts(files.python, FactsCache(root, settings.use_cache), jobs, overrides)
-    gc.freeze()  # facts live for the whole run: the cyclic GC need never scan them
-    index = ModuleIndex(root, zip(files.python, facts))
-    deploy = scan_deploy_files(files.deploy, root)
-    project = Project(index, deploy, settings.worker_apps)
-    return Analysis(root, files, dict(zip(files.python, facts)), project, overrides)
+    """Analyse the whole project at root; ``targets`` are the named paths inside it."""
+    if files is None:
+        files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
+    unsaved = [path for path in overrides if is_inside(path, root) and path.suffix == ".py" and path not in files.python]
+    files = replace(files, python=files.python + tuple(unsaved))
+    loaded = load_facts(root, files.python, FactsCache(root, settings.use_cache), jobs, overrides)
+    project = build_project(root, files, loaded.model, settings)
+    notices = files.notices + loaded.notices
+    return Analysis(root, files, loaded.reported, project, settings, overrides, notices)
 
 
 def selected(code: str, settings: Settings) -> bool:
@@ -130,46 +176,121 @@ def validate_codes(settings: Settings) -> None:
         check_code(prefix, "select/ignore")
 
 
-def findings_for(analysis: Analysis, targets: Sequence[Path], settings: Settings) -> List[Finding]:
-    project = analysis.project
-    wanted = [target.resolve() for target in targets]
+def rule_findings(project: Project, settings: Settings) -> List[Finding]:
     findings: List[Finding] = []
+    for rule in ALL_RULES:
+        if selected(rule.code, settings):
+            findings.extend(rule.check(project))
+    return findings
+
+
+def findings_for(analysis: Analysis, targets: Sequence[Path]) -> List[Finding]:
+    """The project's findings that rest on a named path: their own location or a related one."""
+    settings = analysis.settings
+    wanted = [absolute(target) for target in targets]
+    findings = rule_findings(analysis.project, settings)
     if selected(SYNTAX_ERROR_CODE, settings):
         for path, facts in analysis.facts.items():
             error = facts.syntax_error
             if error is not None:
                 message = f"{error.message}; the file was not analysed"
                 findings.append(Finding(analysis.rel(path), error.line, error.col, SYNTAX_ERROR_CODE, message))
-    for rule in ALL_RULES:
-        if selected(rule.code, settings):
-            findings.extend(rule.check(project))
-    kept = sorted({f for f in findings if within((analysis.root / f.path).resolve(), wanted)})
+    kept = sorted({f for f in findings if any(within(analysis.root / rel, wanted) for rel in f.paths)})
     lines = {rel: analysis.source_lines(rel) for rel in {f.path for f in kept}}
     return suppress.apply(kept, lines, settings.per_file_ignores, settings.disable_noqa)
 
 
-def run(paths: Sequence[Path], settings: Settings, jobs: int = 0) -> Tuple[Analysis, List[Finding]]:
-    """Analyse the project around the paths; report findings in the paths only."""
-    analyses = run_all(paths, settings, jobs)
-    return analyses[0][0], [finding for _, findings in analyses for finding in findings]
+def silenced_by_broken_files(analysis: Analysis, findings: Sequence[Finding]) -> List[str]:
+    """One notice per project whose unparsable modules hide findings: the rules that would
+    report more if those modules were absent (only worth asking when one is imported)."""
+    index = analysis.project.index
+    importers = analysis.project.importers()
+    broken = [info for info in index.modules() if info.broken and not info.is_test and importers.get(info.name)]
+    if not broken:
+        return []
+    kept = [path for path in analysis.files.python if path not in {info.path for info in broken}]
+    without = build_project(analysis.root, replace(analysis.files, python=tuple(kept)), analysis.project.index.facts_by_path(), analysis.settings)
+    before = {(f.code, f.path, f.line) for f in findings}
+    hidden = sorted({f.code for f in rule_findings(without, analysis.settings) if (f.code, f.path, f.line) not in before})
+    if not hidden:
+        return []
+    names = ", ".join(info.rel for info in sorted(broken, key=lambda info: info.rel))
+    return [f"{names}: cannot be analysed, so {', '.join(hidden)} may miss findings where it is imported; fix it to see them"]
+
+
+@dataclass
+class RunResult:
+    """Every project of a run, each with its findings, plus the run's notices."""
+
+    projects: List[Tuple[Analysis, List[Finding]]]
+    notices: List[str]
+
+    @property
+    def has_findings(self) -> bool:
+        return any(findings for _, findings in self.projects)
+
+
+def plan(paths: Sequence[Path], overrides: Mapping[Path, bytes] = {}) -> Dict[Path, List[Path]]:
+    """Named paths by project root; every named path must exist (or be an unsaved buffer)."""
+    for path in paths:
+        if not os.path.lexists(path) and absolute(path) not in overrides:
+            raise ConfigError(f"{path}: no such file or directory")
+    return group_by_project(paths)
 
 
 def run_all(
-    paths: Sequence[Path], settings: Settings, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
-) -> List[Tuple[Analysis, List[Finding]]]:
-    """One analysis per project root: paths from different projects are linted apart."""
-    validate_codes(settings)
-    for path in paths:
-        if not path.exists() and path.resolve() not in overrides:
-            raise ConfigError(f"{path}: no such file or directory")
-    by_root: Dict[Path, List[Path]] = {}
-    for path in paths:
-        by_root.setdefault(find_root([path]), []).append(path)
-    results = []
-    for group in by_root.values():
-        analysis = analyse(group, settings, jobs, overrides)
-        results.append((analysis, findings_for(analysis, group, settings)))
-    return results
+    paths: Sequence[Path], settings_for: SettingsFor, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+) -> RunResult:
+    """One analysis per project: each with its own settings, in a stable order whatever the order
+    of the paths. A named folder holding other projects (a marker of their own) covers them too."""
+    overrides = {absolute(path): data for path, data in overrides.items()}
+    queue = plan(paths, overrides)
+    done: Set[Path] = set()
+    projects: List[Tuple[Analysis, List[Finding]]] = []
+    notices: List[str] = []
+    while queue:
+        root = min(queue)
+        targets = queue.pop(root)
+        done.add(root)
+        settings = settings_for(root)
+        validate_codes(settings)
+        files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
+        for nested in files.nested_roots:
+            if nested not in done and any(is_inside(nested, target) for target in targets):
+                queue.setdefault(nested, []).append(nested)
+        analysis = analyse_project(root, targets, settings, jobs, overrides, files)
+        findings = findings_for(analysis, targets)
+        projects.append((analysis, findings))
+        notices.extend(_display(analysis.root, line) for line in analysis.notices)
+        notices.extend(_display(analysis.root, line) for line in silenced_by_broken_files(analysis, findings))
+    projects.sort(key=lambda item: item[0].root)
+    return RunResult(projects, notices)
+
+
+def _fixed(settings: "Settings | SettingsFor") -> SettingsFor:
+    return settings if callable(settings) else (lambda root: settings)  # type: ignore[return-value]
+
+
+def analyse(paths: Sequence[Path], settings: "Settings | SettingsFor", jobs: int = 0) -> Analysis:
+    """The analysis of the project the first path belongs to (tests, benchmarks, inspect)."""
+    root, targets = next(iter(plan(paths).items()))
+    return analyse_project(root, targets, _fixed(settings)(root), jobs)
+
+
+def run(paths: Sequence[Path], settings: "Settings | SettingsFor", jobs: int = 0) -> Tuple[Analysis, List[Finding]]:
+    """Findings of every project the paths belong to, with the first project's analysis."""
+    result = run_all(paths, _fixed(settings), jobs)
+    return result.projects[0][0], [finding for _, findings in result.projects for finding in findings]
+
+
+def _display(root: Path, notice: str) -> str:
+    """Notices name files relative to the current folder, as findings do."""
+    rel, sep, rest = notice.partition(": ")
+    try:
+        shown = os.path.relpath(root / rel)
+    except ValueError:
+        shown = str(root / rel)
+    return f"{shown}{sep}{rest}"
 
 
 def exclude_spec(settings: Settings) -> pathspec.PathSpec:

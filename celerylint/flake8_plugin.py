@@ -1,8 +1,8 @@
 """flake8 plugin: celerylint's findings for each file flake8 checks (code prefix CEL).
 
 celerylint needs the whole project to judge one file, so the plugin analyses the project
-around the file (from celerylint's facts cache when warm) and reports that file's findings.
-flake8 applies its own `# noqa`, --select and --extend-ignore on top.
+around the file once per flake8 process (from celerylint's facts cache when warm) and reports
+that file's findings. flake8 applies its own `# noqa`, --select and --extend-ignore on top.
 """
 
 from __future__ import annotations
@@ -14,25 +14,36 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 from celerylint import __version__
 
 Report = Tuple[int, int, str, type]
+ByPath = Dict[str, List[Tuple[int, int, str]]]
 
 
 @lru_cache(maxsize=8)
-def _project_findings(root: str) -> Dict[str, List[Tuple[int, int, str]]]:
+def _project_findings(root: str) -> ByPath:
     """Findings by absolute path for a whole project, computed once per flake8 process."""
     return _findings(Path(root), {})
 
 
-def _findings(root: Path, overrides: Dict[Path, bytes]) -> Dict[str, List[Tuple[int, int, str]]]:
+def _findings(root: Path, overrides: Dict[Path, bytes]) -> ByPath:
     from celerylint.config import Overrides, settings_from
+    from celerylint.discover import absolute
     from celerylint.engine import run_all
 
-    settings = settings_from(root, Overrides(disable_noqa=True))
-    by_path: Dict[str, List[Tuple[int, int, str]]] = {}
-    for analysis, findings in run_all([root, *overrides], settings, 1, overrides):
+    def settings_for(project: Path) -> Any:
+        return settings_from(project, Overrides(disable_noqa=True))
+
+    by_path: ByPath = {}
+    for analysis, findings in run_all([root, *overrides], settings_for, 1, overrides).projects:
         for finding in findings:
-            path = str((analysis.root / finding.path).resolve())
+            path = str(absolute(analysis.root / finding.path))
             by_path.setdefault(path, []).append((finding.line, finding.col, f"{finding.code} {finding.message}"))
     return by_path
+
+
+def _same_text(on_disk: bytes, lines: Sequence[str]) -> bool:
+    """flake8 hands over decoded lines (BOM dropped, newlines made \\n): compare like with like,
+    so a CRLF or BOM file does not look like an unsaved buffer and re-analyse the project."""
+    text = on_disk.decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    return text == "".join(lines).replace("\r\n", "\n")
 
 
 class CeleryLintPlugin:
@@ -45,15 +56,16 @@ class CeleryLintPlugin:
 
     def run(self) -> Iterator[Report]:
         from celerylint.config import ConfigError
-        from celerylint.discover import find_root
+        from celerylint.discover import absolute, project_root
 
-        path = Path(self.filename).resolve()
-        if self.filename in ("stdin", "-") or not path.suffix == ".py":
+        if self.filename in ("stdin", "-") or not self.filename.endswith(".py"):
             return
-        root = find_root([path])
-        content = "".join(self.lines).encode("utf-8") if self.lines is not None else None
+        path = absolute(Path(self.filename))
+        root = project_root(path)
         try:
-            if content is not None and path.is_file() and path.read_bytes() != content:
+            on_disk = path.read_bytes() if path.is_file() else None
+            if self.lines is not None and (on_disk is None or not _same_text(on_disk, self.lines)):
+                content = "".join(self.lines).encode("utf-8")
                 findings = _findings(root, {path: content})  # unsaved editor content
             else:
                 findings = _project_findings(str(root))

@@ -41,7 +41,7 @@ def test_json_output(project, capsys) -> None:
     assert main([str(root), "--format", "json"]) == 1
     items = json.loads(capsys.readouterr().out)
     assert items[0]["code"] == "CEL006" and items[0]["name"] == "missing-time-limit"
-    assert set(items[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name", "message"}
+    assert set(items[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name", "message", "related"}
 
 
 def test_select_and_ignore(project, capsys) -> None:

@@ -62,3 +62,45 @@ def test_hook_fails_on_the_bug_and_passes_once_fixed(tmp_path: Path) -> None:
     _git(repo, "add", ".")
     passing = _hook(repo, home, "proj/reports.py")
     assert passing.returncode == 0, passing.stdout + passing.stderr
+
+    # Dropping a module from include= changes only celery_app.py; the finding lands in reports.py.
+    (repo / "proj" / "celery_app.py").write_text(CELERY_APP.format(include='["proj.tasks"]'))
+    _git(repo, "add", ".")
+    dropped = _hook(repo, home, "proj/celery_app.py")
+    assert dropped.returncode == 1, dropped.stdout + dropped.stderr
+    assert "proj/reports.py:4:2: CEL002" in dropped.stdout
+
+    # Editing only the worker command in the Procfile runs the hook, which sees the same finding.
+    (repo / "Procfile").write_text("worker: celery -A proj.celery_app worker --concurrency 2\n")
+    _git(repo, "add", ".")
+    procfile = _hook(repo, home, "Procfile")
+    assert procfile.returncode == 1, procfile.stdout + procfile.stderr
+    assert "proj/reports.py:4:2: CEL002" in procfile.stdout
+
+
+@pytest.mark.skipif(shutil.which("pre-commit") is None or shutil.which("git") is None, reason="needs pre-commit and git")
+def test_hook_fails_when_a_view_starts_reading_results(tmp_path: Path) -> None:
+    repo = write_project(
+        tmp_path / "consumer",
+        {
+            "proj/__init__.py": "",
+            "proj/celery_app.py": 'from celery import Celery\n\ncelery = Celery("proj", broker="redis://")\n',
+            "proj/views.py": "from proj.celery_app import celery\n\n\ndef status(tid):\n    return tid\n",
+            "proj/excluded.py": "def broken(:\n",
+            "pyproject.toml": '[tool.celerylint]\nextend-exclude = ["proj/excluded.py"]\n',
+        },
+    )
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "clean")
+    home = tmp_path / "pre-commit-home"
+    # --force-exclude: an excluded file pre-commit passes is not linted.
+    clean = _hook(repo, home, "proj/views.py", "proj/excluded.py")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+    # Only views.py changes; the finding is at the Celery() call in celery_app.py.
+    (repo / "proj" / "views.py").write_text("from proj.celery_app import celery\n\n\ndef status(tid):\n    return celery.AsyncResult(tid).state\n")
+    _git(repo, "add", ".")
+    failing = _hook(repo, home, "proj/views.py")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "proj/celery_app.py:3:10: CEL001" in failing.stdout

@@ -36,19 +36,32 @@ def test_unparsable_importer_hides_no_import(project) -> None:  # type: ignore[n
     assert _codes(root) == [("proj/loader.py", "CEL000")]
 
 
-def test_unparsable_config_module_makes_config_unknown(project) -> None:  # type: ignore[no-untyped-def]
-    root = project(
-        {
-            "proj/__init__.py": "",
-            "proj/celery_app.py": "from celery import Celery\napp = Celery('p')\n\n@app.task\ndef job():\n    pass\n",
-            "proj/celeryconfig.py": "from proj.celery_app import app\napp.conf.task_time_limit = (\n",
-            "proj/views.py": "from proj.celery_app import job\n\ndef v():\n    return job.delay().get()\n",
-        }
-    )
-    assert _codes(root) == [("proj/celeryconfig.py", "CEL000")]
+UNCONFIGURED = {
+    "proj/__init__.py": "",
+    "proj/celery_app.py": "from celery import Celery\napp = Celery('p')\n\n@app.task\ndef job():\n    pass\n",
+    "proj/celeryconfig.py": "from proj.celery_app import app\napp.conf.task_time_limit = (\n",
+    "proj/views.py": "from proj.celery_app import job\n\ndef v():\n    return job.delay().get()\n",
+}
 
 
-def test_symlinks_loops_and_dirs_named_like_modules(project, tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+def test_unparsable_module_that_is_imported_makes_config_unknown(project, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = project({**UNCONFIGURED, "proj/views.py": "import proj.celeryconfig\n" + UNCONFIGURED["proj/views.py"]})
+    assert main([str(root)]) == 1
+    captured = capsys.readouterr()
+    assert [line.split(": ")[1].split()[0] for line in captured.out.splitlines()] == ["CEL000"]
+    # One notice names the file and the rules it silenced.
+    notices = [line for line in captured.err.splitlines() if "celeryconfig.py" in line]
+    assert len(notices) == 1 and "CEL001" in notices[0] and "CEL006" in notices[0]
+
+
+def test_unparsable_module_that_nothing_imports_hides_nothing(project, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = project(UNCONFIGURED)
+    assert _codes(root) == [("proj/celery_app.py", "CEL001"), ("proj/celery_app.py", "CEL006"), ("proj/celeryconfig.py", "CEL000")]
+    assert main([str(root)]) == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_symlinks_loops_and_dirs_named_like_modules(project, tmp_path_factory, capsys) -> None:  # type: ignore[no-untyped-def]
     outside = tmp_path_factory.mktemp("outside") / "ext.py"
     outside.write_text("x = 1\n")
     root = project({"proj/__init__.py": "", "proj/real.py": "y = 2\n"})
@@ -56,26 +69,32 @@ def test_symlinks_loops_and_dirs_named_like_modules(project, tmp_path_factory) -
     (root / "proj" / "ext.py").symlink_to(outside)
     (root / "proj" / "dangling.py").symlink_to(root / "nowhere.py")
     (root / "proj" / "folder.py").mkdir()
-    codes = _codes(root)
-    assert codes == [("proj/dangling.py", "CEL000")]
+    assert main([str(root)]) == 0  # a dangling link is no syntax error, and links to outside are not followed
+    err = capsys.readouterr().err.splitlines()
+    assert any("dangling.py: skipped: cannot read" in line for line in err)
+    assert any("ext.py: skipped: a link to a file outside the project" in line for line in err)
+    assert len(err) == 2
 
 
-def test_unreadable_and_vanishing_files(project, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    root = project({"proj/__init__.py": "", "proj/secret.py": "x = 1\n", "proj/gone.py": "y = 1\n"})
-    real_read = Path.read_bytes
+def test_unreadable_and_vanishing_files(project, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    root = project({"proj/__init__.py": "", "proj/secret.py": "x = (\n", "proj/gone.py": "y = (\n", "proj/ok.py": "z = (\n"})
+    real_open = open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "secret.py":
+    def fake_open(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(path).name == "secret.py":
             raise PermissionError(13, "Permission denied")
-        if self.name == "gone.py":
+        if Path(path).name == "gone.py":
             raise FileNotFoundError(2, "No such file or directory")
-        return real_read(self)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    _, findings = run([root], Settings(use_cache=False), jobs=1)
-    messages = {f.path: f.message for f in findings}
-    assert "Permission denied" in messages["proj/secret.py"]
-    assert "No such file" in messages["proj/gone.py"]
+    monkeypatch.setattr(engine, "open", fake_open, raising=False)
+    assert main([str(root), "--no-cache"]) == 1
+    captured = capsys.readouterr()
+    # Skipped with a line on stderr each, never reported as syntax errors; the readable file is.
+    assert [line.split(":")[0].rsplit("/", 1)[-1] for line in captured.out.splitlines()] == ["ok.py"]
+    err = captured.err.splitlines()
+    assert any("secret.py: skipped: cannot read (Permission denied)" in line for line in err)
+    assert any("gone.py: skipped: cannot read (No such file or directory)" in line for line in err)
 
 
 def test_non_utf8_file_name(project, capfdbinary) -> None:  # type: ignore[no-untyped-def]
@@ -98,12 +117,13 @@ def test_malformed_and_huge_deploy_files(project) -> None:  # type: ignore[no-un
     assert _codes(root) == []
 
 
-def test_huge_generated_module_is_fast_and_fine(project) -> None:  # type: ignore[no-untyped-def]
+def test_huge_generated_module_is_fast_and_fine(project, capsys) -> None:  # type: ignore[no-untyped-def]
     lines = ["from celery import Celery"] + [f"VALUE_{i} = {{'key': {i}, 'name': 'n{i}'}}" for i in range(400_000)]
     root = project({"proj/__init__.py": "", "proj/generated.py": "\n".join(lines) + "\n"})
     assert (root / "proj" / "generated.py").stat().st_size > 15_000_000
-    codes = _codes(root)
-    assert codes == [("proj/generated.py", "CEL000")]  # too large: one clear line, no minutes of work
+    assert main([str(root)]) == 0  # valid code is no syntax error: skipped with one clear line
+    err = capsys.readouterr().err
+    assert "generated.py: skipped: larger than 10 MB" in err and err.count("\n") == 1
 
 
 def test_internal_error_is_one_line_exit_2(project, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -253,4 +253,6 @@ class ModuleFacts:
     syntax_error: Optional[SyntaxErrorFact] = None
     # The file mentions Celery or Flask: when it does not parse, what it configures is unknown.
     relevant: bool = False
+    # Why the file's content is not known although it is not a syntax error (unreadable, too large).
+    unanalysed: Optional[str] = None
     lines_with_noqa: Tuple[int, ...] = field(default=())

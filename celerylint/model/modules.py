@@ -40,18 +40,23 @@ class ModuleInfo:
 
     @property
     def broken(self) -> bool:
-        return self.facts.syntax_error is not None
+        """Its content is not known: it does not parse, or could not be read."""
+        return self.facts.syntax_error is not None or self.facts.unanalysed is not None
+
+    @property
+    def may_configure(self) -> bool:
+        """A broken module that may hold Celery wiring (unread content may hold anything)."""
+        return self.broken and (self.facts.relevant or self.facts.unanalysed is not None)
 
 
 def _canonical(path: Path, project_root: Path, packages: Set[Path]) -> Tuple[str, Path, bool]:
+    """The dotted name, and the sys.path entry it assumes. Names never come from a folder
+    above the project root: when the root itself holds an ``__init__.py``, its modules are
+    top-level (as `celery -A tasks` run in that folder sees them) and its ``__init__`` has none."""
     is_package = path.name == "__init__.py"
     parts = [] if is_package else [path.stem]
     folder = path.parent
     while folder != project_root and folder in packages:
-        parts.append(folder.name)
-        folder = folder.parent
-    if folder == project_root and folder in packages:
-        # The project root itself is a package (rare): name it from its parent.
         parts.append(folder.name)
         folder = folder.parent
     return ".".join(reversed(parts)), folder, is_package
@@ -65,6 +70,7 @@ class ModuleIndex:
         self.by_name: Dict[str, ModuleInfo] = {}
         self._candidates: Dict[str, List[ModuleInfo]] = {}
         pairs = list(modules)
+        self._facts_by_path: Dict[Path, ModuleFacts] = dict(pairs)
         # Folders holding an __init__.py among the discovered files: no stat per folder level.
         packages = {path.parent for path, _ in pairs if path.name == "__init__.py"}
         for path, facts in pairs:
@@ -79,9 +85,11 @@ class ModuleIndex:
         previous = self.by_name.get(name)
         if previous is None or len(previous.root.parts) > len(root.parts):
             self.by_name[name] = info
-        # Namespace-package names: the same file seen from each folder above its root.
-        folder = root
-        while True:
+        # Namespace-package names: the same file seen from each folder above its root,
+        # up to the project root and never beyond it.
+        for folder in (root, *root.parents):
+            if self.project_root not in (folder, *folder.parents):
+                break
             alias = ".".join(path.relative_to(folder).with_suffix("").parts)
             if is_package:
                 alias = alias.rpartition(".")[0]
@@ -89,10 +97,12 @@ class ModuleIndex:
                 self._candidates.setdefault(alias, []).append(info)
             if folder == self.project_root:
                 break
-            folder = folder.parent
 
     def modules(self) -> List[ModuleInfo]:
         return list(self.by_name.values())
+
+    def facts_by_path(self) -> Dict[Path, ModuleFacts]:
+        return dict(self._facts_by_path)
 
     def get(self, name: str, near: Optional[ModuleInfo] = None) -> Optional[ModuleInfo]:
         """The module imported as ``name``; ``near`` breaks ties toward the importer's root."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 from celerylint.facts.types import (
     MODULE_SCOPE,
@@ -104,6 +104,7 @@ class WorkerEntry:
     explicit: bool
     options: Tuple[str, ...] = ()
     closure: Closure = field(default_factory=Closure)
+    command: Optional[Origin] = None  # the deployment-file line that starts it
 
     @property
     def resolved(self) -> bool:
@@ -116,6 +117,8 @@ class Project:
         self.resolver = Resolver(index)
         self.deploy = deploy
         self.resolver.find_app_classes()
+        self._importers: Optional[Dict[str, Set[str]]] = None
+        self._imported: Dict[Tuple[str, Optional[str]], Set[str]] = {}
         self._calls_by_name = self._index_calls()
         self.apps: Dict[AppObj, AppDef] = self._find_apps()
         self.mappings = ConfigMappings(self)
@@ -125,8 +128,6 @@ class Project:
         self._find_celery_config()
         self.tasks: List[TaskDef] = self._find_tasks()
         self._config_cache: Dict[Tuple[AppObj, Optional[FrozenSet[Place]]], ResolvedConfig] = {}
-        self._importers: Optional[Dict[str, Set[str]]] = None
-        self._imported: Dict[Tuple[str, Optional[str]], Set[str]] = {}
         self.workers: List[WorkerEntry] = self._find_workers(worker_apps)
         for worker in self.workers:
             if not worker.closure.modules and not worker.closure.uncertain:
@@ -225,9 +226,15 @@ class Project:
     # --- Celery config -----------------------------------------------------------
 
     def _find_celery_config(self) -> None:
+        hidden = self._hidden_by_broken_modules()
         for app, definition in self.apps.items():
             self._constructor_sources(app, definition)
-            self._unparsed_sources(app)
+            for info in hidden.get(app, ()):
+                # In force wherever the broken module runs: a worker that never imports it
+                # still has a known configuration.
+                place = (info.name, MODULE_SCOPE)
+                opacity = Opacity(f"{info.rel} cannot be analysed", place, Origin(info.rel, 1, 1))
+                self.app_sources[app].append(Source((), (opacity,), FROM_OBJECT, None, place))
         methods = ("update", "setdefault", "config_from_object", "config_from_envvar", "add_defaults", "autodiscover_tasks")
         for info, call in self.calls_named(*methods):
             self._celery_call(info, call)
@@ -235,14 +242,41 @@ class Project:
             for store in info.facts.stores:
                 self._celery_store(info, store.target, store.value, store.scope, store.loc)
 
-    def _unparsed_sources(self, app: AppObj) -> None:
-        """A Celery- or Flask-related file that does not parse may configure any app."""
-        definition = self.apps[app]
-        place = (definition.module.name, definition.scope)  # in force wherever the app exists
-        for info in self.index.modules():
-            if info.broken and info.facts.relevant and not info.is_test:
-                opacity = Opacity(f"{info.rel} does not parse", place, Origin(info.rel, 1, 1))
-                self.app_sources[app].append(Source((), (opacity,), FROM_OBJECT, None, place))
+    def _hidden_by_broken_modules(self) -> Dict[AppObj, List[ModuleInfo]]:
+        """Apps whose configuration a broken module may change: a module that does not parse
+        (or could not be read) may configure an app that runs in the same process, that is an
+        app whose module is imported by the broken module's importers. A broken module that
+        nothing imports runs in no process and hides nothing."""
+        importers = self.importers()
+        hidden: Dict[AppObj, List[ModuleInfo]] = {}
+        for info in sorted(self.index.modules(), key=lambda m: m.rel):
+            if not info.may_configure or info.is_test:
+                continue
+            users = self._transitive({info.name}, lambda name: importers.get(name, set()))
+            users.discard(info.name)
+            users = {name for name in users if not self.index.by_name[name].is_test}
+            if not users:
+                continue
+            reached = self._transitive(users, self._imports_of)
+            for app, definition in self.apps.items():
+                if definition.module.name in reached:
+                    hidden.setdefault(app, []).append(info)
+        return hidden
+
+    def _imports_of(self, name: str) -> Set[str]:
+        info = self.index.by_name.get(name)
+        return self.imported_modules(info, None) if info is not None else set()
+
+    @staticmethod
+    def _transitive(starts: Set[str], step: Callable[[str], Set[str]]) -> Set[str]:
+        seen = set(starts)
+        todo = list(starts)
+        while todo:
+            for name in step(todo.pop()):
+                if name not in seen:
+                    seen.add(name)
+                    todo.append(name)
+        return seen
 
     def _constructor_sources(self, app: AppObj, definition: AppDef) -> None:
         info, call = definition.module, definition.call
@@ -412,7 +446,7 @@ class Project:
             entries: Dict[str, WorkerEntry] = {}
             for command in commands:
                 entry = self._entry(command.app, str(command.origin), command.options)
-                entries.setdefault(command.app, entry)
+                entries.setdefault(command.app, replace(entry, command=command.origin))
             return list(entries.values())
         return self._fallback_entries()
 
@@ -510,6 +544,20 @@ class Project:
 
     def apps_in(self, closure: Closure) -> List[AppObj]:
         return [app for app, d in self.apps.items() if closure.runs(d.module.name, d.scope)]
+
+    def registrations(self, app: AppObj, worker: WorkerEntry) -> List[Tuple[Origin, str]]:
+        """Where the worker's view of the app lists the modules it imports: include, imports
+        and the autodiscover_tasks() calls it runs."""
+        found: List[Tuple[Origin, str]] = []
+        config = self.config(app, worker.closure.places())
+        for name in ("include", "imports"):
+            state, setting = config.lookup(name)
+            if state == "set" and setting is not None:
+                found.append((setting.origin, f"the {name} setting the worker reads"))
+        for other, call, info in self.autodiscover:
+            if other == app and worker.closure.runs(info.name, call.scope):
+                found.append((self.origin(info, call.loc), "the autodiscover_tasks() call the worker runs"))
+        return found
 
     def workers_for(self, app: Optional[AppObj]) -> List[WorkerEntry]:
         if app is None:

@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from celerylint import __version__
-from celerylint.rules import Finding
+from celerylint.findings import Finding, Related
 
 DOCS_URL = "https://github.com/celerylint/celerylint/blob/main/docs/rules.md"
 Results = Sequence[Tuple[Any, List[Finding]]]  # (analysis: .root and .source_lines, findings) per project
+
+
+# C0 and C1 control characters (newlines, ESC...), which could forge lines or drive a terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text with control characters written as escapes: a file named `x\nProcfile:1:1: CEL001`
+    must not print a second finding, and an ESC in a task name must not reach the terminal."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 def display_path(root: Path, rel: str) -> str:
     """The finding's path relative to the current directory, as flake8 prints it."""
     absolute = root / rel
     try:
-        return os.path.relpath(absolute)
+        shown = os.path.relpath(absolute)
     except ValueError:  # another drive on Windows
-        return str(absolute)
+        shown = str(absolute)
+    return printable(shown)
 
 
 def _each(results: Results):  # type: ignore[no-untyped-def]
@@ -46,7 +58,7 @@ def format_text(results: Results, show_source: bool = False, color: bool = False
     out = []
     for analysis, f in _each(results):
         location = style(display_path(analysis.root, f.path), "1") + f":{f.line}:{f.col}:"
-        out.append(f"{location} {style(f.code, '1;31')} {f.message}\n")
+        out.append(f"{location} {style(f.code, '1;31')} {printable(f.message)}\n")
         if show_source:
             lines = analysis.source_lines(f.path) or []
             if 0 < f.line <= len(lines):
@@ -71,6 +83,10 @@ def format_json(results: Results, names: Dict[str, str]) -> str:
             "code": f.code,
             "name": names.get(f.code, ""),
             "message": f.message,
+            "related": [
+                {"path": display_path(analysis.root, r.path), "line": r.line, "column": r.col, "message": r.message}
+                for r in f.related
+            ],
         }
         for analysis, f in _each(results)
     ]
@@ -78,7 +94,8 @@ def format_json(results: Results, names: Dict[str, str]) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # GitHub's own escapes for %, CR and LF; any other control character as a visible escape.
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
@@ -103,6 +120,11 @@ def format_github(results: Results) -> str:
     return "".join(out)
 
 
+def _xml_text(text: str) -> str:
+    """XML 1.0 allows no control character but TAB, LF and CR, escaped or not."""
+    return printable(text)
+
+
 def format_junit(results: Results) -> str:
     """JUnit XML: one test suite per file with findings, one failing test case per finding."""
     by_file: Dict[str, List[Tuple[str, Finding]]] = {}
@@ -117,11 +139,23 @@ def format_junit(results: Results) -> str:
         for _, f in items:
             name = quoteattr(f"{path}:{f.line}:{f.col} {f.code}")
             out.append(f"    <testcase name={name} classname={quoteattr(path)}>\n")
-            out.append(f"      <failure type={quoteattr(f.code)} message={quoteattr(f.message)}>{escape(f'{path}:{f.line}:{f.col}: {f.code} {f.message}')}</failure>\n")
+            message = _xml_text(f.message)
+            out.append(f"      <failure type={quoteattr(f.code)} message={quoteattr(message)}>{escape(f'{path}:{f.line}:{f.col}: {f.code} {message}')}</failure>\n")
             out.append("    </testcase>\n")
         out.append("  </testsuite>\n")
     out.append("</testsuites>\n")
     return "".join(out)
+
+
+def _sarif_related(root: Path, number: int, item: Related) -> Dict[str, Any]:
+    return {
+        "id": number,
+        "message": {"text": item.message},
+        "physicalLocation": {
+            "artifactLocation": {"uri": Path(display_path(root, item.path)).as_posix()},
+            "region": {"startLine": max(item.line, 1), "startColumn": max(item.col, 1)},
+        },
+    }
 
 
 def format_sarif(results: Results) -> str:
@@ -173,6 +207,7 @@ def format_sarif(results: Results) -> str:
                         }
                     }
                 ],
+                "relatedLocations": [_sarif_related(analysis.root, number, item) for number, item in enumerate(f.related)],
             }
         )
     document = {

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Tuple
+from typing import Callable, Iterable, Sequence, Tuple
 
 from celerylint.facts.types import Loc
+from celerylint.findings import Finding, Related
 from celerylint.model.project import Project
 
 
-@dataclass(frozen=True, order=True)
-class Finding:
-    path: str  # relative to the project root, posix
-    line: int
-    col: int
-    code: str
-    message: str
-    end_line: int = 0
-    end_col: int = 0
+def finding_at(code: str, path: str, loc: Loc, message: str, related: Sequence[Related] = ()) -> Finding:
+    return Finding(path, loc.line, loc.col, code, message, loc.end_line, loc.end_col, tuple(related))
 
-    @classmethod
-    def at(cls, code: str, path: str, loc: Loc, message: str) -> "Finding":
-        return cls(path, loc.line, loc.col, code, message, loc.end_line, loc.end_col)
+
+def related_at(path: str, line: int, col: int, message: str) -> Related:
+    return Related(path, line, col, message)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from celerylint.facts.types import Const, Ref, UseFact
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Closure, Project, TaskDef
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, InstObj, Obj
-from celerylint.rules.base import Finding, Rule, example
+from celerylint.findings import Related
+from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
 from celerylint.rules.common import (
     SQLALCHEMY,
     calls_in,
@@ -145,6 +146,18 @@ def _covered(project: Project, info: ModuleInfo, use: UseFact) -> bool:
     return any(real_app_context(project, info, use.scope, receiver) for receiver in use.contexts)
 
 
+def _context_evidence(project: Project, task: TaskDef) -> List[Related]:
+    """Where a context could have come from: the task's decorator, its app's Task base."""
+    loc = task.decorator_loc
+    related = [related_at(task.module.rel, loc.line, loc.col, f"the task '{task.name}', with no base that pushes an app context")]
+    for app in task_apps(project, task):
+        definition = project.apps[app]
+        related.append(related_at(definition.module.rel, definition.loc.line, definition.loc.col, "its app, whose Task class pushes no app context"))
+        for _, info, _, base_loc in project.task_bases.get(app, []):
+            related.append(related_at(info.rel, base_loc.line, base_loc.col, "the app's Task class is set here"))
+    return related
+
+
 def check_app_context(project: Project) -> Iterator[Finding]:
     for task in project.tasks:
         if not task.module.facts.detailed:
@@ -161,12 +174,13 @@ def check_app_context(project: Project) -> Iterator[Finding]:
             continue
         use, label = first
         where = "" if use.scope == task.function.qualname else f" (in {use.scope}(), which the task calls)"
-        yield Finding.at(
+        yield finding_at(
             "CEL003", task.module.rel, use.loc,
             f"task '{task.name}' uses {label}{where} without a Flask application context: in the worker "
             "it raises 'RuntimeError: Working outside of application context'. Give the app a Task base "
             "whose __call__ runs `with flask_app.app_context():` (task_cls=, or Flask's celery_init_app "
             "pattern), or wrap the body in `with flask_app.app_context():`.",
+            _context_evidence(project, task),
         )
 
 
@@ -178,7 +192,7 @@ def check_request_context(project: Project) -> Iterator[Finding]:
             label = needs_request(project, task.module, use)
             if label is None:
                 continue
-            yield Finding.at(
+            yield finding_at(
                 "CEL004", task.module.rel, use.loc,
                 f"task '{task.name}' uses {label}, but a worker never has a request, even inside an "
                 "app context: it raises 'Working outside of request context' (current_user is None). "

@@ -5,20 +5,38 @@ from __future__ import annotations
 from typing import Dict, Iterator, List
 
 from celerylint.model.project import Project, TaskDef, WorkerEntry
-from celerylint.rules.base import Finding, Rule, example
+from celerylint.findings import Related
+from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
 
 
 def _imported_elsewhere(project: Project, module: str) -> bool:
-    if any(info.broken and not info.is_test for info in project.index.modules()):
-        return True  # its imports are unknown: it may be the importer
-    importers = project.importers().get(module, set())
-    return any(not project.index.by_name[name].is_test for name in importers if name in project.index.by_name)
+    importers = project.importers()
+
+    def used(name: str) -> bool:
+        return any(not project.index.by_name[other].is_test for other in importers.get(name, ()) if other in project.index.by_name)
+
+    # A broken module that something imports may import this one: its imports are unknown.
+    # One that nothing imports runs nowhere and hides nothing.
+    if any(info.broken and not info.is_test and used(info.name) for info in project.index.modules()):
+        return True
+    return used(module)
+
+
+def _evidence(project: Project, tasks: List[TaskDef], worker: WorkerEntry) -> List[Related]:
+    related = []
+    if worker.command is not None:
+        origin = worker.command
+        related.append(related_at(origin.rel, origin.line, origin.col, f"the worker command `celery -A {worker.spec}`"))
+    apps = {task.app for task in tasks if task.app is not None}
+    for app in sorted(apps, key=lambda app: project.app_label(app)):
+        for origin, what in project.registrations(app, worker):
+            related.append(related_at(origin.rel, origin.line, origin.col, what))
+        definition = project.apps[app]
+        related.append(related_at(definition.module.rel, definition.loc.line, definition.loc.col, "the app the worker loads"))
+    return related
 
 
 def check(project: Project) -> Iterator[Finding]:
-    # A related module that does not parse may import or configure anything: say nothing.
-    if any(info.broken and info.facts.relevant and not info.is_test for info in project.index.modules()):
-        return
     by_module: Dict[str, List[TaskDef]] = {}
     for task in project.tasks:
         if task.module.is_test:
@@ -39,12 +57,13 @@ def check(project: Project) -> Iterator[Finding]:
             continue
         checked = workers[0]
         where = f" ({checked.origin})" if checked.explicit else ""
-        yield Finding.at(
+        yield finding_at(
             "CEL002", first.module.rel, first.decorator_loc,
             f"the worker `celery -A {checked.spec}`{where} never imports {module}, so it rejects "
             f"'{first.name}' and the module's other tasks as unregistered and callers wait in PENDING "
             f"forever. Add '{module}' to the app's include=[...] (or imports), or import it from "
             f"{checked.modules[0]}.",
+            _evidence(project, tasks, checked),
         )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from celerylint.facts.types import RESULT_ATTRS, Attr, Call, Loc, Ref, Value
 from celerylint.model.modules import ModuleInfo
-from celerylint.model.project import Project
+from celerylint.findings import Related
+from celerylint.model.config import Origin
+from celerylint.model.project import Project, WorkerEntry
 from celerylint.model.resolve import AppObj, AttrOf, ExtObj
-from celerylint.rules.base import Finding, Rule, example
+from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
 from celerylint.rules.common import local_value
 
 ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})
@@ -48,11 +50,12 @@ def result_reads(project: Project) -> Iterator[Tuple[ModuleInfo, Loc, str]]:
 
 
 def check(project: Project) -> Iterator[Finding]:
-    first_read = next(result_reads(project), None)
-    if first_read is None:
+    reads = list(result_reads(project))
+    if not reads:
         return
-    read_info, read_loc, read_what = first_read
+    read_info, read_loc, read_what = reads[0]
     read_at = f"{read_info.rel}:{read_loc.line}"
+    evidence = [related_at(info.rel, loc.line, loc.col, f"a result is read here ({what})") for info, loc, what in reads]
     env_backend = [origin for name, origin in project.deploy.env_settings if name == "CELERY_RESULT_BACKEND"]
     if env_backend:
         return
@@ -60,33 +63,45 @@ def check(project: Project) -> Iterator[Finding]:
         path = definition.module.rel
         state, setting = project.config(app).lookup("result_backend")
         if state == "not set":
-            yield Finding.at(
+            yield finding_at(
                 "CEL001", path, definition.loc,
                 f"Celery app has no result backend, but results are read at {read_at} ({read_what}): "
                 "nothing is stored, so the caller sees PENDING forever (or AttributeError on "
                 "DisabledBackend in Celery 5.7). Pass backend='redis://...' to Celery() or set "
                 "result_backend (or CELERY_RESULT_BACKEND in the environment).",
+                evidence,
             )
         elif state == "set" and setting is not None:
-            finding = _worker_without_backend(project, app, definition.loc, path, str(setting.origin), read_at)
+            finding = _worker_without_backend(project, app, definition.loc, path, setting.origin, read_at, evidence)
             if finding is not None:
                 yield finding
 
 
-def _worker_without_backend(project: Project, app: AppObj, loc: Loc, path: str, set_at: str, read_at: str) -> Optional[Finding]:
+def _worker_without_backend(
+    project: Project, app: AppObj, loc: Loc, path: str, set_at: Origin, read_at: str, evidence: List[Related]
+) -> Optional[Finding]:
     for worker in project.workers_for(app):
         if not worker.explicit or worker.closure.uncertain or "--result-backend" in worker.options:
             continue
         state, _ = project.config(app, worker.closure.places()).lookup("result_backend")
         if state == "not set":
-            return Finding.at(
+            return finding_at(
                 "CEL001", path, loc,
                 f"the worker `celery -A {worker.spec}` ({worker.origin}) never runs the code at {set_at} "
                 f"that sets the result backend, so it stores no results and the reads at {read_at} "
                 "stay PENDING forever. Configure the app where it is created, or have the worker "
                 "module call the factory that configures it.",
+                _worker_evidence(worker, set_at) + evidence,
             )
     return None
+
+
+def _worker_evidence(worker: WorkerEntry, set_at: Origin) -> List[Related]:
+    related = [related_at(set_at.rel, set_at.line, set_at.col, "the result backend is set here, where the worker never runs")]
+    if worker.command is not None:
+        command = worker.command
+        related.append(related_at(command.rel, command.line, command.col, f"the worker command `celery -A {worker.spec}`"))
+    return related
 
 
 RULE = Rule(

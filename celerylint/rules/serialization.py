@@ -10,7 +10,8 @@ from celerylint.facts.types import (
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
 from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, Obj
-from celerylint.rules.base import Finding, Rule, example
+from celerylint.findings import Related
+from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
 from celerylint.rules.common import is_orm_model, task_apps
 from celerylint.rules.context import REQUEST_NAMES
 
@@ -199,6 +200,11 @@ def _json_serializer(project: Project, task: TaskDef, call: CallFact) -> bool:
     return True
 
 
+def _task_def(task: TaskDef) -> Related:
+    loc = task.decorator_loc
+    return related_at(task.module.rel, loc.line, loc.col, f"the task '{task.name}' is defined here")
+
+
 def check(project: Project) -> Iterator[Finding]:
     for info, call in project.calls_named("delay", "apply_async", "s", "si", "signature"):
         func = call.value.func
@@ -212,11 +218,12 @@ def check(project: Project) -> Iterator[Finding]:
             reason = classifier.why(argument)
             if reason is None:
                 continue
-            yield Finding.at(
+            yield finding_at(
                 "CEL005", info.rel, call.arg_loc(key),
                 f"argument to {func.path.rsplit('.', 2)[-2]}.{func.last}() is {reason}, which the JSON "
                 "task serializer cannot encode: the call raises kombu.exceptions.EncodeError and nothing "
                 "is sent. Pass plain data instead (an id, a dict of fields, a list).",
+                [_task_def(task)],
             )
 
 

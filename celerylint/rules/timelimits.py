@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from celerylint.model.project import Project, TaskDef
-from celerylint.rules.base import Finding, Rule, example
+from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
 from celerylint.rules.common import const_is_set, task_apps, task_base_classes
 
 LIMIT_OPTIONS = ("time_limit", "soft_time_limit")
@@ -48,12 +48,16 @@ def check(project: Project) -> Iterator[Finding]:
             continue
         if _base_has_limit(project, task) or _config_allows_silence(project, task):
             continue
-        yield Finding.at(
+        yield finding_at(
             "CEL006", task.module.rel, task.decorator_loc,
             f"task '{task.name}' has no time limit and its app sets no task_time_limit: a call that "
             "hangs (network, lock, stuck query) holds a worker process forever. Add "
             "soft_time_limit=/time_limit= to the decorator or set task_soft_time_limit/"
             "task_time_limit in the app's configuration.",
+            [
+                related_at(d.module.rel, d.loc.line, d.loc.col, "its app, created here with no task_time_limit")
+                for d in (project.apps[app] for app in task_apps(project, task))
+            ],
         )
 
 
