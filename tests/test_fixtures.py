@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Set, Tuple
 
 import pytest
 
-from celerylint.config import Settings
-from celerylint.engine import run
+from celerylint.config import Overrides, settings_from
+from celerylint.engine import run_all
 from tests.conftest import FIXTURES
 
 MARK = re.compile(r"#\s*expect:\s*(CEL\d{3}(?:\s*,\s*CEL\d{3})*)")
@@ -29,16 +30,24 @@ def expected_findings(root: Path) -> Expectation:
 
 
 def actual_findings(root: Path) -> Expectation:
-    _, findings = run([root], Settings(), jobs=1)
-    return {(f.path, f.line, f.code) for f in findings}
+    """Findings of every project under root (a monorepo fixture holds several), by path from root."""
+    result = run_all([root], lambda project_root: settings_from(project_root, Overrides()), jobs=1)
+    found: Expectation = set()
+    for analysis, findings in result.projects:
+        for f in findings:
+            found.add(((analysis.root / f.path).relative_to(root).as_posix(), f.line, f.code))
+    return found
 
 
 FIXTURE_DIRS = sorted(p for p in FIXTURES.iterdir() if p.is_dir()) if FIXTURES.is_dir() else []
 
 
 @pytest.mark.parametrize("root", FIXTURE_DIRS, ids=[p.name for p in FIXTURE_DIRS])
-def test_fixture_findings_match_markers(root: Path) -> None:
-    expected = expected_findings(root)
-    actual = actual_findings(root)
+def test_fixture_findings_match_markers(root: Path, tmp_path: Path) -> None:
+    # A copy outside this repository: a fixture without a project marker must not find ours above it.
+    copy = tmp_path / root.name
+    shutil.copytree(root, copy)
+    expected = expected_findings(copy)
+    actual = actual_findings(copy)
     assert sorted(actual - expected) == [], "unexpected findings"
     assert sorted(expected - actual) == [], "missing findings"
