@@ -51,10 +51,14 @@ def project_root(target: Path) -> Path:
     for candidate in (folder, *folder.parents):
         if _has_marker(candidate):
             return candidate
-    outermost: Optional[Path] = None
-    while _is_package(folder) and folder.parent != folder:
-        outermost, folder = folder, folder.parent
-    return outermost.parent if outermost is not None else folder
+    # Folders without __init__.py inside a regular package are namespace portions of it
+    # (`shop/plugins/extra.py` imports as shop.plugins.extra): look past them for the package.
+    nearest = next((candidate for candidate in (folder, *folder.parents) if _is_package(candidate)), None)
+    if nearest is None:
+        return folder
+    while _is_package(nearest.parent) and nearest.parent != nearest:
+        nearest = nearest.parent
+    return nearest.parent
 
 
 @dataclass(frozen=True)
