@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Set, Tuple
 
 import pathspec
 
@@ -29,6 +29,12 @@ DEFAULT_EXCLUDES = tuple(f"{name}/" for name in sorted(DEFAULT_EXCLUDED_DIRS)) +
 # Files where a `celery ... worker` command or a deployment environment may be written.
 DEPLOY_NAMES = ("procfile", "makefile", "dockerfile", ".env", "justfile")
 DEPLOY_SUFFIXES = (".yml", ".yaml", ".sh", ".ini", ".conf", ".cfg", ".service", ".md", ".rst", ".env", ".toml", ".txt")
+
+
+class Matcher(Protocol):
+    """What celerylint needs of a pathspec (any pathspec version)."""
+
+    def match_file(self, file: str) -> bool: ...
 
 
 def absolute(path: Path) -> Path:
@@ -72,7 +78,7 @@ class FileSet:
     notices: Tuple[str, ...] = ()
 
 
-def _gitignore(root: Path) -> Optional[pathspec.PathSpec]:
+def _gitignore(root: Path) -> Optional[Matcher]:
     try:
         with open(root / ".gitignore", "rb") as handle:
             lines = handle.read(1_000_000).decode("utf-8", errors="replace").splitlines()
@@ -100,7 +106,7 @@ class _Walk:
     to a named path) is walked even when excluded, as in ruff, unless ``force_exclude``."""
 
     def __init__(
-        self, root: Path, ignore: Optional[pathspec.PathSpec], exclude: pathspec.PathSpec, wanted: Set[Path]
+        self, root: Path, ignore: Optional[Matcher], exclude: Matcher, wanted: Set[Path]
     ) -> None:
         self.root = root
         self.ignore = ignore
@@ -196,7 +202,7 @@ def list_files(
     root: Path,
     respect_gitignore: bool = True,
     targets: Sequence[Path] = (),
-    exclude: Optional[pathspec.PathSpec] = None,
+    exclude: Optional[Matcher] = None,
     force_exclude: bool = False,
 ) -> FileSet:
     """Python and deployment files of the project at root (nested projects left out)."""

@@ -16,6 +16,7 @@ from celerylint.config import ConfigError, Settings, check_code
 from celerylint.discover import (
     DEFAULT_EXCLUDES,
     FileSet,
+    Matcher,
     absolute,
     group_by_project,
     is_inside,
@@ -268,7 +269,9 @@ def run_all(
 
 
 def _fixed(settings: "Settings | SettingsFor") -> SettingsFor:
-    return settings if callable(settings) else (lambda root: settings)  # type: ignore[return-value]
+    if isinstance(settings, Settings):
+        return lambda root: settings
+    return settings
 
 
 def analyse(paths: Sequence[Path], settings: "Settings | SettingsFor", jobs: int = 0) -> Analysis:
@@ -293,7 +296,7 @@ def _display(root: Path, notice: str) -> str:
     return f"{shown}{sep}{rest}"
 
 
-def exclude_spec(settings: Settings) -> pathspec.PathSpec:
+def exclude_spec(settings: Settings) -> Matcher:
     patterns = list(settings.exclude) if settings.exclude is not None else list(DEFAULT_EXCLUDES)
     return pathspec.GitIgnoreSpec.from_lines(patterns + list(settings.extend_exclude))
 

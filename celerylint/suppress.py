@@ -8,7 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import pathspec
 
-from celerylint.rules import Finding
+from celerylint.discover import Matcher
+from celerylint.findings import Finding
 
 # As flake8 writes it: `# noqa` alone, or `# noqa: CEL003,CEL005` (codes or prefixes).
 NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
@@ -31,7 +32,7 @@ def skips_file(lines: Sequence[str]) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _spec(glob: str) -> pathspec.PathSpec:
+def _spec(glob: str) -> Matcher:
     return pathspec.GitIgnoreSpec.from_lines([glob])
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Dict, FrozenSet, Optional, Tuple
+
+from celerylint.groundtruth import import_installed, installed_version
 
 
 @lru_cache(maxsize=1)
@@ -14,29 +15,30 @@ def _table() -> Tuple[FrozenSet[str], Dict[str, str]]:
     """Read from celery.app.defaults once per Celery version; importing Celery costs ~0.5 s."""
     snapshot = _snapshot_path()
     try:
-        data = json.loads(snapshot.read_text(encoding="utf-8"))
-        return frozenset(data["names"]), dict(data["to_new"])
-    except (OSError, ValueError, KeyError, TypeError):
+        # A regular file only: a FIFO or a link to a device placed there must not block or flood.
+        if snapshot is not None and snapshot.is_file() and snapshot.stat().st_size < 1_000_000:
+            data = json.loads(snapshot.read_text(encoding="utf-8"))
+            names, to_new = data["names"], data["to_new"]
+            if all(isinstance(n, str) for n in names) and all(isinstance(k, str) and isinstance(v, str) for k, v in to_new.items()):
+                return frozenset(names), dict(to_new)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
-    from celery.app import defaults
-
+    defaults = import_installed("celery.app.defaults")
     names, to_new = frozenset(defaults.DEFAULTS), dict(defaults._TO_NEW_KEY)
-    try:
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.write_text(json.dumps({"names": sorted(names), "to_new": to_new}), encoding="utf-8")
-    except OSError:
-        pass
+    if snapshot is not None:
+        try:
+            snapshot.parent.mkdir(parents=True, exist_ok=True)
+            snapshot.write_text(json.dumps({"names": sorted(names), "to_new": to_new}), encoding="utf-8")
+        except OSError:
+            pass
     return names, to_new
 
 
-def _snapshot_path() -> Path:
+def _snapshot_path() -> Optional[Path]:
     from celerylint.cache import cache_dir
 
-    try:
-        version = metadata.version("celery")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    return cache_dir() / f"celery-settings-{version}.json"
+    folder = cache_dir()
+    return folder / f"celery-settings-{installed_version('celery')}.json" if folder is not None else None
 
 
 def new_names() -> FrozenSet[str]:

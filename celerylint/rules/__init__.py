@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Dict, List
 
 from celerylint.rules import context, registration, results, serialization, timelimits
-from celerylint.rules.base import Finding, Rule
+from celerylint.findings import Finding
+from celerylint.rules.base import Rule
 
 ALL_RULES: List[Rule] = [
     results.RULE,

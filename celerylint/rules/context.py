@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from celerylint.facts.types import Const, Ref, UseFact
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Closure, Project, TaskDef
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, InstObj, Obj
 from celerylint.findings import Related
-from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
+from celerylint.findings import Finding
+from celerylint.rules.base import Rule, example, finding_at, related_at
 from celerylint.rules.common import (
     SQLALCHEMY,
     calls_in,
@@ -47,7 +48,7 @@ REQUEST_NAMES = {
 MAIL_CLASSES = frozenset({"flask_mail.Mail"})
 
 
-def _named(obj: Obj, table: dict) -> Optional[str]:
+def _named(obj: Obj, table: Dict[str, str]) -> Optional[str]:
     if isinstance(obj, ExtObj):
         for prefix, label in table.items():
             if obj.path == prefix or obj.path.startswith(prefix + "."):

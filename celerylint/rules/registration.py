@@ -6,7 +6,8 @@ from typing import Dict, Iterator, List
 
 from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.findings import Related
-from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
+from celerylint.findings import Finding
+from celerylint.rules.base import Rule, example, finding_at, related_at
 
 
 def _imported_elsewhere(project: Project, module: str) -> bool:

@@ -10,7 +10,8 @@ from celerylint.findings import Related
 from celerylint.model.config import Origin
 from celerylint.model.project import Project, WorkerEntry
 from celerylint.model.resolve import AppObj, AttrOf, ExtObj
-from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
+from celerylint.findings import Finding
+from celerylint.rules.base import Rule, example, finding_at, related_at
 from celerylint.rules.common import local_value
 
 ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})

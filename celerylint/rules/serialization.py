@@ -11,7 +11,8 @@ from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
 from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, Obj
 from celerylint.findings import Related
-from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
+from celerylint.findings import Finding
+from celerylint.rules.base import Rule, example, finding_at, related_at
 from celerylint.rules.common import is_orm_model, task_apps
 from celerylint.rules.context import REQUEST_NAMES
 

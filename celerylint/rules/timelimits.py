@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from celerylint.model.project import Project, TaskDef
-from celerylint.rules.base import Finding, Rule, example, finding_at, related_at
+from celerylint.findings import Finding
+from celerylint.rules.base import Rule, example, finding_at, related_at
 from celerylint.rules.common import const_is_set, task_apps, task_base_classes
 
 LIMIT_OPTIONS = ("time_limit", "soft_time_limit")

@@ -1,0 +1,52 @@
+"""Celery's own tables, imported from the installed packages only, never from the analysed tree.
+
+`python -m celerylint` and `python -m flake8` put the current folder first on sys.path, and CI
+setups often put the project on PYTHONPATH: a project's own `celery.py` (or a stray
+`celery-*.dist-info`) there would be imported, or believed, instead of Celery. Imports and
+version look-ups here search sys.path without those entries.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+from importlib import metadata
+from types import ModuleType
+from typing import List
+
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}")
+
+
+def installed_search_path() -> List[str]:
+    """sys.path minus the current folder and PYTHONPATH entries: where installed packages live."""
+    here = os.path.realpath(os.getcwd())
+    chosen = {os.path.realpath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry}
+    kept = []
+    for entry in sys.path:
+        if entry in ("", "."):
+            continue
+        real = os.path.realpath(entry)
+        if real == here or real in chosen:
+            continue
+        kept.append(entry)
+    return kept
+
+
+def import_installed(name: str) -> ModuleType:
+    """Import a module of an installed package (and what it imports) from installed packages."""
+    saved = sys.path[:]
+    sys.path[:] = installed_search_path()
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = saved
+
+
+def installed_version(distribution: str) -> str:
+    """The installed distribution's version, safe to put in a file name; "unknown" otherwise."""
+    for found in metadata.distributions(name=distribution, path=installed_search_path()):
+        version = str(found.version or "")
+        return version if VERSION.fullmatch(version) else "unknown"
+    return "unknown"
