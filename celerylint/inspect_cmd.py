@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import List, Optional
 
 from celerylint.facts.types import Const, Seq, Value
@@ -14,12 +15,20 @@ from celerylint.rules.context import context_provided
 SHOWN_SETTINGS = ("broker_url", "result_backend", "include", "imports", "task_serializer", "task_time_limit", "task_soft_time_limit")
 
 
+# scheme://user:password@host: inspect output lands in CI logs and bug reports.
+URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
+
+
+def mask_password(text: str) -> str:
+    return URL_PASSWORD.sub(lambda match: match.group("head") + "****", text)
+
+
 def _show_value(value: Optional[Value]) -> str:
     if isinstance(value, Const):
-        return repr(value.value)
+        return mask_password(repr(value.value))
     if isinstance(value, Seq) and all(isinstance(item, Const) for item in value.items):
         items = [item.value for item in value.items if isinstance(item, Const)]
-        return repr(items if value.kind == "list" else tuple(items))
+        return mask_password(repr(items if value.kind == "list" else tuple(items)))
     return "<computed at run time>"
 
 

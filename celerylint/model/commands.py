@@ -10,7 +10,12 @@ from typing import List, Sequence, Tuple
 from celerylint.model.config import Origin
 
 MAX_FILE_BYTES = 1_000_000
-WORKER_LINE = re.compile(r"\bcelery\b.*\bworker\b|\bworker\b.*\bcelery\b")
+# Two linear searches, not one `celery.*worker` pattern: that backtracks quadratically on a long
+# line of repeated `celery` words (a 1 MB line took minutes).
+CELERY_WORD = re.compile(r"\bcelery\b")
+WORKER_WORD = re.compile(r"\bworker\b")
+# No real worker command is longer; longer logical lines (generated data) are not commands.
+MAX_COMMAND_CHARS = 10_000
 ENV_SETTING = re.compile(r"\b(CELERY_RESULT_BACKEND|CELERY_BROKER_URL|CELERY_CONFIG_MODULE)\b\s*[:=]")
 
 
@@ -28,22 +33,32 @@ class DeployFacts:
 
 
 def _logical_lines(text: str) -> List[Tuple[int, str]]:
-    """Lines with shell continuations joined, numbered by their first physical line."""
+    """Lines with shell continuations joined, numbered by their first physical line; a logical
+    line is cut at MAX_COMMAND_CHARS (the rest of it is no worker command)."""
     result: List[Tuple[int, str]] = []
-    pending = ""
+    pending: List[str] = []
+    size = 0
     start = 0
     for number, line in enumerate(text.splitlines(), 1):
         if not pending:
-            start = number
+            start, size = number, 0
         stripped = line.rstrip()
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
+        continued = stripped.endswith("\\")
+        part = stripped[:-1] + " " if continued else line
+        if size < MAX_COMMAND_CHARS:
+            pending.append(part[: MAX_COMMAND_CHARS - size])
+            size += len(pending[-1])
+        if continued:
             continue
-        result.append((start, pending + line))
-        pending = ""
+        result.append((start, "".join(pending)))
+        pending = []
     if pending:
-        result.append((start, pending))
+        result.append((start, "".join(pending)))
     return result
+
+
+def _is_worker_line(line: str) -> bool:
+    return "worker" in line and CELERY_WORD.search(line) is not None and WORKER_WORD.search(line) is not None
 
 
 def _app_option(line: str) -> Tuple[str, Tuple[str, ...]]:
@@ -69,18 +84,21 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
     env: List[Tuple[str, Origin]] = []
     for path in paths:
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                continue
-            text = path.read_bytes().decode("utf-8", errors="replace")
+            # Bounded read: st_size says 0 for devices and pipes, so it is no guard.
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_FILE_BYTES + 1)
         except OSError:
             continue
+        if len(data) > MAX_FILE_BYTES:
+            continue
+        text = data.decode("utf-8", errors="replace")
         if "celery" not in text.lower():
             continue
         rel = path.relative_to(root).as_posix()
         for number, line in _logical_lines(text):
             for match in ENV_SETTING.finditer(line):
                 env.append((match.group(1), Origin(rel, number, match.start() + 1)))
-            if WORKER_LINE.search(line):
+            if _is_worker_line(line):
                 app, options = _app_option(line)
                 if app and re.fullmatch(r"[A-Za-z_][\w.]*(:[\w.]+)?", app):
                     workers.append(WorkerCommand(app, Origin(rel, number, 1), options))

@@ -1,0 +1,159 @@
+"""What a cloned repository can hold must not hang celerylint, exhaust its memory or forge its output.
+
+Each case runs the real console entry in a subprocess with a time limit and an address-space
+limit (RLIMIT_AS), so that a hang or an unbounded read fails the test instead of the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import xml.dom.minidom
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from celerylint import discover
+from celerylint.cli import main
+from celerylint.inspect_cmd import mask_password
+from tests.conftest import write_project
+
+TIME_LIMIT_SECONDS = 60
+# celerylint's parser thread reserves a 512 MiB stack: the limit leaves room for that, not for 8 GB.
+MEMORY_LIMIT_BYTES = 3 * 1024**3
+
+APP = "from celery import Celery\n\napp = Celery('p', broker='redis://', backend='redis://')\n"
+TASK = APP + "\n\n@app.task\ndef job():\n    pass\n"
+
+
+def _limited() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "celerylint", *args]
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=TIME_LIMIT_SECONDS, preexec_fn=_limited, env=env)
+
+
+def _flake8(cwd: Path, *files: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "flake8", "--select", "CEL", *files]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=TIME_LIMIT_SECONDS, preexec_fn=_limited)
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK, "Procfile": "worker: celery -A proj.tasks worker\n"})
+    (root / "zero.py").symlink_to("/dev/zero")
+    (root / "proj" / "random.py").symlink_to("/dev/urandom")
+    (root / "Procfile.dev").symlink_to("/dev/zero")
+    (root / "docker-compose.yml").symlink_to("/dev/urandom")
+    os.mkfifo(root / "fifo.py")
+    os.mkfifo(root / "worker.sh")
+    return root
+
+
+@pytest.mark.parametrize("mode", ["lint", "inspect", "stdin", "flake8"])
+def test_devices_and_fifos_are_never_read(hostile: Path, mode: str) -> None:
+    if mode == "lint":
+        result = _run(hostile, ".")
+    elif mode == "inspect":
+        result = _run(hostile, "inspect", ".")
+    elif mode == "stdin":
+        result = subprocess.run(
+            [sys.executable, "-m", "celerylint", "-", "--stdin-filename", "proj/tasks.py"],
+            cwd=hostile, input=TASK, capture_output=True, text=True, timeout=TIME_LIMIT_SECONDS, preexec_fn=_limited,
+        )
+    else:
+        result = _flake8(hostile, "proj/tasks.py")
+    assert result.returncode in (0, 1), result.stderr
+    if mode != "flake8":
+        assert result.returncode == (0 if mode == "inspect" else 1)
+    if mode in ("lint", "stdin"):
+        assert "proj/tasks.py:6:2: CEL006" in result.stdout
+    if mode == "lint":
+        for name in ("zero.py", "fifo.py", "proj/random.py"):
+            assert f"{name}: skipped" in result.stderr, name
+
+
+def test_a_folder_that_cannot_be_listed_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK, "pgdata/base/x.py": ""})
+    (root / ".gitignore").write_text("pgdata/\n")
+    (root / "data").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]
+        if Path(path).name in ("pgdata", "data"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(discover.os, "scandir", scandir)
+    assert main([str(root), "--no-cache"]) == 1
+    captured = capsys.readouterr()
+    assert "proj/tasks.py:6:2: CEL006" in captured.out
+    assert "data: skipped: cannot list folder (Permission denied)" in captured.err
+    assert "pgdata" not in captured.err  # gitignored: never entered, nothing to say
+
+
+def test_a_symlink_loop_between_two_modules_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK})
+    (root / "proj" / "a.py").symlink_to(root / "proj" / "b.py")
+    (root / "proj" / "b.py").symlink_to(root / "proj" / "a.py")
+    assert main([str(root / "proj" / "tasks.py"), "--no-cache"]) == 1
+    err = capsys.readouterr().err
+    assert "a.py: skipped: cannot read" in err and "b.py: skipped: cannot read" in err
+    assert _flake8(root, "proj/tasks.py").returncode == 1
+
+
+def test_file_names_and_task_names_cannot_forge_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_project(
+        tmp_path / "p",
+        {"proj/__init__.py": "", "proj/tasks.py": TASK.replace("@app.task", '@app.task(name="\\x1b[2J\\x07evil")')},
+    )
+    (root / "proj" / "x\nProcfile:1:1: CEL001 forged.py").write_text("def broken(:\n")
+    assert main([str(root), "--no-cache"]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 2, out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out
+    assert not any(line.startswith("Procfile") for line in lines)
+    main([str(root), "--format", "junit"])
+    xml.dom.minidom.parseString(capsys.readouterr().out)
+    main([str(root), "--format", "json"])
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    main([str(root), "--format", "github"])
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_inspect_masks_passwords_in_urls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert mask_password("'redis://:hunter2@cache:6379/0'") == "'redis://:****@cache:6379/0'"
+    assert mask_password("'amqp://app:p4ss@rabbit//'") == "'amqp://app:****@rabbit//'"
+    assert mask_password("'redis://localhost:6379/0'") == "'redis://localhost:6379/0'"
+    root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK.replace("'redis://'", "'redis://:hunter2@cache:6379/0'", 1)})
+    main(["inspect", str(root)])
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and "redis://:****@cache:6379/0" in out
+
+
+def test_pathological_deploy_lines_finish(tmp_path: Path) -> None:
+    # A 1 MB line of `celery celery ...` took 13 minutes in 0.1 (a backtracking pattern).
+    root = write_project(
+        tmp_path / "p",
+        {
+            "proj/__init__.py": "",
+            "proj/tasks.py": TASK,
+            "Procfile": "web: " + "celery " * 130_000 + "\nworker: celery -A proj.tasks worker --time-limit 30\n",
+            "run.sh": "worker \\\n" * 17_777 + "\n",
+        },
+    )
+    result = _run(root, ".")
+    # The worker command after the long line is still read: its --time-limit silences CEL006.
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _lines(text: str) -> List[str]:
+    return [line for line in text.splitlines() if line]
