@@ -89,7 +89,7 @@ class ClosureBuilder:
         reached_via = f"imported from {info.name}" if scope == MODULE_SCOPE else f"imported by {info.name}.{scope}()"
         # Undetailed modules only know their imports: count them all (over-approximation).
         import_scope: Optional[str] = scope if facts.detailed else None
-        for name in self.project.imported_modules(info, import_scope):
+        for name in sorted(self.project.imported_modules(info, import_scope)):  # sorted: the same path every run
             self.add_module(name, reached_via)
         if not facts.detailed:
             return
@@ -286,7 +286,7 @@ class ClosureBuilder:
     def _signal_receivers(self) -> None:
         """import_modules receivers run at worker start; so do receivers of signals they send."""
         sent: Set[str] = {"celery.signals.import_modules"}
-        for module, scope in list(self.closure.functions):
+        for module, scope in sorted(self.closure.functions):
             info = self.project.index.by_name.get(module)
             if info is None:
                 continue
