@@ -1,32 +1,82 @@
 """Facts cache keyed by file content and celerylint version, outside the analysed tree.
 
-One pickle per project root under the user's cache folder; a missing, stale or corrupt
-cache is simply rebuilt. Nothing is written inside the project, so read-only trees work.
+One pickle per project root under the user's cache folder; a missing, stale, corrupt or
+hostile cache is simply rebuilt. Nothing is written inside the project, so read-only trees work.
+
+Loading never runs code: the unpickler resolves only the fact dataclasses of
+``celerylint.facts.types`` (nothing from builtins, copyreg, os, ...), undoes any attempt of
+the pickle to modify those classes, and anything it returns that is not the expected
+``{"format": ..., "entries": {str: ModuleFacts}}`` is treated as no cache at all.
+The folder is bounded: after each save, files unused for ``MAX_AGE_SECONDS`` go, then the
+oldest ones until the total is under ``MAX_TOTAL_BYTES``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
+import io
 import os
 import pickle
+import stat
 import tempfile
-from pathlib import Path
+import time
 from functools import lru_cache
-from typing import Dict, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 from celerylint import __version__
+from celerylint.facts import types as fact_types
 from celerylint.facts.types import ModuleFacts
 
 FORMAT = 1
 
+# A cache file larger than this is neither loaded nor written.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+# After a save, the folder's facts files are trimmed (oldest first) to this total...
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
+# ...after removing those not written (or refreshed) for this long.
+MAX_AGE_SECONDS = 30 * 24 * 60 * 60
+# A loaded cache that needs no rewrite gets its mtime refreshed at most this often,
+# so a project that is linted but never edited does not age out.
+REFRESH_SECONDS = 24 * 60 * 60
+# Temporary files left by an interrupted save are removed once this old.
+STALE_TEMP_SECONDS = 24 * 60 * 60
 
-def cache_dir() -> Path:
-    explicit = os.environ.get("CELERYLINT_CACHE_DIR")
-    if explicit:
+FILE_PREFIX = "facts-"
+FILE_SUFFIX = ".pickle"
+TEMP_PREFIX = ".facts-"
+TEMP_SUFFIX = ".tmp"
+
+_O_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
+_O_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+_O_NOCTTY: int = getattr(os, "O_NOCTTY", 0)
+
+
+def cache_dir(explicit: Optional[Path] = None) -> Optional[Path]:
+    """Where caches live, or None for "no cache". Never raises.
+
+    ``explicit`` (``--cache-dir``) wins, then ``CELERYLINT_CACHE_DIR``, then
+    ``$XDG_CACHE_HOME/celerylint`` when XDG_CACHE_HOME is absolute (the XDG spec says a
+    relative value is ignored), then ``~/.cache/celerylint`` when the home folder is known.
+    """
+    if explicit is not None:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "celerylint"
+    configured = os.environ.get("CELERYLINT_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "celerylint"
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError, OSError):  # HOME unset and the uid has no passwd entry
+        return None
+    if not home.is_absolute():  # HOME="" would otherwise mean the current folder
+        return None
+    return home / ".cache" / "celerylint"
 
 
 @lru_cache(maxsize=1)
@@ -44,32 +94,230 @@ def content_key(data: bytes) -> str:
     return digest.hexdigest()
 
 
-class FactsCache:
-    def __init__(self, root: Path, enabled: bool = True) -> None:
-        self.enabled = enabled
-        name = hashlib.blake2b(str(root.resolve()).encode(), digest_size=10).hexdigest()
-        self.path = cache_dir() / f"facts-{name}.pickle"
-        self.entries: Dict[str, ModuleFacts] = self._load() if enabled else {}
-        self.used: Dict[str, ModuleFacts] = {}
+# --- Safe loading --------------------------------------------------------------------------
 
-    def _load(self) -> Dict[str, ModuleFacts]:
-        # Unpickling builds millions of small objects; the cyclic GC would rescan them all.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
+
+def _fact_classes() -> Dict[Tuple[str, str], type]:
+    """The dataclasses defined in celerylint.facts.types, by (module, name) exactly as pickled."""
+    allowed: Dict[Tuple[str, str], type] = {}
+    for name, obj in vars(fact_types).items():
+        if (
+            isinstance(obj, type)
+            and dataclasses.is_dataclass(obj)
+            and obj.__module__ == fact_types.__name__
+            and obj.__qualname__ == name
+        ):
+            allowed[(obj.__module__, name)] = obj
+    return allowed
+
+
+ALLOWED_CLASSES: Dict[Tuple[str, str], type] = _fact_classes()
+
+
+class _FactsUnpickler(pickle.Unpickler):
+    """Resolves only the fact dataclasses; every other global is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        cls = ALLOWED_CLASSES.get((module, name))
+        if cls is None:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a facts cache")
+        return cls
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("persistent ids are not allowed in a facts cache")
+
+
+# A pickle can BUILD onto a class it was allowed to name (``setattr(Ref, "root", ...)``):
+# no code runs, but the classes of this process would change. Snapshot and restore them.
+_ClassState = Tuple[Dict[str, Any], Tuple[type, ...], str, str]
+
+
+def _class_states() -> Dict[type, _ClassState]:
+    return {
+        cls: (dict(cls.__dict__), cls.__bases__, cls.__name__, cls.__qualname__)
+        for cls in ALLOWED_CLASSES.values()
+    }
+
+
+def _restore_classes(before: Dict[type, _ClassState]) -> bool:
+    """Put back any class the load modified; True if none was."""
+    intact = True
+    for cls, (attrs, bases, name, qualname) in before.items():
+        now = cls.__dict__
+        if (
+            cls.__bases__ == bases
+            and cls.__name__ == name
+            and cls.__qualname__ == qualname
+            and now.keys() == attrs.keys()
+            and all(now[key] is value for key, value in attrs.items())
+        ):
+            continue
+        intact = False
+        if cls.__bases__ != bases:
+            cls.__bases__ = bases
+        cls.__name__, cls.__qualname__ = name, qualname
+        for key in [key for key in now if key not in attrs]:
+            delattr(cls, key)
+        for key, value in attrs.items():
+            if key not in ("__dict__", "__weakref__") and now.get(key) is not value:
+                setattr(cls, key, value)
+    return intact
+
+
+def _read_regular_file(path: Path) -> Optional[Tuple[bytes, float]]:
+    """The bytes and mtime of a regular file no larger than MAX_FILE_BYTES, else None."""
+    try:
+        # Refuse a directory, FIFO, socket or device before opening it (a FIFO would block)...
+        before = os.stat(path)
+        if not stat.S_ISREG(before.st_mode) or before.st_size > MAX_FILE_BYTES:
+            return None
+        # ...and again on what was opened, in case it was swapped in between (O_NONBLOCK:
+        # opening a FIFO then returns at once instead of waiting for a writer).
+        fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY | _O_CLOEXEC | _O_NOCTTY)
+    except (OSError, ValueError):
+        return None
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode) or opened.st_size > MAX_FILE_BYTES:
+            return None
+        chunks: List[bytes] = []
+        total = 0
+        while True:  # normally one read of the whole file; bounded even if it grows meanwhile
+            chunk = os.read(fd, max(opened.st_size + 1 - total, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:
+                return None
+        return b"".join(chunks), opened.st_mtime
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _valid_entries(stored: object) -> Optional[Dict[str, ModuleFacts]]:
+    if type(stored) is not dict:
+        return None
+    marker = stored.get("format")
+    if type(marker) is not tuple or marker != (FORMAT, __version__):
+        return None
+    entries = stored.get("entries")
+    if type(entries) is not dict:
+        return None
+    for key, facts in entries.items():
+        if type(key) is not str or type(facts) is not ModuleFacts:
+            return None
+    return entries
+
+
+def load_entries(path: Path) -> Optional[Tuple[Dict[str, ModuleFacts], float]]:
+    """The entries of the cache file at ``path`` and its mtime, or None. Never raises, never runs code."""
+    read = _read_regular_file(path)
+    if read is None:
+        return None
+    data, mtime = read
+    before = _class_states()
+    # Unpickling builds millions of small objects; the cyclic GC would rescan them all.
+    # (No gc.freeze(): a long-lived process such as the flake8 plugin loads many times.)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
         try:
-            with open(self.path, "rb") as handle:
-                stored = pickle.load(handle)
-        except Exception:  # noqa: BLE001 - any unreadable cache is just a cold start
-            return {}
+            stored: object = _FactsUnpickler(io.BytesIO(data)).load()
+        except Exception:  # noqa: BLE001 - truncated, garbage or hostile: a cold start
+            return None
         finally:
-            # Loaded facts live until the run ends: keep the GC from ever scanning them.
-            gc.freeze()
-            if gc_was_enabled:
-                gc.enable()
-        if not isinstance(stored, dict) or stored.get("format") != (FORMAT, __version__):
-            return {}
-        entries = stored.get("entries")
-        return entries if isinstance(entries, dict) else {}
+            intact = _restore_classes(before)
+        entries = _valid_entries(stored) if intact else None
+    except Exception:  # noqa: BLE001 - e.g. a hostile dict whose comparison fails
+        return None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return None if entries is None else (entries, mtime)
+
+
+# --- Bounding the folder ---------------------------------------------------------------------
+
+
+def prune(directory: Path, keep: Optional[Path] = None, now: Optional[float] = None) -> None:
+    """Delete facts files unused for MAX_AGE_SECONDS, then the oldest until the total fits.
+
+    ``keep`` (the file just written) goes last. Never raises.
+    """
+    now = time.time() if now is None else now
+    files: List[Tuple[bool, float, str, int]] = []
+    try:
+        with os.scandir(directory) as listing:
+            for entry in listing:
+                name = entry.name
+                is_facts = name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)
+                is_temp = name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+                if not (is_facts or is_temp):
+                    continue
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                if is_temp:
+                    if now - info.st_mtime > STALE_TEMP_SECONDS:  # left by an interrupted save
+                        _unlink(entry.path)
+                    continue
+                if now - info.st_mtime > MAX_AGE_SECONDS:
+                    _unlink(entry.path)
+                    continue
+                kept = keep is not None and name == keep.name
+                files.append((kept, info.st_mtime, entry.path, info.st_size))
+    except OSError:
+        return
+    total = sum(size for _, _, _, size in files)
+    for _, _, path, size in sorted(files):
+        if total <= MAX_TOTAL_BYTES:
+            break
+        _unlink(path)
+        total -= size
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # already gone (a concurrent run pruned it) or not ours to delete
+
+
+# --- The cache -----------------------------------------------------------------------------
+
+
+class FactsCache:
+    """Facts by content key for one project root.
+
+    Disabled (``get`` misses, ``save`` does nothing, ``path`` is None) when ``enabled`` is
+    False or no cache folder can be determined (see ``cache_dir``).
+    """
+
+    def __init__(self, root: Path, enabled: bool = True, directory: Optional[Path] = None) -> None:
+        folder = cache_dir(directory) if enabled else None
+        self.enabled = folder is not None
+        self.path: Optional[Path] = None
+        self._loaded_mtime: Optional[float] = None
+        self.entries: Dict[str, ModuleFacts] = {}
+        self.used: Dict[str, ModuleFacts] = {}
+        if folder is None:
+            return
+        # A fixed-size hex digest: the name cannot point outside the folder.
+        try:
+            resolved = str(root.resolve())
+        except (OSError, RuntimeError):
+            resolved = os.path.abspath(root)
+        name = hashlib.blake2b(os.fsencode(resolved), digest_size=10).hexdigest()
+        self.path = folder / f"{FILE_PREFIX}{name}{FILE_SUFFIX}"
+        loaded = load_entries(self.path)
+        if loaded is not None:
+            self.entries, self._loaded_mtime = loaded
 
     def get(self, key: str) -> Optional[ModuleFacts]:
         facts = self.entries.get(key)
@@ -81,14 +329,40 @@ class FactsCache:
         self.used[key] = facts
 
     def save(self) -> None:
-        """Keep what this run used; write atomically; never fail the run."""
-        if not self.enabled or self.used.keys() == self.entries.keys():
+        """Keep what this run used; write atomically; prune the folder; never fail the run."""
+        if not self.enabled or self.path is None:
             return
+        if self.used.keys() == self.entries.keys():
+            self._refresh()
+            return
+        folder = self.path.parent
+        temporary: Optional[str] = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".facts-")
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
             with os.fdopen(handle, "wb") as output:
                 pickle.dump({"format": (FORMAT, __version__), "entries": self.used}, output, protocol=pickle.HIGHEST_PROTOCOL)
+                size = output.tell()
+            if size > MAX_FILE_BYTES:  # would never be loaded: not worth the disk
+                return
             os.replace(temporary, self.path)
+            temporary = None
+        except Exception:  # noqa: BLE001 - a cache that cannot be written is only a slower next run
+            return
+        finally:
+            if temporary is not None:
+                _unlink(temporary)
+        prune(folder, keep=self.path)
+
+    def _refresh(self) -> None:
+        """Mark a still-current cache as used so pruning by age spares it."""
+        if self.path is None or self._loaded_mtime is None:
+            return
+        now = time.time()
+        if now - self._loaded_mtime < REFRESH_SECONDS:
+            return
+        try:
+            os.utime(self.path, (now, now))
+            self._loaded_mtime = now
         except OSError:
             pass

@@ -1,0 +1,543 @@
+"""The facts cache: loading never runs code, bad files are a cold start, the folder stays bounded."""
+
+from __future__ import annotations
+
+import copyreg
+import gc
+import os
+import pathlib
+import pickle
+import re
+import shlex
+import stat
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import pytest
+
+from celerylint import __version__, cache
+from celerylint.cache import FactsCache, cache_dir, content_key
+from celerylint.facts import facts_from_bytes
+from celerylint.facts import types as fact_types
+from celerylint.facts.types import ModuleFacts, Ref
+
+SOURCE = b"from celery import Celery\napp = Celery('x')\n@app.task\ndef f(a):\n    return a\n"
+MARKER_FORMAT = (cache.FORMAT, __version__)
+DAY = 24 * 60 * 60
+
+
+def _facts() -> ModuleFacts:
+    return facts_from_bytes(SOURCE)
+
+
+def _cache_path(root: Path, directory: Optional[Path] = None) -> Path:
+    path = FactsCache(root, directory=directory).path
+    assert path is not None
+    return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _dump(obj: object) -> bytes:
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _saved(root: Path, directory: Optional[Path] = None) -> Tuple[FactsCache, str, ModuleFacts]:
+    facts = _facts()
+    key = content_key(SOURCE)
+    writer = FactsCache(root, directory=directory)
+    writer.put(key, facts)
+    writer.save()
+    return writer, key, facts
+
+
+# --- A genuine cache round-trips ---------------------------------------------------------
+
+
+def test_round_trip_returns_equal_facts(tmp_path: Path) -> None:
+    writer, key, facts = _saved(tmp_path)
+    assert facts.detailed and facts.functions, "the sample must produce non-trivial facts"
+    assert writer.path is not None and writer.path.is_file()
+    reader = FactsCache(tmp_path)
+    assert reader.path == writer.path
+    loaded = reader.get(key)
+    assert loaded == facts and type(loaded) is ModuleFacts
+    assert reader.used == {key: facts}
+
+
+def test_every_global_of_a_real_cache_is_allowed_and_nothing_else(tmp_path: Path) -> None:
+    """The allowlist is exactly the fact dataclasses, and a real cache needs only those."""
+    writer, _, _ = _saved(tmp_path)
+    assert writer.path is not None
+    needed = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            needed.add((module, name))
+            return super().find_class(module, name)
+
+    with open(writer.path, "rb") as handle:
+        Recorder(handle).load()
+    assert needed and needed <= set(cache.ALLOWED_CLASSES)
+    assert all(module == "celerylint.facts.types" for module, _ in cache.ALLOWED_CLASSES)
+    dataclasses_of_types = {
+        name for name, obj in vars(fact_types).items() if isinstance(obj, type) and hasattr(obj, "__dataclass_fields__")
+    }
+    assert {name for _, name in cache.ALLOWED_CLASSES} == dataclasses_of_types
+
+
+def test_cache_file_name_is_a_hash_inside_the_cache_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    path = _cache_path(tmp_path / ".." / ".." / "x", directory=folder)
+    assert path.parent == folder
+    assert re.fullmatch(r"facts-[0-9a-f]{20}\.pickle", path.name)
+
+
+# --- Loading never runs code -------------------------------------------------------------
+
+
+class _SystemTouch:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
+
+
+class _PathTouch:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+@pytest.mark.parametrize("payload", [_SystemTouch, _PathTouch])
+@pytest.mark.parametrize("where", ["entry", "top"])
+def test_hostile_pickle_is_ignored_and_runs_nothing(tmp_path: Path, payload: Any, where: str) -> None:
+    marker = tmp_path / "MARKER"
+    evil = payload(marker)
+    stored = evil if where == "top" else {"format": MARKER_FORMAT, "entries": {"k": evil}}
+    path = _cache_path(tmp_path / "project")
+    _write(path, _dump(stored))
+    assert not marker.exists()
+
+    loaded = FactsCache(tmp_path / "project")
+
+    assert not marker.exists(), "loading the cache ran code from it"
+    assert loaded.entries == {} and loaded.get("k") is None
+    # The hostile file is replaced by a good one on the next save.
+    loaded.put("k", _facts())
+    loaded.save()
+    assert FactsCache(tmp_path / "project").get("k") == _facts()
+
+
+def test_hostile_pickle_through_the_copyreg_extension_registry_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    code = 0x7FFFFF01
+    copyreg.add_extension(os.system.__module__, "system", code)
+    try:
+        data = pickle.dumps({"format": MARKER_FORMAT, "entries": {"k": _SystemTouch(marker)}}, protocol=2)
+        assert struct.pack("<i", code) in data, "the payload must use the EXT4 opcode"
+        path = _cache_path(tmp_path / "project")
+        _write(path, data)
+        loaded = FactsCache(tmp_path / "project")
+    finally:
+        copyreg.remove_extension(os.system.__module__, "system", code)
+    assert not marker.exists()
+    assert loaded.entries == {}
+
+
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("builtins", "eval"),
+        ("builtins", "getattr"),
+        ("builtins", "dict"),
+        ("copyreg", "_reconstructor"),
+        ("os", "system"),
+        ("posix", "system"),
+        ("celerylint.facts.types", "field"),
+        ("celerylint.facts.types", "dataclass"),
+        ("celerylint.facts.types", "NO_LOC"),
+        ("celerylint.facts.types", "Ref.root"),
+        ("celerylint.facts.types", "Optional"),
+        ("celerylint.facts", "facts_from_bytes"),
+        ("celerylint.facts.types.os", "ModuleFacts"),
+    ],
+)
+def test_only_fact_dataclasses_resolve(module: str, name: str) -> None:
+    unpickler = cache._FactsUnpickler(__import__("io").BytesIO(b""))
+    with pytest.raises(pickle.UnpicklingError):
+        unpickler.find_class(module, name)
+    assert unpickler.find_class("celerylint.facts.types", "ModuleFacts") is ModuleFacts
+
+
+def _u(text: str) -> bytes:
+    raw = text.encode()
+    return b"\x8c" + bytes([len(raw)]) + raw  # SHORT_BINUNICODE
+
+
+def _build_on_class(attr: str) -> bytes:
+    """A pickle in the right shape that also does ``setattr(Ref, attr, "hacked")`` (BUILD)."""
+    return (
+        b"\x80\x04}("  # PROTO 4, EMPTY_DICT, MARK
+        + _u("format") + b"K" + bytes([cache.FORMAT]) + _u(__version__) + b"\x86"  # (FORMAT, version)
+        + _u("entries") + b"}"
+        + _u("x") + _u("celerylint.facts.types") + _u("Ref") + b"\x93"  # STACK_GLOBAL Ref
+        + b"N}" + _u(attr) + _u("hacked") + b"s\x86b"  # (None, {attr: "hacked"}) BUILD
+        + b"u."  # SETITEMS, STOP
+    )
+
+
+@pytest.mark.parametrize("attr", ["root", "__eq__", "__module__", "__doc__", "brand_new"])
+def test_pickle_cannot_modify_the_fact_classes(tmp_path: Path, attr: str) -> None:
+    before = dict(vars(Ref))
+    path = _cache_path(tmp_path)
+    _write(path, _build_on_class(attr))
+    loaded = FactsCache(tmp_path)
+    assert loaded.entries == {}
+    assert dict(vars(Ref)) == before and all(vars(Ref)[key] is value for key, value in before.items())
+    ref = Ref("import", "celery.Celery")
+    assert ref.root == "celery" and ref == Ref("import", "celery.Celery") and Ref.__module__ == fact_types.__name__
+
+
+# --- Anything but a well-formed cache is a cold start ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"format": MARKER_FORMAT, "entries": {"k": "not facts"}},
+        {"format": MARKER_FORMAT, "entries": {"k": Ref("import", "x")}},
+        {"format": MARKER_FORMAT, "entries": {"k": (ModuleFacts(),)}},
+        {"format": MARKER_FORMAT, "entries": {1: ModuleFacts()}},
+        {"format": MARKER_FORMAT, "entries": {b"k": ModuleFacts()}},
+        {"format": MARKER_FORMAT, "entries": [("k", ModuleFacts())]},
+        {"format": MARKER_FORMAT, "entries": None},
+        {"format": MARKER_FORMAT},
+        {"format": (cache.FORMAT, "0.0.0-other"), "entries": {"k": ModuleFacts()}},
+        {"format": [cache.FORMAT, __version__], "entries": {"k": ModuleFacts()}},
+        {"entries": {"k": ModuleFacts()}},
+        [("format", MARKER_FORMAT), ("entries", {"k": ModuleFacts()})],
+        ModuleFacts(),
+        None,
+    ],
+)
+def test_valid_pickle_of_the_wrong_shape_is_ignored(tmp_path: Path, stored: object) -> None:
+    path = _cache_path(tmp_path)
+    _write(path, _dump(stored))
+    loaded = FactsCache(tmp_path)
+    assert loaded.entries == {} and loaded.get("k") is None
+
+
+def test_the_right_shape_is_accepted(tmp_path: Path) -> None:
+    """Control for the test above: the same construction with good types loads."""
+    path = _cache_path(tmp_path)
+    _write(path, _dump({"format": MARKER_FORMAT, "entries": {"k": _facts()}}))
+    assert FactsCache(tmp_path).get("k") == _facts()
+
+
+@pytest.mark.parametrize("keep", [0, 1, 2, 0.5, 0.9, -1])
+def test_truncated_cache_is_ignored(tmp_path: Path, keep: float) -> None:
+    writer, key, _ = _saved(tmp_path)
+    assert writer.path is not None
+    data = writer.path.read_bytes()
+    cut = len(data) - 1 if keep == -1 else int(len(data) * keep) if isinstance(keep, float) else keep
+    writer.path.write_bytes(data[:cut])
+    loaded = FactsCache(tmp_path)
+    assert loaded.entries == {} and loaded.get(key) is None
+
+
+@pytest.mark.parametrize("data", [b"garbage", b"\x80\x05garbage", os.urandom(4096), b"\x80\x05\x95" + b"\xff" * 8])
+def test_garbage_is_ignored(tmp_path: Path, data: bytes) -> None:
+    _write(_cache_path(tmp_path), data)
+    assert FactsCache(tmp_path).entries == {}
+
+
+def test_file_larger_than_the_bound_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer, key, _ = _saved(tmp_path)
+    assert writer.path is not None
+    size = writer.path.stat().st_size
+    monkeypatch.setattr(cache, "MAX_FILE_BYTES", size - 1)
+    assert FactsCache(tmp_path).get(key) is None
+    monkeypatch.setattr(cache, "MAX_FILE_BYTES", size)
+    assert FactsCache(tmp_path).get(key) is not None
+
+
+def test_directory_at_the_cache_path_is_ignored_and_save_survives(tmp_path: Path) -> None:
+    path = _cache_path(tmp_path)
+    path.mkdir(parents=True)
+    loaded = FactsCache(tmp_path)
+    assert loaded.entries == {}
+    loaded.put("k", _facts())
+    loaded.save()  # os.replace onto a directory fails: no exception
+    assert path.is_dir()
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(cache.TEMP_SUFFIX)]
+
+
+def _load_with_timeout(root: Path, fifo: Path) -> FactsCache:
+    result: Dict[str, FactsCache] = {}
+    worker = threading.Thread(target=lambda: result.setdefault("cache", FactsCache(root)), daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # unblock the reader before failing
+        worker.join(10)
+        pytest.fail("loading the cache blocked on a FIFO")
+    return result["cache"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_at_the_cache_path_does_not_block(tmp_path: Path) -> None:
+    path = _cache_path(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    assert _load_with_timeout(tmp_path, path).entries == {}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_swapped_in_after_the_check_does_not_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stat said "regular file" but a FIFO was put there before the open."""
+    path = _cache_path(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    real_stat = os.stat
+
+    def lying_stat(target: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        result = real_stat(target, *args, **kwargs)
+        if os.fspath(target) == str(path):
+            fields = list(result)
+            fields[0] = stat.S_IFREG | 0o600
+            return os.stat_result(fields)
+        return result
+
+    monkeypatch.setattr(cache.os, "stat", lying_stat)
+    assert _load_with_timeout(tmp_path, path).entries == {}
+
+
+# --- Where the cache lives ---------------------------------------------------------------
+
+
+def _clear_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CELERYLINT_CACHE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_explicit_folder_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CELERYLINT_CACHE_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir(tmp_path / "flag") == tmp_path / "flag"
+    assert cache_dir() == tmp_path / "env"
+    _saved(tmp_path / "project", directory=tmp_path / "flag")
+    assert [p.name.startswith("facts-") for p in (tmp_path / "flag").iterdir()] == [True]
+    assert not (tmp_path / "env").exists()
+
+
+def test_absolute_xdg_cache_home_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "celerylint"
+
+
+def test_relative_xdg_cache_home_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert cache_dir() == tmp_path / "home" / ".cache" / "celerylint"
+    _saved(tmp_path / "project")
+    assert not (tmp_path / "relative").exists()
+    assert list((tmp_path / "home" / ".cache" / "celerylint").glob("facts-*.pickle"))
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyError])
+def test_no_home_means_no_cache_and_no_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type
+) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.delenv("HOME", raising=False)
+
+    def no_home(cls: Any = None) -> Path:
+        raise error("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", classmethod(no_home))
+    monkeypatch.chdir(tmp_path)
+    assert cache_dir() is None
+    disabled = FactsCache(tmp_path / "project")
+    assert not disabled.enabled and disabled.path is None and disabled.entries == {}
+    disabled.put("k", _facts())
+    assert disabled.get("k") is None
+    disabled.save()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_home_is_not_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_env(monkeypatch)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: Path("")))
+    assert cache_dir() is None
+
+
+def test_disabled_cache_reads_and_writes_nothing(tmp_path: Path) -> None:
+    _saved(tmp_path)
+    disabled = FactsCache(tmp_path, enabled=False)
+    assert disabled.entries == {} and disabled.get(content_key(SOURCE)) is None
+
+
+# --- Writes are atomic and never fail the run ---------------------------------------------
+
+
+def test_failed_write_leaves_the_old_cache_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer, key, facts = _saved(tmp_path)
+    assert writer.path is not None
+
+    def broken_dump(*args: Any, **kwargs: Any) -> None:
+        args[1].write(b"partial")
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(cache.pickle, "dump", broken_dump)
+        second = FactsCache(tmp_path)
+        second.put("other", facts)
+        second.save()  # no exception
+    assert FactsCache(tmp_path).get(key) == facts
+    assert sorted(p.name for p in writer.path.parent.iterdir()) == [writer.path.name]
+
+
+def test_concurrent_saves_leave_a_loadable_cache(tmp_path: Path) -> None:
+    facts = _facts()
+    writers = [FactsCache(tmp_path) for _ in range(8)]
+    for number, writer in enumerate(writers):
+        for index in range(200):
+            writer.put(f"{number}-{index}", facts)
+    threads = [threading.Thread(target=writer.save) for writer in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    loaded = FactsCache(tmp_path)
+    assert len(loaded.entries) == 200
+    assert writers[0].path is not None
+    assert not [p for p in writers[0].path.parent.iterdir() if p.name.endswith(cache.TEMP_SUFFIX)]
+
+
+def test_loading_does_not_freeze_the_gc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, key, _ = _saved(tmp_path)
+    frozen = []
+    monkeypatch.setattr(cache.gc, "freeze", lambda: frozen.append(True))
+    assert gc.isenabled()
+    assert FactsCache(tmp_path).get(key) is not None
+    assert gc.isenabled() and frozen == []
+
+
+# --- The folder stays bounded ---------------------------------------------------------------
+
+
+def _file(folder: Path, name: str, size: int, age_days: float, now: float) -> Path:
+    path = folder / name
+    path.write_bytes(b"x" * size)
+    os.utime(path, (now - age_days * DAY, now - age_days * DAY))
+    return path
+
+
+def test_prune_removes_old_files_then_oldest_until_under_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    now = time.time()
+    expired = _file(folder, "facts-expired.pickle", 10, 31, now)
+    a = _file(folder, "facts-a.pickle", 400, 3, now)
+    b = _file(folder, "facts-b.pickle", 400, 2, now)
+    c = _file(folder, "facts-c.pickle", 400, 1, now)
+    unrelated = _file(folder, "celery-settings-5.3.json", 5000, 90, now)
+    stale_temp = _file(folder, ".facts-abc.tmp", 10, 2, now)
+    fresh_temp = _file(folder, ".facts-def.tmp", 10, 0, now)
+    monkeypatch.setattr(cache, "MAX_TOTAL_BYTES", 1000)
+
+    cache.prune(folder)
+
+    assert not expired.exists() and not stale_temp.exists()
+    assert not a.exists(), "the oldest file goes first"
+    assert b.exists() and c.exists()
+    assert unrelated.exists() and fresh_temp.exists()
+    total = sum(p.stat().st_size for p in folder.glob("facts-*.pickle"))
+    assert total <= 1000
+
+
+def test_prune_removes_expired_files_even_under_the_size_bound(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    now = time.time()
+    expired = _file(folder, "facts-expired.pickle", 10, 31, now)
+    recent = _file(folder, "facts-recent.pickle", 10, 29, now)
+    cache.prune(folder)
+    assert not expired.exists() and recent.exists()
+
+
+def test_prune_spares_the_file_just_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    now = time.time()
+    kept = _file(folder, "facts-kept.pickle", 400, 3, now)
+    other = _file(folder, "facts-other.pickle", 400, 1, now)
+    monkeypatch.setattr(cache, "MAX_TOTAL_BYTES", 500)
+    cache.prune(folder, keep=kept)
+    assert kept.exists() and not other.exists()
+
+
+def test_save_prunes_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    now = time.time()
+    expired = _file(folder, "facts-expired.pickle", 10, 40, now)
+    older = _file(folder, "facts-older.pickle", 400, 2, now)
+    newer = _file(folder, "facts-newer.pickle", 400, 1, now)
+    size = len(_dump({"format": MARKER_FORMAT, "entries": {content_key(SOURCE): _facts()}}))
+    monkeypatch.setattr(cache, "MAX_TOTAL_BYTES", size + 500)
+
+    writer, key, facts = _saved(tmp_path / "project", directory=folder)
+
+    assert writer.path is not None and writer.path.exists()
+    assert not expired.exists() and not older.exists() and newer.exists()
+    assert sum(p.stat().st_size for p in folder.glob("facts-*.pickle")) <= size + 500
+    assert FactsCache(tmp_path / "project", directory=folder).get(key) == facts
+
+
+def test_prune_never_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache.prune(tmp_path / "missing")
+    now = time.time()
+    by_age, by_size = tmp_path / "age", tmp_path / "size"
+    by_age.mkdir()
+    by_size.mkdir()
+    expired = _file(by_age, "facts-expired.pickle", 10, 40, now)
+    recent = _file(by_age, "facts-recent.pickle", 10, 1, now)
+    big = _file(by_size, "facts-big.pickle", 400, 1, now)
+    bigger = _file(by_size, "facts-bigger.pickle", 400, 2, now)
+    monkeypatch.setattr(cache, "MAX_TOTAL_BYTES", 100)
+
+    def refuse(path: Any) -> None:
+        raise PermissionError(path)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(cache.os, "unlink", refuse)
+        cache.prune(by_age)  # no exception
+        cache.prune(by_size)
+    assert all(path.exists() for path in (expired, recent, big, bigger))
+
+
+def test_an_unchanged_cache_in_use_does_not_age_out(tmp_path: Path) -> None:
+    writer, key, _ = _saved(tmp_path)
+    assert writer.path is not None
+    old = time.time() - 20 * DAY
+    os.utime(writer.path, (old, old))
+    reader = FactsCache(tmp_path)
+    assert reader.get(key) is not None
+    reader.save()  # nothing new to write: only marks the file as in use
+    assert writer.path.stat().st_mtime > time.time() - DAY
