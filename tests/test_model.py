@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from celerylint.config import Settings
-from celerylint.engine import analyse
+from celerylint.engine import analyse, run
 from celerylint.model.commands import scan_deploy_files
 from celerylint.model.settings import canonical_setting
 
@@ -44,7 +44,32 @@ def test_module_names_src_layout_and_namespace_packages(project) -> None:  # typ
     assert model.index.get("celery") is None
 
 
-def test_local_celery_module_does_not_capture_the_package(project) -> None:  # type: ignore[no-untyped-def]
+LOCAL_CELERY_MODULE = (
+    "from celery import Celery\n"
+    "app = Celery('proj', broker='redis://', backend='rpc://')\n\n\n"
+    "@app.task\n"
+    "def job():\n"
+    "    pass\n"
+)
+
+
+@pytest.mark.parametrize("rel", ["celery.py", "worker/celery.py"])  # top-level module named celery (no __init__.py above)
+def test_local_celery_module_does_not_capture_the_package(project, rel: str) -> None:  # type: ignore[no-untyped-def]
+    """A project module whose own name is ``celery``, as `celery -A celery worker` finds it:
+    its `from celery import Celery` means the installed package, not itself."""
+    root = project({rel: LOCAL_CELERY_MODULE})
+    analysis = analyse([root], Settings(use_cache=False), jobs=1)
+    model = analysis.project
+    # Captured, `Celery` would be this module's own import of itself: no app, no task, no finding.
+    assert [definition.module.rel for definition in model.apps.values()] == [rel]
+    assert [task.function.name for task in model.tasks] == ["job"]
+    _, findings = run([root], Settings(use_cache=False), jobs=1)
+    assert [(f.path, f.line, f.code) for f in findings] == [(rel, 5, "CEL006")]  # the task has no time limit
+    assert "celery" in model.index.by_name  # the file is indexed under the name that could capture
+    assert model.index.get("celery") is None  # ...but absolute `celery` imports never resolve to it
+
+
+def test_celery_module_inside_a_package_is_the_app(project) -> None:  # type: ignore[no-untyped-def]
     model = _project(
         project,
         {
@@ -52,7 +77,7 @@ def test_local_celery_module_does_not_capture_the_package(project) -> None:  # t
             "proj/celery.py": "from celery import Celery\napp = Celery('proj', backend='rpc://')\n",
         },
     )
-    assert len(model.apps) == 1
+    assert [definition.module.name for definition in model.apps.values()] == ["proj.celery"]
 
 
 def test_worker_commands_in_deploy_files(tmp_path: Path) -> None:

@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import REPO, write_project
 
+# Each test installs the hook into a fresh pre-commit environment (tens of seconds): the slow tier.
+pytestmark = pytest.mark.slow
+
 CELERY_APP = '''from celery import Celery
 
 app = Celery("proj", broker="redis://", backend="redis://", include={include})

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Callable, List, Optional, Tuple, TypeVar
+from typing import Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from celerylint.facts.types import (
     MODULE_SCOPE,
@@ -34,6 +36,10 @@ RELEVANT = re.compile(
 LIBCST_POSITION = re.compile(r"error at (\d+):(\d+)")
 # libcst's native parser overflows the default thread stack on deep nesting (SIGSEGV).
 PARSER_STACK_BYTES = 512 * 1024 * 1024
+# libcst's visitors recurse a few Python frames per nesting level, so the default limit (1000)
+# is reached by valid code: a 322-branch elif chain, a 323-term `+` chain, a list nested 139 deep.
+# The deepest nesting `ast` accepts needs under 20,000; the big stack holds well over 100,000.
+PARSER_RECURSION_LIMIT = 50_000
 
 T = TypeVar("T")
 
@@ -75,10 +81,42 @@ def _facts(data: bytes) -> ModuleFacts:
     facts = _run_with_big_stack(lambda: _detailed_facts(data))
     if facts.syntax_error is not None and ast_error is not None:
         return ast_error
+    if facts.syntax_error is not None and tree is not None:
+        # CPython accepts the file, libcst does not (its parser gives up on some valid extremes,
+        # e.g. thousands of implicitly concatenated strings): no syntax error, the cheap scan.
+        return scan_imports(tree)
     return facts
 
 
+_LIMIT_LOCK = threading.Lock()
+_limit_users = 0
+_saved_limit = 0
+
+
+@contextmanager
+def _deep_recursion() -> Iterator[None]:
+    """Raise the recursion limit while parse threads (big stacks) run; restore it after the last."""
+    global _limit_users, _saved_limit
+    with _LIMIT_LOCK:
+        if _limit_users == 0:
+            _saved_limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(_saved_limit, PARSER_RECURSION_LIMIT))
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _LIMIT_LOCK:
+            _limit_users -= 1
+            if _limit_users == 0:
+                sys.setrecursionlimit(_saved_limit)
+
+
 def _detailed_facts(data: bytes) -> ModuleFacts:
+    with _deep_recursion():
+        return _detailed_facts_deep(data)
+
+
+def _detailed_facts_deep(data: bytes) -> ModuleFacts:
     import libcst
 
     from celerylint.facts.extract import extract_facts
