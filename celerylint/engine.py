@@ -155,7 +155,7 @@ def analyse_project(
         files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
     unsaved = [path for path in overrides if is_inside(path, root) and path.suffix == ".py" and path not in files.python]
     files = replace(files, python=files.python + tuple(unsaved))
-    loaded = load_facts(root, files.python, FactsCache(root, settings.use_cache), jobs, overrides)
+    loaded = load_facts(root, files.python, FactsCache(root, settings.use_cache, settings.cache_dir), jobs, overrides)
     project = build_project(root, files, loaded.model, settings)
     notices = files.notices + loaded.notices
     return Analysis(root, files, loaded.reported, project, settings, overrides, notices)

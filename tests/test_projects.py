@@ -207,3 +207,14 @@ def test_the_hook_definition_runs_on_deploy_files_with_force_exclude() -> None:
     for name in ("shop/tasks.py", "Procfile", "deploy/docker-compose.yml", "Makefile", "pyproject.toml", "ops/worker.service"):
         assert pattern.search(name), name
     assert not pattern.search("docs/index.rst")
+
+
+def test_cache_dir_flag_and_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    default = tmp_path / "default"
+    monkeypatch.setenv("CELERYLINT_CACHE_DIR", str(default))
+    root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": "x = 1\n"})
+    chosen = tmp_path / "chosen"
+    assert main([str(root), "--cache-dir", str(chosen)]) == 0
+    assert list(chosen.glob("facts-*.pickle")) and not list(default.glob("facts-*"))
+    assert main([str(root), "--no-cache"]) == 0
+    assert not list(default.glob("facts-*"))
