@@ -18,6 +18,8 @@ from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Set, Tupl
 import pathspec
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+# A `setup.py` or `setup.cfg` inside a package is one of its modules or data files, not a project.
+PACKAGE_MARKERS = ("pyproject.toml", ".git")
 DEFAULT_EXCLUDED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
@@ -42,8 +44,16 @@ def absolute(path: Path) -> Path:
     return Path(os.path.normpath(os.path.abspath(path)))
 
 
+def _marks_project(names: Iterable[str]) -> bool:
+    """Whether a folder holding these names is a project root."""
+    present = set(names)
+    markers = PACKAGE_MARKERS if "__init__.py" in present else ROOT_MARKERS
+    return any(marker in present for marker in markers)
+
+
 def _has_marker(folder: Path) -> bool:
-    return any(os.path.lexists(folder / marker) for marker in ROOT_MARKERS)
+    names = [name for name in (*ROOT_MARKERS, "__init__.py") if os.path.lexists(folder / name)]
+    return _marks_project(names)
 
 
 def _is_package(folder: Path) -> bool:
@@ -137,7 +147,7 @@ class _Walk:
         except OSError as error:
             self._skipped(rel, f"cannot list folder ({error.strerror or error})")
             return
-        if folder != self.root and any(entry.name in ROOT_MARKERS for entry in entries):
+        if folder != self.root and _marks_project(entry.name for entry in entries):
             self.nested.append(folder)  # another project: analysed apart, with its own settings
             return
         for entry in entries:

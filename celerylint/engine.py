@@ -246,6 +246,7 @@ def run_all(
     of the paths. A named folder holding other projects (a marker of their own) covers them too."""
     overrides = {absolute(path): data for path, data in overrides.items()}
     queue = plan(paths, overrides)
+    found_below: Set[Path] = set()  # projects met while walking a named folder, not named themselves
     done: Set[Path] = set()
     projects: List[Tuple[Analysis, List[Finding]]] = []
     notices: List[str] = []
@@ -253,12 +254,21 @@ def run_all(
         root = min(queue)
         targets = queue.pop(root)
         done.add(root)
-        settings = settings_for(root)
-        validate_codes(settings)
+        try:
+            settings = settings_for(root)
+            validate_codes(settings)
+        except ConfigError as error:
+            if root not in found_below:
+                raise
+            # A project inside a named folder (a template, a vendored tool) whose configuration
+            # cannot be read is skipped with a notice; the run goes on for the others.
+            notices.append(f"{_display(root, '.: skipped')}: its configuration cannot be read: {error}")
+            continue
         files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
         for nested in files.nested_roots:
             if nested not in done and any(is_inside(nested, target) for target in targets):
                 queue.setdefault(nested, []).append(nested)
+                found_below.add(nested)
         analysis = analyse_project(root, targets, settings, jobs, overrides, files)
         findings = findings_for(analysis, targets)
         projects.append((analysis, findings))

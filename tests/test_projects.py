@@ -37,7 +37,12 @@ def test_markerless_root_is_the_parent_of_the_outermost_package(tmp_path: Path) 
     assert project_root(tmp_path / "shop") == tmp_path
     assert project_root(tmp_path) == tmp_path
     assert project_root(tmp_path / "loose") == tmp_path / "loose"
-    (tmp_path / "shop" / "setup.cfg").write_text("")
+    # A setup.py inside a package is one of its modules, not a project marker.
+    (tmp_path / "shop" / "sub" / "setup.py").write_text("")
+    assert project_root(tmp_path / "shop" / "sub" / "x.py") == tmp_path
+    (tmp_path / "loose" / "setup.cfg").write_text("")
+    assert project_root(tmp_path / "loose" / "x.py") == tmp_path / "loose"
+    (tmp_path / "shop" / "pyproject.toml").write_text("")
     assert project_root(tmp_path / "shop" / "sub" / "x.py") == tmp_path / "shop"
 
 
@@ -218,3 +223,19 @@ def test_cache_dir_flag_and_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert list(chosen.glob("facts-*.pickle")) and not list(default.glob("facts-*"))
     assert main([str(root), "--no-cache"]) == 0
     assert not list(default.glob("facts-*"))
+
+
+def test_a_project_found_below_with_unreadable_configuration_is_skipped(tmp_path: Path) -> None:
+    top = tmp_path / "repo"
+    shutil.copytree(MONOREPO, top)
+    template = top / "templates" / "{{project}}"
+    template.mkdir(parents=True)
+    (template / "pyproject.toml").write_text("[tool.celerylint]\n{% if x %}select = []{% endif %}\n")
+    (template / "x.py").write_text("{{ not python }}\n")
+    result = _cli(top, ".")
+    assert result.returncode == 1  # the other projects are still linted
+    assert "CEL002" in result.stdout and "x.py" not in result.stdout
+    assert [line for line in result.stderr.splitlines() if "{{project}}: skipped: its configuration cannot be read" in line]
+    # Named (or run from inside), its configuration is the user's: one error line, exit 2.
+    inside = _cli(template, ".")
+    assert inside.returncode == 2 and inside.stderr.count("\n") == 1 and "invalid TOML" in inside.stderr
