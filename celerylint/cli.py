@@ -158,21 +158,19 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _inspect(argv: Sequence[str]) -> int:
-    from celerylint.engine import analyse_project, plan
-    from celerylint.inspect_cmd import render
+    from celerylint.inspect_cmd import analyse_paths, render_json, render_text
 
     parser = _Parser(prog="celerylint inspect", description="Show the Celery apps, config, workers and tasks celerylint sees.")
-    parser.add_argument("path", nargs="?", type=Path, default=Path("."))
+    parser.add_argument("paths", nargs="*", type=Path, help="files or folders whose projects to show (default: .)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     parser.add_argument("--config", type=Path, help="a TOML file to read instead of pyproject.toml")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     args = parser.parse_args(argv)
     settings_for = _settings_for(Overrides(), args.config)
-    reports = []
-    for root, targets in plan([args.path]).items():
-        analysis = analyse_project(root, targets, settings_for(root))
-        _notify(analysis.notices)
-        reports.append(render(analysis.project))
-    _emit("".join(reports))
+    analyses, notices = analyse_paths(args.paths or [Path(".")], settings_for)
+    _notify(notices)
+    render = render_json if args.format == "json" else render_text
+    _emit(render(analyses, Path.cwd()))
     return EXIT_CLEAN
 
 

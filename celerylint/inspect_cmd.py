@@ -1,18 +1,69 @@
-"""`celerylint inspect`: the static twin of `celery inspect registered`."""
+"""`celerylint inspect`: the static twin of `celery inspect registered`.
+
+Text (the default) for people; ``--format json`` for tests and tools: what the model knows of
+apps, workers and tasks, with where each fact comes from, sorted so that the output is the same
+on every run. The golden files (fixtures/*/inspect.json) pin it, so that a model degrading to
+"unknown" fails the tests even where no finding changes. The JSON document::
+
+    {"projects": [{
+        "root": path relative to the current folder,
+        "apps": [{"created": "path:line", "module", "scope": function or null,
+                  "settings": {name: RECORD for each of SHOWN_SETTINGS},
+                  "task_cls": [{"class": qualname or null, "origin": "path:line"}],
+                  "autodiscover": ["path:line" of its autodiscover_tasks() calls]}],
+        "workers": [{"spec", "origin", "explicit", "resolved", "options": [--long options],
+                     "entry_modules": [...], "imports": [{"module", "via"}],
+                     "runs": ["module:function" run at import time], "uncertain": [reasons],
+                     "apps": [{"app": "path:line", "settings": {...}}]}],  # as this worker sees them
+        "tasks": [{"name", "module", "function", "defined": "path:line" of the decorator,
+                   "app": "path:line" or null (shared_task), "apps": the apps it runs on,
+                   "registered": [{"worker", "state": "yes" | "no" | "unknown", "via", "reasons"}],
+                   "bases": [qualnames] or "unknown", "app_context": true | false | "unknown",
+                   "app_context_bases": [its bases that push an app context],
+                   "limits": {"time_limit" | "soft_time_limit":
+                              {"task": RECORD, "config": RECORD, "workers": [specs passing --time-limit]}},
+                   "serializer": {"task": RECORD, "config": RECORD}}]}]}
+
+    RECORD: {"state": "not set"}
+          | {"state": "set", "value": JSON or null, "literal": whether value is the value,
+             "origin": "path:line", "raw_key": the key as written}
+          | {"state": "unknown", "reasons": [{"why", "origin"}]}
+
+Paths inside a project are relative to its root, in posix form; URL passwords are masked.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
-from typing import List, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
+from celerylint.config import ConfigError, Settings
+from celerylint.discover import is_inside, list_files
 from celerylint.facts.types import Const, Seq, Value
+from celerylint.model.config import ResolvedConfig, Setting
 from celerylint.model.project import Project, TaskDef, WorkerEntry
-from celerylint.model.config import Setting
-from celerylint.model.resolve import AppObj, ValObj
-from celerylint.rules.common import task_apps, task_base_classes
+from celerylint.model.resolve import AppObj, ClassObj, ExtObj, Obj, ValObj
+from celerylint.rules.common import pushes_context, task_apps, task_base_classes
 from celerylint.rules.context import context_provided
 
-SHOWN_SETTINGS = ("broker_url", "result_backend", "include", "imports", "task_serializer", "task_time_limit", "task_soft_time_limit")
+if TYPE_CHECKING:
+    from celerylint.engine import Analysis
+
+SHOWN_SETTINGS = (
+    "broker_url",
+    "result_backend",
+    "include",
+    "imports",
+    "task_serializer",
+    "task_time_limit",
+    "task_soft_time_limit",
+    "task_always_eager",
+    "task_ignore_result",
+)
 
 
 # scheme://user:password@host: inspect output lands in CI logs and bug reports.
@@ -44,11 +95,14 @@ def _constant(project: Project, setting: Setting) -> Optional[Value]:
 
 
 def _describe_setting(project: Project, app: AppObj, name: str) -> str:
-    state, setting = project.config(app).lookup(name)
+    config = project.config(app)
+    state, setting = config.lookup(name)
     if state == "set" and setting is not None:
         return f"{_show_value(_constant(project, setting))}  (from {setting.origin}, as {setting.raw_key})"
     if state == "unknown":
-        reasons = "; ".join(sorted({f"{o.why} at {o.origin}" for o in project.config(app).opaque})[:3])
+        specific = config.uncertain.get(name)
+        opacities = list(config.opaque) + ([specific] if specific is not None else [])
+        reasons = "; ".join(sorted({f"{o.why} at {o.origin}" for o in opacities})[:3])
         return f"unknown ({reasons})"
     return "not set"
 
@@ -110,3 +164,297 @@ def render(project: Project) -> str:
         lines.append(f"    base: {_base(project, task)}; Flask app context: {'yes' if context_provided(project, task) else 'no'}")
         lines.append(f"    time limits: {_limits(task)}" + ("" if apps else "; app unknown"))
     return "\n".join(lines) + "\n"
+
+
+# --- several projects ------------------------------------------------------------------------
+
+
+def analyse_paths(paths: Sequence[Path], settings_for: Callable[[Path], Settings]) -> Tuple[List["Analysis"], List[str]]:
+    """Every project the paths belong to, as a lint run sees them (a named folder holding other
+    projects, a marker of their own as in a monorepo, covers them too), with the run's notices,
+    their paths relative to the current folder."""
+    from celerylint.engine import analyse_project, exclude_spec, plan
+
+    queue = plan(paths)
+    found_below: Set[Path] = set()
+    done: Set[Path] = set()
+    analyses: List["Analysis"] = []
+    notices: List[str] = []
+    base = Path.cwd()
+    while queue:
+        root = min(queue)
+        targets = queue.pop(root)
+        done.add(root)
+        try:
+            settings = settings_for(root)
+        except ConfigError as error:
+            if root not in found_below:
+                raise
+            # As in a lint run: a project below a named folder whose configuration cannot be read is skipped.
+            notices.append(f"{_shown_root(root, base)}: skipped: its configuration cannot be read: {error}")
+            continue
+        files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
+        for nested in files.nested_roots:
+            if nested not in done and any(is_inside(nested, target) for target in targets):
+                queue.setdefault(nested, []).append(nested)
+                found_below.add(nested)
+        analysis = analyse_project(root, targets, settings, files=files)
+        analyses.append(analysis)
+        for notice in analysis.notices:
+            rel, sep, rest = notice.partition(": ")
+            notices.append(f"{_shown_root(root / rel, base)}{sep}{rest}")
+    return sorted(analyses, key=lambda analysis: analysis.root), notices
+
+
+def _shown_root(root: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(root, base)).as_posix()
+    except ValueError:  # another drive (Windows)
+        return root.as_posix()
+
+
+def render_text(analyses: Sequence["Analysis"], base: Path) -> str:
+    if len(analyses) == 1:
+        return render(analyses[0].project)
+    return "".join(f"Project {_shown_root(a.root, base)}:\n{render(a.project)}\n" for a in analyses)
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+Json = Union[None, bool, int, float, str, Sequence["Json"], Mapping[str, "Json"]]
+LIMIT_OPTIONS = (("time_limit", "task_time_limit", "--time-limit"), ("soft_time_limit", "task_soft_time_limit", "--soft-time-limit"))
+
+
+def _literal(value: Optional[Value]) -> Tuple[bool, Json]:
+    """(True, its JSON value) for a literal or a list/tuple/set of literals, else (False, None)."""
+    if isinstance(value, Const):
+        item = value.value
+        if isinstance(item, str):
+            return True, mask_password(item)
+        if item is None or isinstance(item, (bool, int)):
+            return True, item
+        if isinstance(item, float) and math.isfinite(item):
+            return True, item
+        return True, mask_password(repr(item))  # bytes, complex, inf/nan: no JSON value
+    if isinstance(value, Seq) and not value.has_star:
+        items: List[Json] = []
+        for element in value.items:
+            known, shown = _literal(element)
+            if not known:
+                return False, None
+            items.append(shown)
+        return True, items
+    return False, None
+
+
+def _record(state: str, value: Json = None, literal: bool = False, origin: Optional[str] = None,
+            raw_key: Optional[str] = None, reasons: Sequence[Tuple[str, Optional[str]]] = ()) -> Dict[str, Json]:
+    """What the model knows of one value: its state, "set" | "unknown" | "not set"; when set, the
+    value (null unless `literal`: a literal or a constant it follows), where it is set and under
+    which key; when unknown, why (each reason with where it comes from)."""
+    record: Dict[str, Json] = {"state": state}
+    if state == "set":
+        record.update({"value": value, "literal": literal, "origin": origin, "raw_key": raw_key})
+    elif state == "unknown":
+        ordered = sorted(set(reasons), key=lambda reason: (reason[0], reason[1] or ""))
+        record["reasons"] = [{"why": why, "origin": where} for why, where in ordered]
+    return record
+
+
+def _setting_record(project: Project, config: ResolvedConfig, name: str) -> Dict[str, Json]:
+    state, setting = config.lookup(name)
+    if state == "set" and setting is not None:
+        literal, value = _literal(_constant(project, setting))
+        return _record("set", value, literal, str(setting.origin), setting.raw_key)
+    if state == "unknown":
+        reasons = [(opacity.why, str(opacity.origin)) for opacity in config.opaque]
+        specific = config.uncertain.get(name)
+        if specific is not None:
+            reasons.append((specific.why, str(specific.origin)))
+        return _record("unknown", reasons=reasons)
+    return _record("not set")
+
+
+def _settings(project: Project, config: ResolvedConfig) -> Dict[str, Json]:
+    return {name: _setting_record(project, config, name) for name in SHOWN_SETTINGS}
+
+
+def _where(rel: str, line: int) -> str:
+    return f"{rel}:{line}"
+
+
+def _obj_name(obj: Obj) -> Optional[str]:
+    if isinstance(obj, ClassObj):
+        return f"{obj.module}.{obj.qualname}"
+    if isinstance(obj, ExtObj):
+        return obj.path
+    return None
+
+
+def _app_key(project: Project, app: AppObj) -> Tuple[str, int, int]:
+    definition = project.apps[app]
+    return definition.module.rel, definition.loc.line, definition.loc.col
+
+
+def _app_json(project: Project, app: AppObj) -> Dict[str, Json]:
+    definition = project.apps[app]
+    task_cls: Set[Tuple[str, int, str]] = set()
+    for value, info, scope, loc in project.task_bases.get(app, []):
+        obj = project.resolve(info, scope, value)
+        if isinstance(value, Const) and isinstance(value.value, str):
+            obj = project.resolver.resolve_dotted(value.value.replace(":", "."), info)
+        task_cls.add((info.rel, loc.line, _obj_name(obj) or ""))
+    autodiscover = sorted({(info.rel, call.loc.line) for other, call, info in project.autodiscover if other == app})
+    return {
+        "created": project.app_label(app),
+        "module": definition.module.name,
+        "scope": definition.scope or None,
+        "settings": _settings(project, project.config(app)),
+        "task_cls": [{"class": name or None, "origin": _where(rel, line)} for rel, line, name in sorted(task_cls)],
+        "autodiscover": [_where(rel, line) for rel, line in autodiscover],
+    }
+
+
+def _worker_json(project: Project, worker: WorkerEntry) -> Dict[str, Json]:
+    closure = worker.closure
+    apps: List[Json] = []
+    if worker.resolved:
+        places = closure.places()
+        for app in sorted(project.apps_in(closure), key=lambda app: _app_key(project, app)):
+            apps.append({"app": project.app_label(app), "settings": _settings(project, project.config(app, places))})
+    imports: List[Json] = [{"module": name, "via": closure.via.get(name)} for name in sorted(closure.modules)]
+    return {
+        "spec": worker.spec,
+        "origin": worker.origin,
+        "explicit": worker.explicit,
+        "resolved": worker.resolved,
+        "options": sorted(set(worker.options)),
+        "entry_modules": list(worker.modules),
+        "imports": imports,
+        "runs": sorted(f"{module}:{qualname}" for module, qualname in closure.functions),
+        "uncertain": sorted(set(closure.uncertain)),
+        "apps": apps,
+    }
+
+
+def _registered_json(project: Project, task: TaskDef) -> List[Json]:
+    entries: List[Json] = []
+    module = task.module.name
+    for worker in sorted(project.workers_for(task.app), key=lambda w: (w.spec, w.origin)):
+        closure = worker.closure
+        if module in closure.modules:
+            entries.append({"worker": worker.spec, "state": "yes", "via": closure.via.get(module, "its entry"), "reasons": []})
+        elif closure.uncertain:
+            entries.append({"worker": worker.spec, "state": "unknown", "via": None, "reasons": sorted(set(closure.uncertain))})
+        else:
+            entries.append({"worker": worker.spec, "state": "no", "via": None, "reasons": []})
+    return entries
+
+
+def _class_binding_origin(project: Project, cls: ClassObj, attr: str) -> Optional[str]:
+    """Where the class (or the first class of its MRO that binds it) sets attr."""
+    for item in project.resolver.mro(cls):
+        if not isinstance(item, ClassObj):
+            continue
+        fact = project.resolver.classes.get((item.module, item.qualname))
+        info = project.index.by_name.get(item.module)
+        if fact is None or info is None:
+            continue
+        for binding in reversed(fact.attributes):
+            if binding.name == attr:
+                return _where(info.rel, binding.loc.line)
+    return None
+
+
+def _task_option_record(project: Project, task: TaskDef, option: str, from_base: bool) -> Dict[str, Json]:
+    """The decorator's option, else (from_base) the attribute of the task's Task base class."""
+    defined = _where(task.module.rel, task.decorator_loc.line)
+    value = task.option(option)
+    if value is not None:
+        literal, shown = _literal(value)
+        return _record("set", shown, literal, defined, option)
+    if not from_base:
+        return _record("not set")
+    classes, known = task_base_classes(project, task)
+    if not known:
+        return _record("unknown", reasons=[("the task's base class is not known", defined)])
+    for cls in sorted(classes, key=lambda c: (c.module, c.qualname)):
+        obj = project.resolver.class_attr(cls, option)
+        if obj is None:
+            continue
+        literal, shown = _literal(obj.value) if isinstance(obj, ValObj) else (False, None)
+        return _record("set", shown, literal, _class_binding_origin(project, cls, option), f"{cls.module}.{cls.qualname}.{option}")
+    return _record("not set")
+
+
+def _config_record(project: Project, task: TaskDef, name: str) -> Dict[str, Json]:
+    """The setting in the configuration of the app(s) the task runs on."""
+    apps = sorted(task_apps(project, task), key=lambda app: _app_key(project, app))
+    defined = _where(task.module.rel, task.decorator_loc.line)
+    if not apps:
+        return _record("unknown", reasons=[("the task's app is not known", defined)])
+    records = [_setting_record(project, project.config(app), name) for app in apps]
+    if all(record == records[0] for record in records):
+        return records[0]
+    labels = ", ".join(project.app_label(app) for app in apps)
+    return _record("unknown", reasons=[(f"the task runs on several apps whose {name} differ ({labels})", defined)])
+
+
+def _limits_json(project: Project, task: TaskDef) -> Dict[str, Json]:
+    result: Dict[str, Json] = {}
+    apps = task_apps(project, task)
+    workers = [w for app in apps for w in project.workers_for(app)]
+    for option, setting, flag in LIMIT_OPTIONS:
+        result[option] = {
+            "task": _task_option_record(project, task, option, from_base=True),
+            "config": _config_record(project, task, setting),
+            "workers": sorted({w.spec for w in workers if flag in w.options}),
+        }
+    return result
+
+
+def _task_json(project: Project, task: TaskDef) -> Dict[str, Json]:
+    classes, known = task_base_classes(project, task)
+    names = sorted({f"{cls.module}.{cls.qualname}" for cls in classes})
+    bases: Json = ("unknown" if not known else list(names) or ["celery.Task"])
+    context: Json = "unknown" if not known else context_provided(project, task)
+    pushing = sorted({f"{cls.module}.{cls.qualname}" for cls in classes if pushes_context(project, cls)})
+    return {
+        "name": task.name,
+        "module": task.module.name,
+        "function": task.function.qualname,
+        "defined": _where(task.module.rel, task.decorator_loc.line),
+        "app": project.app_label(task.app) if task.app is not None else None,
+        "apps": sorted(project.app_label(app) for app in task_apps(project, task)),
+        "registered": _registered_json(project, task),
+        "bases": bases,
+        "app_context": context,
+        "app_context_bases": list(pushing),
+        "limits": _limits_json(project, task),
+        "serializer": {
+            "task": _task_option_record(project, task, "serializer", from_base=False),
+            "config": _config_record(project, task, "task_serializer"),
+        },
+    }
+
+
+def project_json(project: Project) -> Dict[str, Json]:
+    """Apps, workers and tasks of one project; paths relative to its root, posix."""
+    apps = sorted(project.apps, key=lambda app: _app_key(project, app))
+    workers = sorted(project.workers, key=lambda w: (w.spec, w.origin))
+    tasks = sorted(project.tasks, key=lambda t: (t.module.rel, t.decorator_loc.line, t.decorator_loc.col, t.name))
+    return {
+        "apps": [_app_json(project, app) for app in apps],
+        "workers": [_worker_json(project, worker) for worker in workers],
+        "tasks": [_task_json(project, task) for task in tasks],
+    }
+
+
+def render_json(analyses: Sequence["Analysis"], base: Path) -> str:
+    """One JSON document for every project; roots relative to base (the current folder)."""
+    projects: List[Json] = []
+    for analysis in analyses:
+        document: Dict[str, Json] = {"root": _shown_root(analysis.root, base)}
+        document.update(project_json(analysis.project))
+        projects.append(document)
+    return json.dumps({"projects": projects}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
