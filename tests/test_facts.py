@@ -154,3 +154,31 @@ def test_long_generated_dispatch_chain_keeps_its_tasks() -> None:
     facts = facts_from_bytes(data)
     assert facts.syntax_error is None and facts.detailed
     assert {function.name for function in facts.functions} >= {"job", "route"}
+
+
+LINE_SCAN_SOURCE = b'''import os, sys as system
+from . import a, b as bee
+from ..pkg.mod import (  # type: ignore[attr-defined]
+    one,
+    two as deux,
+)
+from x.y import *
+from errno import EALREADY, \\
+    EINPROGRESS
+def f():
+    import inner.mod
+    from z import w  # comment
+x = "import fake"
+'''
+
+
+def test_the_line_scan_of_a_huge_file_finds_what_the_ast_scan_finds() -> None:
+    import ast
+
+    from celerylint.facts import MAX_PARSED_BYTES, facts_from_bytes, scan_imports
+
+    expected = {(i.module, i.names, i.line, i.bound) for i in scan_imports(ast.parse(LINE_SCAN_SOURCE)).imports}
+    padded = LINE_SCAN_SOURCE + b"#" * MAX_PARSED_BYTES + b"\n"
+    facts = facts_from_bytes(padded)  # too large to parse: the line scan
+    assert {(i.module, i.names, i.line, i.bound) for i in facts.imports} == expected
+    assert facts.syntax_error is None and not facts.detailed
