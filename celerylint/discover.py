@@ -18,7 +18,9 @@ from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Set, Tupl
 import pathspec
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
-# A `setup.py` or `setup.cfg` inside a package is one of its modules or data files, not a project.
+# A `setup.py` or `setup.cfg` in a package, or in a namespace folder anywhere inside one
+# (config/settings/toolbar/setup.py with only config/ a package), is one of its modules or
+# data files, not a project.
 PACKAGE_MARKERS = ("pyproject.toml", ".git")
 DEFAULT_EXCLUDED_DIRS = frozenset(
     {
@@ -44,16 +46,19 @@ def absolute(path: Path) -> Path:
     return Path(os.path.normpath(os.path.abspath(path)))
 
 
-def _marks_project(names: Iterable[str]) -> bool:
-    """Whether a folder holding these names is a project root."""
+def _marks_project(names: Iterable[str], in_package: bool) -> bool:
+    """Whether a folder holding these names (inside a package or not) is a project root."""
     present = set(names)
-    markers = PACKAGE_MARKERS if "__init__.py" in present else ROOT_MARKERS
-    return any(marker in present for marker in markers)
+    return any(marker in present for marker in (PACKAGE_MARKERS if in_package else ROOT_MARKERS))
+
+
+def _inside_package(folder: Path) -> bool:
+    return any(_is_package(candidate) for candidate in (folder, *folder.parents))
 
 
 def _has_marker(folder: Path) -> bool:
-    names = [name for name in (*ROOT_MARKERS, "__init__.py") if os.path.lexists(folder / name)]
-    return _marks_project(names)
+    names = [name for name in ROOT_MARKERS if os.path.lexists(folder / name)]
+    return bool(names) and _marks_project(names, _inside_package(folder))
 
 
 def _is_package(folder: Path) -> bool:
@@ -129,7 +134,8 @@ class _Walk:
         self.notices: List[str] = []
 
     def run(self) -> FileSet:
-        self._folder(self.root, "", respect_ignore=True, only_named=False)
+        in_package = any(_is_package(folder) for folder in self.root.parents)
+        self._folder(self.root, "", respect_ignore=True, only_named=False, in_package=in_package)
         return FileSet(self.root, tuple(self.python), tuple(self.deploy), tuple(self.nested), tuple(self.notices))
 
     def _skipped(self, rel: str, why: str) -> None:
@@ -140,14 +146,15 @@ class _Walk:
             return True
         return respect_ignore and self.ignore is not None and self.ignore.match_file(rel)
 
-    def _folder(self, folder: Path, rel: str, respect_ignore: bool, only_named: bool) -> None:
+    def _folder(self, folder: Path, rel: str, respect_ignore: bool, only_named: bool, in_package: bool) -> None:
         try:
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as error:
             self._skipped(rel, f"cannot list folder ({error.strerror or error})")
             return
-        if folder != self.root and _marks_project(entry.name for entry in entries):
+        in_package = in_package or any(entry.name == "__init__.py" for entry in entries)
+        if folder != self.root and _marks_project((entry.name for entry in entries), in_package):
             self.nested.append(folder)  # another project: analysed apart, with its own settings
             return
         for entry in entries:
@@ -158,7 +165,7 @@ class _Walk:
             except OSError:
                 continue
             if is_dir:
-                self._subfolder(path, child, respect_ignore, only_named)
+                self._subfolder(path, child, respect_ignore, only_named, in_package)
             elif entry.name.endswith(".py") or _is_deploy_file(entry.name):
                 named = path in self.wanted
                 if (only_named or self._excluded(child, respect_ignore)) and not named:
@@ -166,7 +173,7 @@ class _Walk:
                 if self._usable_file(entry, path, child):
                     (self.python if entry.name.endswith(".py") else self.deploy).append(path)
 
-    def _subfolder(self, path: Path, rel: str, respect_ignore: bool, only_named: bool) -> None:
+    def _subfolder(self, path: Path, rel: str, respect_ignore: bool, only_named: bool, in_package: bool) -> None:
         named = path in self.wanted
         if only_named and not named and path not in self.on_the_way:
             return
@@ -177,7 +184,7 @@ class _Walk:
             if excluded and not named:
                 only_named = True  # walked only to reach a named path below it
         # Below a folder named on the command line, .gitignore no longer hides anything.
-        self._folder(path, rel + "/", respect_ignore and not named, only_named and not named)
+        self._folder(path, rel + "/", respect_ignore and not named, only_named and not named, in_package)
 
     def _usable_file(self, entry: "os.DirEntry[str]", path: Path, rel: str) -> bool:
         """A regular file inside the project: links are followed only within it, and devices,

@@ -9,7 +9,7 @@ import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Callable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 from celerylint.facts.types import (
     MODULE_SCOPE,
@@ -292,7 +292,7 @@ def _child_bodies(node: ast.stmt) -> List[List[ast.stmt]]:
     return bodies
 
 
-def _base_ref(node: ast.expr, aliases: dict) -> Optional[Ref]:
+def _base_ref(node: ast.expr, aliases: Dict[str, str]) -> Optional[Ref]:
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
