@@ -50,16 +50,28 @@ class ModuleInfo:
 
 
 def _canonical(path: Path, project_root: Path, packages: Set[Path]) -> Tuple[str, Path, bool]:
-    """The dotted name, and the sys.path entry it assumes. Names never come from a folder
-    above the project root: when the root itself holds an ``__init__.py``, its modules are
-    top-level (as `celery -A tasks` run in that folder sees them) and its ``__init__`` has none."""
+    """The dotted name Celery and Python give the module, and the sys.path entry it assumes.
+
+    Named from the outermost package above it: folders without __init__.py inside a regular
+    package are namespace portions of it (proj/importers/asana/tasks.py with no
+    importers/__init__.py is proj.importers.asana.tasks). A module in no package is top-level
+    from its own folder. Names never come from a folder above the project root: when the root
+    itself holds an ``__init__.py``, its modules are top-level (as `celery -A tasks` run in that
+    folder sees them) and its ``__init__`` has no name."""
     is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.stem]
+    outermost: Optional[Path] = None
     folder = path.parent
-    while folder != project_root and folder in packages:
-        parts.append(folder.name)
+    while folder != project_root and project_root in folder.parents:
+        if folder in packages:
+            outermost = folder
         folder = folder.parent
-    return ".".join(reversed(parts)), folder, is_package
+    if outermost is None:
+        return ("" if is_package else path.stem), path.parent, is_package
+    base = outermost.parent
+    parts = list(path.relative_to(base).with_suffix("").parts)
+    if is_package:
+        parts = parts[:-1]
+    return ".".join(parts), base, is_package
 
 
 class ModuleIndex:
