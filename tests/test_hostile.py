@@ -157,3 +157,44 @@ def test_pathological_deploy_lines_finish(tmp_path: Path) -> None:
 
 def _lines(text: str) -> List[str]:
     return [line for line in text.splitlines() if line]
+
+
+def test_flake8_analyses_a_crlf_checkout_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """flake8 hands the plugin decoded lines (BOM dropped, newlines made \\n); a CRLF or BOM file
+    must not look like an unsaved buffer, or each file re-analyses the whole project."""
+    import io
+
+    from celerylint import engine, flake8_plugin
+
+    files = {"proj/__init__.py": "", **{f"proj/m{i}.py": f"import proj.m{i + 1}\nX = {i}\n" for i in range(20)}, "proj/tasks.py": TASK}
+    root = write_project(tmp_path / "p", files)
+    for path in root.rglob("*.py"):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    calls = []
+    real_run_all = engine.run_all
+    monkeypatch.setattr(engine, "run_all", lambda *args, **kwargs: calls.append(1) or real_run_all(*args, **kwargs))
+    flake8_plugin._project_findings.cache_clear()
+    reported = []
+    for path in sorted(root.rglob("*.py")):
+        lines = io.TextIOWrapper(io.BytesIO(path.read_bytes()), encoding="utf-8-sig").readlines()  # as flake8 reads
+        reported += [text.split()[0] for _, _, text, _ in flake8_plugin.CeleryLintPlugin(None, str(path), lines).run()]
+    assert len(calls) == 1
+    assert reported == ["CEL006"]
+
+
+def test_no_home_directory_means_no_cache_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    for name in ("HOME", "XDG_CACHE_HOME", "CELERYLINT_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    from celerylint.model import settings as setting_names
+
+    setting_names._table.cache_clear()  # read Celery's table again, with nowhere to snapshot it
+    root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK.replace("broker='redis://'", "brokr='redis://'")})
+    assert main([str(root)]) == 1
+    captured = capsys.readouterr()
+    assert "CEL006" in captured.out and captured.err == ""
