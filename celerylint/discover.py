@@ -65,10 +65,22 @@ def _is_package(folder: Path) -> bool:
     return os.path.isfile(folder / "__init__.py")
 
 
+def _outermost_link_below_cwd(target: Path) -> Optional[Path]:
+    """The named path if it is a symlink, or a symlink on it below the current folder (links
+    above the current folder, such as a symlinked home, are the user's own layout)."""
+    here = absolute(Path.cwd())
+    links = [part for part in (target, *target.parents) if (part == target or here in part.parents) and os.path.islink(part)]
+    return links[-1] if links else None
+
+
 def project_root(target: Path) -> Path:
-    """The root of the project the target belongs to (see the module docstring)."""
+    """The root of the project the target belongs to (see the module docstring). A link named
+    in the path (`etc -> /etc`) is an entry of its folder: its target never becomes a root."""
     target = absolute(target)
-    folder = target if target.is_dir() else target.parent
+    link = _outermost_link_below_cwd(target)
+    if link is not None:
+        target = link
+    folder = target.parent if link is not None or not target.is_dir() else target
     for candidate in (folder, *folder.parents):
         if _has_marker(candidate):
             return candidate
@@ -166,6 +178,8 @@ class _Walk:
                 continue
             if is_dir:
                 self._subfolder(path, child, respect_ignore, only_named, in_package)
+            elif path in self.wanted and entry.is_symlink() and os.path.isdir(path):
+                self._skipped(child, "a link to a folder; links to folders are not followed")
             elif entry.name.endswith(".py") or _is_deploy_file(entry.name):
                 named = path in self.wanted
                 if (only_named or self._excluded(child, respect_ignore)) and not named:

@@ -198,3 +198,18 @@ def test_no_home_directory_means_no_cache_not_an_error(
     assert main([str(root)]) == 1
     captured = capsys.readouterr()
     assert "CEL006" in captured.out and captured.err == ""
+
+
+def test_a_named_link_out_of_the_project_does_not_move_the_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pyproject.toml").write_text("[tool.celerylint]\nselect = ['CEL000']\n")
+    (outside / "tasks.py").write_text(TASK + "\nbroker = 'redis://:hunter2@cache//'\n")
+    root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK})
+    (root / "etc").symlink_to(outside)
+    assert discover.project_root(root / "etc") == root  # not the link's target, wherever it points
+    main([str(root / "etc")])
+    main(["inspect", str(root / "etc")])
+    captured = capsys.readouterr()
+    assert "hunter2" not in captured.out and "outside" not in captured.out
+    assert "etc: skipped: a link to a folder" in captured.err
