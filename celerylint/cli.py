@@ -158,7 +158,8 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _inspect(argv: Sequence[str]) -> int:
-    from celerylint.inspect_cmd import analyse_paths, render_json, render_text
+    from celerylint.engine import analyse_all
+    from celerylint.inspect_cmd import render_json, render_text
 
     parser = _Parser(prog="celerylint inspect", description="Show the Celery apps, config, workers and tasks celerylint sees.")
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders whose projects to show (default: .)")
@@ -167,10 +168,10 @@ def _inspect(argv: Sequence[str]) -> int:
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     args = parser.parse_args(argv)
     settings_for = _settings_for(Overrides(), args.config)
-    analyses, notices = analyse_paths(args.paths or [Path(".")], settings_for)
-    _notify(notices)
+    analysed = analyse_all(args.paths or [Path(".")], settings_for)
+    _notify(analysed.notices)
     render = render_json if args.format == "json" else render_text
-    _emit(render(analyses, Path.cwd()))
+    _emit(render([analysis for analysis, _ in analysed.projects], Path.cwd()))
     return EXIT_CLEAN
 
 

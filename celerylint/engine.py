@@ -239,16 +239,25 @@ def plan(paths: Sequence[Path], overrides: Mapping[Path, bytes] = {}) -> Dict[Pa
     return group_by_project(paths)
 
 
-def run_all(
+@dataclass
+class Analyses:
+    """Every project a run covers, each with the named paths inside it, plus the run's notices."""
+
+    projects: List[Tuple[Analysis, List[Path]]]
+    notices: List[str]
+
+
+def analyse_all(
     paths: Sequence[Path], settings_for: SettingsFor, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
-) -> RunResult:
+) -> Analyses:
     """One analysis per project: each with its own settings, in a stable order whatever the order
-    of the paths. A named folder holding other projects (a marker of their own) covers them too."""
+    of the paths. A named folder holding other projects (a marker of their own) covers them too;
+    one of those whose configuration cannot be read is skipped with a notice."""
     overrides = {absolute(path): data for path, data in overrides.items()}
     queue = plan(paths, overrides)
     found_below: Set[Path] = set()  # projects met while walking a named folder, not named themselves
     done: Set[Path] = set()
-    projects: List[Tuple[Analysis, List[Finding]]] = []
+    projects: List[Tuple[Analysis, List[Path]]] = []
     notices: List[str] = []
     while queue:
         root = min(queue)
@@ -260,8 +269,6 @@ def run_all(
         except ConfigError as error:
             if root not in found_below:
                 raise
-            # A project inside a named folder (a template, a vendored tool) whose configuration
-            # cannot be read is skipped with a notice; the run goes on for the others.
             notices.append(f"{_display(root, '.: skipped')}: its configuration cannot be read: {error}")
             continue
         files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
@@ -270,11 +277,23 @@ def run_all(
                 queue.setdefault(nested, []).append(nested)
                 found_below.add(nested)
         analysis = analyse_project(root, targets, settings, jobs, overrides, files)
+        projects.append((analysis, targets))
+        notices.extend(_display(analysis.root, line) for line in analysis.notices)
+    projects.sort(key=lambda item: item[0].root)
+    return Analyses(projects, notices)
+
+
+def run_all(
+    paths: Sequence[Path], settings_for: SettingsFor, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+) -> RunResult:
+    """Every project the paths belong to, analysed, with the findings that rest on the paths."""
+    analysed = analyse_all(paths, settings_for, jobs, overrides)
+    projects: List[Tuple[Analysis, List[Finding]]] = []
+    notices = list(analysed.notices)
+    for analysis, targets in analysed.projects:
         findings = findings_for(analysis, targets)
         projects.append((analysis, findings))
-        notices.extend(_display(analysis.root, line) for line in analysis.notices)
         notices.extend(_display(analysis.root, line) for line in silenced_by_broken_files(analysis, findings))
-    projects.sort(key=lambda item: item[0].root)
     return RunResult(projects, notices)
 
 

@@ -39,10 +39,8 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from celerylint.config import ConfigError, Settings
-from celerylint.discover import is_inside, list_files
 from celerylint.facts.types import Const, Seq, Value
 from celerylint.model.config import ResolvedConfig, Setting
 from celerylint.model.project import Project, TaskDef, WorkerEntry
@@ -167,43 +165,6 @@ def render(project: Project) -> str:
 
 
 # --- several projects ------------------------------------------------------------------------
-
-
-def analyse_paths(paths: Sequence[Path], settings_for: Callable[[Path], Settings]) -> Tuple[List["Analysis"], List[str]]:
-    """Every project the paths belong to, as a lint run sees them (a named folder holding other
-    projects, a marker of their own as in a monorepo, covers them too), with the run's notices,
-    their paths relative to the current folder."""
-    from celerylint.engine import analyse_project, exclude_spec, plan
-
-    queue = plan(paths)
-    found_below: Set[Path] = set()
-    done: Set[Path] = set()
-    analyses: List["Analysis"] = []
-    notices: List[str] = []
-    base = Path.cwd()
-    while queue:
-        root = min(queue)
-        targets = queue.pop(root)
-        done.add(root)
-        try:
-            settings = settings_for(root)
-        except ConfigError as error:
-            if root not in found_below:
-                raise
-            # As in a lint run: a project below a named folder whose configuration cannot be read is skipped.
-            notices.append(f"{_shown_root(root, base)}: skipped: its configuration cannot be read: {error}")
-            continue
-        files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
-        for nested in files.nested_roots:
-            if nested not in done and any(is_inside(nested, target) for target in targets):
-                queue.setdefault(nested, []).append(nested)
-                found_below.add(nested)
-        analysis = analyse_project(root, targets, settings, files=files)
-        analyses.append(analysis)
-        for notice in analysis.notices:
-            rel, sep, rest = notice.partition(": ")
-            notices.append(f"{_shown_root(root / rel, base)}{sep}{rest}")
-    return sorted(analyses, key=lambda analysis: analysis.root), notices
 
 
 def _shown_root(root: Path, base: Path) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Set, Tuple
 import pytest
 
 from celerylint.cli import main
-from tests.conftest import FIXTURES, write_project
+from tests.conftest import FIXTURES
 
 Doc = Dict[str, Any]
 
