@@ -134,7 +134,10 @@ def test_read_only_tree_for_an_unprivileged_user(tmp_path: Path) -> None:
         env = {**os.environ, "CELERYLINT_CACHE_DIR": str(cache), "HOME": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
         _set_modes(root, 0o555, 0o444)
         before = _tree_state(root)
-        probe = subprocess.run([*drop, sys.executable, "-c", "import celerylint"], env=env, capture_output=True, text=True)
+        # From the project folder, as the real run: from the checkout, `-c` would find the source.
+        probe = subprocess.run(
+            [*drop, sys.executable, "-c", "import celerylint.cli, celery, libcst"], cwd=root, env=env, capture_output=True, text=True
+        )
         if probe.returncode != 0:
             pytest.skip(f"`nobody` cannot run this interpreter and celerylint: {probe.stderr.strip()[-200:]}")
         denied = subprocess.run([*drop, "touch", str(root / "proj" / "probe")], env=env, capture_output=True)
