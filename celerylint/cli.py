@@ -171,7 +171,7 @@ def _inspect(argv: Sequence[str]) -> int:
     analysed = analyse_all(args.paths or [Path(".")], settings_for)
     _notify(analysed.notices)
     render = render_json if args.format == "json" else render_text
-    _emit(render([analysis for analysis, _ in analysed.projects], Path.cwd()))
+    _emit(render([(analysis.root, analysis.project) for analysis, _ in analysed.projects], Path.cwd()))
     return EXIT_CLEAN
 
 

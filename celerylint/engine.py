@@ -26,9 +26,9 @@ from celerylint.discover import (
 from celerylint.facts import facts_from_bytes
 from celerylint.facts.types import ModuleFacts
 from celerylint.findings import Finding
-from celerylint.model.commands import scan_deploy_files
+from celerylint.model.deploy import scan_deploy_files
 from celerylint.model.modules import ModuleIndex
-from celerylint.model.project import Project
+from celerylint.model.project import Project, build_project
 from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE
 
 # Below this many files, starting worker processes costs more than it saves.
@@ -137,9 +137,10 @@ class Analysis:
         return data.decode("utf-8", errors="replace").splitlines()
 
 
-def build_project(root: Path, files: FileSet, facts: Mapping[Path, ModuleFacts], settings: Settings) -> Project:
+def project_model(root: Path, files: FileSet, facts: Mapping[Path, ModuleFacts], settings: Settings) -> Project:
+    """The model of the project at root from its files' facts."""
     index = ModuleIndex(root, [(path, facts[path]) for path in files.python])
-    return Project(index, scan_deploy_files(files.deploy, root), settings.worker_apps)
+    return build_project(index, scan_deploy_files(files.deploy, root), settings.worker_apps)
 
 
 def analyse_project(
@@ -156,7 +157,7 @@ def analyse_project(
     unsaved = [path for path in overrides if is_inside(path, root) and path.suffix == ".py" and path not in files.python]
     files = replace(files, python=files.python + tuple(unsaved))
     loaded = load_facts(root, files.python, FactsCache(root, settings.use_cache, settings.cache_dir), jobs, overrides)
-    project = build_project(root, files, loaded.model, settings)
+    project = project_model(root, files, loaded.model, settings)
     notices = files.notices + loaded.notices
     return Analysis(root, files, loaded.reported, project, settings, overrides, notices)
 
@@ -205,12 +206,12 @@ def silenced_by_broken_files(analysis: Analysis, findings: Sequence[Finding]) ->
     """One notice per project whose unparsable modules hide findings: the rules that would
     report more if those modules were absent (only worth asking when one is imported)."""
     index = analysis.project.index
-    importers = analysis.project.importers()
+    importers = analysis.project.graph.importers()
     broken = [info for info in index.modules() if info.broken and not info.is_test and importers.get(info.name)]
     if not broken:
         return []
     kept = [path for path in analysis.files.python if path not in {info.path for info in broken}]
-    without = build_project(analysis.root, replace(analysis.files, python=tuple(kept)), analysis.project.index.facts_by_path(), analysis.settings)
+    without = project_model(analysis.root, replace(analysis.files, python=tuple(kept)), analysis.project.index.facts_by_path(), analysis.settings)
     before = {(f.code, f.path, f.line) for f in findings}
     hidden = sorted({f.code for f in rule_findings(without, analysis.settings) if (f.code, f.path, f.line) not in before})
     if not hidden:

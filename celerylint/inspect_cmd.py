@@ -39,17 +39,15 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from celerylint.facts.types import Const, Seq, Value
-from celerylint.model.config import ResolvedConfig, Setting
+from celerylint.model.app_config import ResolvedConfig, Setting
 from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.model.resolve import AppObj, ClassObj, ExtObj, Obj, ValObj
-from celerylint.rules.common import pushes_context, task_apps, task_base_classes
-from celerylint.rules.context import context_provided
+from celerylint.model.flask import pushes_context
 
-if TYPE_CHECKING:
-    from celerylint.engine import Analysis
+ProjectAt = Tuple[Path, Project]  # a project's root and its model
 
 SHOWN_SETTINGS = (
     "broker_url",
@@ -122,7 +120,7 @@ def _registration(project: Project, task: TaskDef) -> str:
 
 
 def _base(project: Project, task: TaskDef) -> str:
-    classes, known = task_base_classes(project, task)
+    classes, known = project.task_base_classes(task)
     if not known:
         return "unknown"
     if not classes:
@@ -155,11 +153,11 @@ def render(project: Project) -> str:
     lines.append("")
     lines.append("Tasks:")
     for task in sorted(project.tasks, key=lambda t: (t.module.rel, t.decorator_loc.line)):
-        apps = task_apps(project, task)
+        apps = project.task_apps(task)
         owner = "shared_task" if task.app is None else f"app at {project.app_label(task.app)}"
         lines.append(f"  {task.name}  ({task.module.rel}:{task.decorator_loc.line}, {owner})")
         lines.append(f"    registered: {_registration(project, task)}")
-        lines.append(f"    base: {_base(project, task)}; Flask app context: {'yes' if context_provided(project, task) else 'no'}")
+        lines.append(f"    base: {_base(project, task)}; Flask app context: {'yes' if project.has_app_context(task) else 'no'}")
         lines.append(f"    time limits: {_limits(task)}" + ("" if apps else "; app unknown"))
     return "\n".join(lines) + "\n"
 
@@ -174,10 +172,10 @@ def _shown_root(root: Path, base: Path) -> str:
         return root.as_posix()
 
 
-def render_text(analyses: Sequence["Analysis"], base: Path) -> str:
-    if len(analyses) == 1:
-        return render(analyses[0].project)
-    return "".join(f"Project {_shown_root(a.root, base)}:\n{render(a.project)}\n" for a in analyses)
+def render_text(projects: Sequence[ProjectAt], base: Path) -> str:
+    if len(projects) == 1:
+        return render(projects[0][1])
+    return "".join(f"Project {_shown_root(root, base)}:\n{render(project)}\n" for root, project in projects)
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -260,12 +258,12 @@ def _app_key(project: Project, app: AppObj) -> Tuple[str, int, int]:
 def _app_json(project: Project, app: AppObj) -> Dict[str, Json]:
     definition = project.apps[app]
     task_cls: Set[Tuple[str, int, str]] = set()
-    for value, info, scope, loc in project.task_bases.get(app, []):
+    for value, info, scope, loc in ((item.value, item.module, item.scope, item.loc) for item in project.task_classes(app)):
         obj = project.resolve(info, scope, value)
         if isinstance(value, Const) and isinstance(value.value, str):
             obj = project.resolver.resolve_dotted(value.value.replace(":", "."), info)
         task_cls.add((info.rel, loc.line, _obj_name(obj) or ""))
-    autodiscover = sorted({(info.rel, call.loc.line) for other, call, info in project.autodiscover if other == app})
+    autodiscover = sorted({(item.module.rel, item.call.loc.line) for item in project.autodiscoveries if item.app == app})
     return {
         "created": project.app_label(app),
         "module": definition.module.name,
@@ -336,7 +334,7 @@ def _task_option_record(project: Project, task: TaskDef, option: str, from_base:
         return _record("set", shown, literal, defined, option)
     if not from_base:
         return _record("not set")
-    classes, known = task_base_classes(project, task)
+    classes, known = project.task_base_classes(task)
     if not known:
         return _record("unknown", reasons=[("the task's base class is not known", defined)])
     for cls in sorted(classes, key=lambda c: (c.module, c.qualname)):
@@ -350,7 +348,7 @@ def _task_option_record(project: Project, task: TaskDef, option: str, from_base:
 
 def _config_record(project: Project, task: TaskDef, name: str) -> Dict[str, Json]:
     """The setting in the configuration of the app(s) the task runs on."""
-    apps = sorted(task_apps(project, task), key=lambda app: _app_key(project, app))
+    apps = sorted(project.task_apps(task), key=lambda app: _app_key(project, app))
     defined = _where(task.module.rel, task.decorator_loc.line)
     if not apps:
         return _record("unknown", reasons=[("the task's app is not known", defined)])
@@ -363,7 +361,7 @@ def _config_record(project: Project, task: TaskDef, name: str) -> Dict[str, Json
 
 def _limits_json(project: Project, task: TaskDef) -> Dict[str, Json]:
     result: Dict[str, Json] = {}
-    apps = task_apps(project, task)
+    apps = project.task_apps(task)
     workers = [w for app in apps for w in project.workers_for(app)]
     for option, setting, flag in LIMIT_OPTIONS:
         result[option] = {
@@ -375,18 +373,18 @@ def _limits_json(project: Project, task: TaskDef) -> Dict[str, Json]:
 
 
 def _task_json(project: Project, task: TaskDef) -> Dict[str, Json]:
-    classes, known = task_base_classes(project, task)
+    classes, known = project.task_base_classes(task)
     names = sorted({f"{cls.module}.{cls.qualname}" for cls in classes})
     bases: Json = ("unknown" if not known else list(names) or ["celery.Task"])
-    context: Json = "unknown" if not known else context_provided(project, task)
-    pushing = sorted({f"{cls.module}.{cls.qualname}" for cls in classes if pushes_context(project, cls)})
+    context: Json = "unknown" if not known else project.has_app_context(task)
+    pushing = sorted({f"{cls.module}.{cls.qualname}" for cls in classes if pushes_context(project.graph, cls)})
     return {
         "name": task.name,
         "module": task.module.name,
         "function": task.function.qualname,
         "defined": _where(task.module.rel, task.decorator_loc.line),
         "app": project.app_label(task.app) if task.app is not None else None,
-        "apps": sorted(project.app_label(app) for app in task_apps(project, task)),
+        "apps": sorted(project.app_label(app) for app in project.task_apps(task)),
         "registered": _registered_json(project, task),
         "bases": bases,
         "app_context": context,
@@ -411,11 +409,11 @@ def project_json(project: Project) -> Dict[str, Json]:
     }
 
 
-def render_json(analyses: Sequence["Analysis"], base: Path) -> str:
+def render_json(projects_at: Sequence[ProjectAt], base: Path) -> str:
     """One JSON document for every project; roots relative to base (the current folder)."""
     projects: List[Json] = []
-    for analysis in analyses:
-        document: Dict[str, Json] = {"root": _shown_root(analysis.root, base)}
-        document.update(project_json(analysis.project))
+    for root, project in projects_at:
+        document: Dict[str, Json] = {"root": _shown_root(root, base)}
+        document.update(project_json(project))
         projects.append(document)
     return json.dumps({"projects": projects}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

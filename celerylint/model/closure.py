@@ -8,34 +8,62 @@ run at import time (``app = create_app()``), then what Celery imports itself:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Set, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, CallFact, Const, IterItem, LambdaVal, Ref, Seq, Value
-from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, ValObj
-
-if TYPE_CHECKING:
-    from celerylint.model.modules import ModuleInfo
-    from celerylint.model.project import Closure, Project, WorkerEntry
+from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
+from celerylint.model.app_config import Place
+from celerylint.model.apps import AppModel, Autodiscovery
+from celerylint.model.config_objects import ConfigObjects
+from celerylint.model.graph import ProgramGraph
+from celerylint.model.modules import ModuleInfo
+from celerylint.model.resolve import AppObj, ClassObj, Ctx, ExtObj, FuncObj, ValObj
 
 MAX_ROUNDS = 10
 
 
-class ClosureBuilder:
-    def __init__(self, project: "Project", entry: "WorkerEntry") -> None:
-        from celerylint.model.project import Closure
+@dataclass
+class Closure:
+    """What a worker process imports and runs at start (filled while it is built, then read only)."""
 
-        self.project = project
-        self.entry = entry
+    modules: Set[str] = field(default_factory=set)
+    functions: Set[Tuple[str, str]] = field(default_factory=set)
+    uncertain: List[str] = field(default_factory=list)
+    via: Dict[str, str] = field(default_factory=dict)  # module -> how it was reached
+
+    def places(self) -> FrozenSet[Place]:
+        return frozenset({(m, MODULE_SCOPE) for m in self.modules} | set(self.functions))
+
+    def runs(self, module: str, scope: str) -> bool:
+        return (module, scope) in self.functions or (scope == MODULE_SCOPE and module in self.modules)
+
+
+def apps_in(apps: AppModel, closure: Closure) -> List[AppObj]:
+    """The apps whose creating statement the worker runs."""
+    return [app for app, d in apps.definitions.items() if closure.runs(d.module.name, d.scope)]
+
+
+def build_closure(graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, spec: str, modules: Sequence[str]) -> Closure:
+    return ClosureBuilder(graph, apps, objects, spec, modules).build()
+
+
+class ClosureBuilder:
+    def __init__(self, graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, spec: str, modules: Sequence[str]) -> None:
+        self.graph = graph
+        self.apps = apps
+        self.objects = objects
+        self.spec = spec
+        self.entry_modules = tuple(modules)
         self.closure = Closure()
         self.module_queue: List[Tuple[str, str]] = []
         self.function_queue: List[Tuple[str, str]] = []
 
-    def build(self) -> "Closure":
-        if not self.entry.resolved:
-            self.uncertain(f"worker app {self.entry.spec!r} is not a project module")
+    def build(self) -> Closure:
+        if not self.entry_modules:
+            self.uncertain(f"worker app {self.spec!r} is not a project module")
             return self.closure
-        for name in self.entry.modules:
-            self.add_module(name, f"the worker entry {self.entry.spec}")
+        for name in self.entry_modules:
+            self.add_module(name, f"the worker entry {self.spec}")
         for _ in range(MAX_ROUNDS):
             before = (len(self.closure.modules), len(self.closure.functions))
             self._drain()
@@ -52,10 +80,10 @@ class ClosureBuilder:
             self.closure.uncertain.append(reason)
 
     def add_module(self, name: str, via: str) -> None:
-        info = self.project.index.get(name)
+        info = self.graph.index.get(name)
         if info is None:
             return
-        for parent in self.project._with_parents(info.name, info):
+        for parent in self.graph.with_parents(info.name, info):
             if parent not in self.closure.modules:
                 self.closure.modules.add(parent)
                 self.closure.via.setdefault(parent, via)
@@ -77,7 +105,7 @@ class ClosureBuilder:
                 self._visit_scope(module, qualname, f"{module}.{qualname}()")
 
     def _visit_scope(self, module: str, scope: str, via: str) -> None:
-        info = self.project.index.by_name.get(module)
+        info = self.graph.index.by_name.get(module)
         if info is None:
             return
         if info.broken:
@@ -89,7 +117,7 @@ class ClosureBuilder:
         reached_via = f"imported from {info.name}" if scope == MODULE_SCOPE else f"imported by {info.name}.{scope}()"
         # Undetailed modules only know their imports: count them all (over-approximation).
         import_scope: Optional[str] = scope if facts.detailed else None
-        for name in sorted(self.project.imported_modules(info, import_scope)):  # sorted: the same path every run
+        for name in sorted(self.graph.imported_modules(info, import_scope)):  # sorted: the same path every run
             self.add_module(name, reached_via)
         if not facts.detailed:
             return
@@ -97,45 +125,45 @@ class ClosureBuilder:
             if call.scope == scope:
                 self._follow_call(info, scope, call.value)
 
-    def _follow_call(self, info: "ModuleInfo", scope: str, call: Call) -> None:
-        func = self.project.resolve(info, scope, call.func)
+    def _follow_call(self, info: ModuleInfo, scope: str, call: Call) -> None:
+        func = self.graph.resolve(info, scope, call.func)
         if isinstance(func, FuncObj):
             self.add_function(func, f"{info.name}")
         elif isinstance(func, ClassObj):
-            init = self.project.resolver.class_attr(func, "__init__")
+            init = self.graph.resolver.class_attr(func, "__init__")
             if isinstance(init, FuncObj):
                 self.add_function(init, info.name)
         elif isinstance(func, ExtObj) and func.path in ("celery.signals.import_modules.connect",):
             for argument in call.args[:1]:
-                target = self.project.resolve(info, scope, argument)
+                target = self.graph.resolve(info, scope, argument)
                 if isinstance(target, FuncObj):
                     self.add_function(target, "the import_modules signal")
 
     # --- what the worker imports after its entry module ---------------------------------
 
     def _worker_start_imports(self) -> None:
-        apps = self.project.apps_in(self.closure)
+        apps = apps_in(self.apps, self.closure)
         places = self.closure.places()
         for app in apps:
-            config = self.project.config(app, places)
+            config = self.apps.config(app, places)
             for setting in ("include", "imports"):
                 state, value = config.lookup(setting)
                 if state == "unknown":
                     self.uncertain(f"the {setting} setting is not known")
                 elif value is not None:
                     self._import_listed(value.value, f"the {setting} setting ({value.origin})")
-        for app, call, info in self.project.autodiscover:
-            if app in apps and self.closure.runs(info.name, call.scope):
-                self._autodiscover(info, call)
+        for found in self.apps.autodiscoveries:
+            if found.app in apps and self.closure.runs(found.module.name, found.call.scope):
+                self._autodiscover(found)
         if apps:
-            self._django_setup(self.project.apps[apps[0]].module)
+            self._django_setup(self.apps.definitions[apps[0]].module)
         self._signal_receivers()
 
-    def _django_setup(self, near: "ModuleInfo") -> None:
+    def _django_setup(self, near: ModuleInfo) -> None:
         """Celery's Django fixup runs django.setup() and the system checks at worker start
         (celery/fixups/django.py: validate_models): every installed app, its models and its
         AppConfig.ready(), and the ROOT_URLCONF tree, are imported."""
-        settings = self.project.mappings.django_settings_module(near)
+        settings = self.objects.django_settings_module(near)
         if settings is None:
             return
         via = "django.setup() at worker start"
@@ -150,14 +178,14 @@ class ClosureBuilder:
             self.add_module(package, via)
             self.add_module(f"{package}.models", via)
             self._app_config_ready(name)
-        urlconf = self.project.mappings.module_mapping(settings.name).get("ROOT_URLCONF")
+        urlconf = self.objects.module_mapping(settings.name).get("ROOT_URLCONF")
         if urlconf is not None and isinstance(urlconf.value, Const) and isinstance(urlconf.value.value, str):
             self.add_module(urlconf.value.value, "the system checks (ROOT_URLCONF) at worker start")
 
     def _app_config_ready(self, name: str) -> None:
-        obj = self.project.resolver.resolve_dotted(name)
+        obj = self.graph.resolver.resolve_dotted(name)
         if isinstance(obj, ClassObj):
-            ready = self.project.resolver.class_attr(obj, "ready")
+            ready = self.graph.resolver.class_attr(obj, "ready")
             if isinstance(ready, FuncObj):
                 self.add_function(ready, "AppConfig.ready()")
 
@@ -181,7 +209,8 @@ class ClosureBuilder:
             return names
         return None
 
-    def _autodiscover(self, info: "ModuleInfo", call: CallFact) -> None:
+    def _autodiscover(self, found: Autodiscovery) -> None:
+        info, call = found.module, found.call
         value = call.value
         packages = value.args[0] if value.args else value.kwarg("packages")
         related: Optional[str] = "tasks"
@@ -207,24 +236,24 @@ class ClosureBuilder:
     def _app_package(self, name: str) -> Optional[str]:
         """The package an autodiscover entry means. A Django entry may name an AppConfig
         class ('polls.apps.PollsConfig'): its `name` attribute, else the package holding it."""
-        if self.project.index.get(name) is None:
-            obj = self.project.resolver.resolve_dotted(name)
+        if self.graph.index.get(name) is None:
+            obj = self.graph.resolver.resolve_dotted(name)
             if isinstance(obj, ClassObj):
-                label = self.project.resolver.class_attr(obj, "name")
+                label = self.graph.resolver.class_attr(obj, "name")
                 if isinstance(label, ValObj) and isinstance(label.value, Const) and isinstance(label.value.value, str):
                     name = label.value.value
                 else:
                     name = obj.module.rpartition(".")[0] or obj.module
         while name:
-            info = self.project.index.get(name)
+            info = self.graph.index.get(name)
             if info is not None:
                 return info.name
             name = name.rpartition(".")[0]
         return None
 
-    def _packages(self, info: "ModuleInfo", scope: str, packages: Optional[Value]) -> Optional[List[str]]:
+    def _packages(self, info: ModuleInfo, scope: str, packages: Optional[Value]) -> Optional[List[str]]:
         if packages is None or (isinstance(packages, Const) and packages.value is None):
-            settings = self.project.mappings.django_settings_module(info)
+            settings = self.objects.django_settings_module(info)
             if settings is None:
                 return []  # outside Django, autodiscover_tasks() with no packages imports nothing
             return self._installed_apps(settings)
@@ -234,13 +263,13 @@ class ClosureBuilder:
         if names is not None:
             return names
         if isinstance(packages, Ref) and packages.path.endswith("INSTALLED_APPS"):
-            settings = self.project.mappings.django_settings_module(info)
+            settings = self.objects.django_settings_module(info)
             return self._installed_apps(settings) if settings is not None else None
         return None
 
-    def _installed_apps(self, settings: "ModuleInfo") -> Optional[List[str]]:
+    def _installed_apps(self, settings: ModuleInfo) -> Optional[List[str]]:
         """INSTALLED_APPS, following `INSTALLED_APPS += [...]` through its earlier bindings."""
-        mapping = self.project.mappings.module_mapping(settings.name)
+        mapping = self.objects.module_mapping(settings.name)
         entries = [entry for entry in mapping.entries if entry.key == "INSTALLED_APPS"]
         if not entries:
             return None
@@ -248,14 +277,14 @@ class ClosureBuilder:
         for entry in entries:
             if entry.value is None:
                 return None
-            owner = self.project.index.by_name.get(entry.value_ctx[0], settings)
+            owner = self.graph.index.by_name.get(entry.value_ctx[0], settings)
             current = self._evaluate_list(owner, entry.value, 0, current)
             if current is None:
                 return None
         return current
 
     def _evaluate_list(
-        self, info: "ModuleInfo", value: Value, depth: int, previous: Optional[List[str]] = None
+        self, info: ModuleInfo, value: Value, depth: int, previous: Optional[List[str]] = None
     ) -> Optional[List[str]]:
         if depth > 10:
             return None
@@ -277,9 +306,9 @@ class ClosureBuilder:
         if isinstance(value, Ref) and value.scope == "global" and "." not in value.path:
             if value.path == "INSTALLED_APPS":
                 return previous
-            entry = self.project.mappings.module_mapping(info.name).get(value.path)
+            entry = self.objects.module_mapping(info.name).get(value.path)
             if entry is not None and entry.value is not None:
-                owner = self.project.index.by_name.get(entry.value_ctx[0], info)
+                owner = self.graph.index.by_name.get(entry.value_ctx[0], info)
                 return self._evaluate_list(owner, entry.value, depth + 1)
         return None
 
@@ -287,27 +316,21 @@ class ClosureBuilder:
         """import_modules receivers run at worker start; so do receivers of signals they send."""
         sent: Set[str] = {"celery.signals.import_modules"}
         for module, scope in sorted(self.closure.functions):
-            info = self.project.index.by_name.get(module)
+            info = self.graph.index.by_name.get(module)
             if info is None:
                 continue
             for call in info.facts.calls:
                 func = call.value.func
                 if call.scope == scope and isinstance(func, Ref) and func.last == "send" and "." in func.path:
                     signal = Ref(func.scope, func.path.rpartition(".")[0])
-                    sent.add(self.project.resolver.canonical(_ctx(info, scope), signal))
-        for info in self.project.index.modules():
+                    sent.add(self.graph.resolver.canonical(Ctx(info, scope), signal))
+        for info in self.graph.index.modules():
             for function in info.facts.functions:
                 for decorator, _ in function.decorators:
                     target = decorator.func if isinstance(decorator, Call) else decorator
                     if not (isinstance(target, Ref) and target.last in ("connect", "connect_via")):
                         continue
                     signal = Ref(target.scope, target.path.rpartition(".")[0])
-                    if self.project.resolver.canonical(_ctx(info, function.scope), signal) in sent:
+                    if self.graph.resolver.canonical(Ctx(info, function.scope), signal) in sent:
                         self.add_module(info.name, "a signal receiver")
                         self.add_function(FuncObj(info.name, function.qualname), "a signal receiver")
-
-
-def _ctx(info: "ModuleInfo", scope: str):  # type: ignore[no-untyped-def]
-    from celerylint.model.resolve import Ctx
-
-    return Ctx(info, scope)

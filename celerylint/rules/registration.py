@@ -11,11 +11,7 @@ from celerylint.rules.base import Rule, example, finding_at, related_at
 
 
 def _imported_elsewhere(project: Project, module: str) -> bool:
-    importers = project.importers()
-
-    def used(name: str) -> bool:
-        return any(not project.index.by_name[other].is_test for other in importers.get(name, ()) if other in project.index.by_name)
-
+    used = project.graph.imported_by_non_test_code
     # A broken module that something imports may import this one: its imports are unknown.
     # One that nothing imports runs nowhere and hides nothing.
     if any(info.broken and not info.is_test and used(info.name) for info in project.index.modules()):

@@ -2,61 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional
 
-from celerylint.facts.types import RESULT_ATTRS, Attr, Call, Loc, Ref, Value
-from celerylint.model.modules import ModuleInfo
+from celerylint.facts.types import Loc
 from celerylint.findings import Related
-from celerylint.model.config import Origin
+from celerylint.model.app_config import Origin
 from celerylint.model.project import Project, WorkerEntry
-from celerylint.model.resolve import AppObj, AttrOf, ExtObj
+from celerylint.model.resolve import AppObj
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule, example, finding_at, related_at
-from celerylint.rules.common import local_value
-
-ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})
-RESULT_PRODUCERS = frozenset({"delay", "apply_async", "AsyncResult"})
-
-
-def _produces_result(value: Optional[Value]) -> bool:
-    if not isinstance(value, Call):
-        return False
-    func = value.func
-    name = func.last if isinstance(func, Ref) else func.attr if isinstance(func, Attr) else ""
-    return name in RESULT_PRODUCERS
-
-
-def result_reads(project: Project) -> Iterator[Tuple[ModuleInfo, Loc, str]]:
-    """Every place that reads a task's state or result, in source order per file."""
-    for info in sorted(project.index.modules(), key=lambda m: m.rel):
-        if info.is_test:
-            continue  # tests run tasks eagerly: their results need no backend
-        facts = info.facts
-        for call in facts.calls:
-            func = call.value.func
-            if isinstance(func, Ref) and func.last == "AsyncResult":
-                obj = project.resolve(info, call.scope, func)
-                if (isinstance(obj, ExtObj) and obj.path in ASYNC_RESULT) or (
-                    isinstance(obj, AttrOf) and obj.path == "AsyncResult" and project.apps_of(obj.base)
-                ):
-                    yield info, call.loc, "AsyncResult(...)"
-            elif isinstance(func, Attr) and func.attr in RESULT_ATTRS and _produces_result(func.base):
-                yield info, call.loc, f".{func.attr}() on a task result"
-        for use in facts.uses:
-            ref = use.ref
-            if ref.scope == "local" and ref.path.count(".") == 1 and ref.last in RESULT_ATTRS:
-                holder = ref.path.split(".", 1)[0]
-                if _produces_result(local_value(project, info, use.scope, holder)):
-                    yield info, use.loc, f"{ref.path}"
-
 
 def check(project: Project) -> Iterator[Finding]:
-    reads = list(result_reads(project))
+    reads = list(project.result_reads())
     if not reads:
         return
-    read_info, read_loc, read_what = reads[0]
-    read_at = f"{read_info.rel}:{read_loc.line}"
-    evidence = [related_at(info.rel, loc.line, loc.col, f"a result is read here ({what})") for info, loc, what in reads]
+    first = reads[0]
+    read_at, read_what = f"{first.module.rel}:{first.loc.line}", first.what
+    evidence = [related_at(read.module.rel, read.loc.line, read.loc.col, f"a result is read here ({read.what})") for read in reads]
     env_backend = [origin for name, origin in project.deploy.env_settings if name == "CELERY_RESULT_BACKEND"]
     if env_backend:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator, List, Optional, Tuple
 
 from celerylint.facts.types import (
-    Attr, Call, CallFact, Const, DictVal, IterItem, LambdaVal, Opaque, Ref, Seq, Value,
+    Attr, Call, CallFact, DictVal, IterItem, LambdaVal, Opaque, Ref, Seq, Value,
 )
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
@@ -13,8 +13,7 @@ from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, Obj
 from celerylint.findings import Related
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule, example, finding_at, related_at
-from celerylint.rules.common import is_orm_model, task_apps
-from celerylint.rules.context import REQUEST_NAMES
+from celerylint.model.flask import REQUEST_NAMES, is_orm_model
 
 UNENCODABLE_CALLS = {
     "builtins.set": "a set",
@@ -103,7 +102,7 @@ class ArgumentClassifier:
         func = call.func
         if isinstance(func, Ref) and func.last in SESSION_GETTERS and call.args:
             owner = self.resolve(call.args[0])
-            if is_orm_model(self.project, owner):
+            if is_orm_model(self.project.graph, owner):
                 assert isinstance(owner, ClassObj)
                 return f"a {owner.qualname} ORM instance"
         callee = self.resolve(func)
@@ -116,7 +115,7 @@ class ArgumentClassifier:
     def _instance_of(self, cls: Obj) -> Optional[str]:
         if not isinstance(cls, ClassObj):
             return None
-        if is_orm_model(self.project, cls):
+        if is_orm_model(self.project.graph, cls):
             return f"a {cls.qualname} ORM instance"
         if self._plain_project_class(cls):
             return f"an instance of {cls.qualname}"
@@ -160,7 +159,7 @@ class ArgumentClassifier:
             if not iterated and (not tail or tail[-1] not in QUERY_RESULT_METHODS):
                 continue  # iterating any query yields instances; otherwise only these methods do
             owner = self.resolve(Ref(current.scope, owner_path))
-            if is_orm_model(self.project, owner):
+            if is_orm_model(self.project.graph, owner):
                 assert isinstance(owner, ClassObj)
                 return owner.qualname
         return None
@@ -185,22 +184,6 @@ def _arguments(call: CallFact) -> List[Tuple[Value, str]]:
     return result
 
 
-def _json_serializer(project: Project, task: TaskDef, call: CallFact) -> bool:
-    for value in (call.value.kwarg("serializer"), task.option("serializer")):
-        if value is not None:
-            return isinstance(value, Const) and value.value == "json"
-    apps = task_apps(project, task)
-    if not apps:
-        return False
-    for app in apps:
-        state, setting = project.config(app).lookup("task_serializer")
-        if state == "unknown":
-            return False
-        if state == "set" and setting is not None and not (isinstance(setting.value, Const) and setting.value.value == "json"):
-            return False
-    return True
-
-
 def _task_def(task: TaskDef) -> Related:
     loc = task.decorator_loc
     return related_at(task.module.rel, loc.line, loc.col, f"the task '{task.name}' is defined here")
@@ -212,7 +195,7 @@ def check(project: Project) -> Iterator[Finding]:
         if not isinstance(func, Ref) or "." not in func.path:
             continue
         task = project.task_for(info, call.scope, Ref(func.scope, func.path.rpartition(".")[0]))
-        if task is None or not _json_serializer(project, task, call):
+        if task is None or project.task_serializer(task, call) != ("set", "json"):
             continue
         classifier = ArgumentClassifier(project, info, call.scope)
         for argument, key in _arguments(call):

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
+
+from celerylint.facts.types import Const, Value
 
 from celerylint.model.project import Project, TaskDef
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule, example, finding_at, related_at
-from celerylint.rules.common import const_is_set, task_apps, task_base_classes
 
 LIMIT_OPTIONS = ("time_limit", "soft_time_limit")
 WORKER_LIMIT_FLAGS = ("--time-limit", "--soft-time-limit")
 
 
 def _base_has_limit(project: Project, task: TaskDef) -> bool:
-    classes, known = task_base_classes(project, task)
+    classes, known = project.task_base_classes(task)
     if not known:
         return True
     for cls in classes:
@@ -26,7 +27,7 @@ def _base_has_limit(project: Project, task: TaskDef) -> bool:
 
 def _config_allows_silence(project: Project, task: TaskDef) -> bool:
     """True when some source gives (or may give) a limit: then stay silent."""
-    apps = task_apps(project, task)
+    apps = project.task_apps(task)
     if not apps:
         return True
     for app in apps:
@@ -39,6 +40,15 @@ def _config_allows_silence(project: Project, task: TaskDef) -> bool:
             if any(flag in worker.options for flag in WORKER_LIMIT_FLAGS):
                 return True
     return False
+
+
+def const_is_set(value: Optional[Value]) -> bool:
+    """A decorator option given a real value (not None, not 0)."""
+    if value is None:
+        return False
+    if isinstance(value, Const):
+        return value.value not in (None, 0, False)
+    return True
 
 
 def check(project: Project) -> Iterator[Finding]:
@@ -57,7 +67,7 @@ def check(project: Project) -> Iterator[Finding]:
             "task_time_limit in the app's configuration.",
             [
                 related_at(d.module.rel, d.loc.line, d.loc.col, "its app, created here with no task_time_limit")
-                for d in (project.apps[app] for app in task_apps(project, task))
+                for d in (project.apps[app] for app in project.task_apps(task))
             ],
         )
 

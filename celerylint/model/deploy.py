@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
-from celerylint.model.config import Origin
+from celerylint.model.app_config import Origin
 
 MAX_FILE_BYTES = 1_000_000
 # Two linear searches, not one `celery.*worker` pattern: that backtracks quadratically on a long

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
 from celerylint.facts.types import Const, Value
-from celerylint.model.settings import canonical_setting
+from celerylint.model.setting_names import canonical_setting
 
 Place = Tuple[str, str]  # (module, scope) where a statement runs
 

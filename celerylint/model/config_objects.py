@@ -6,15 +6,13 @@ Whatever cannot be followed becomes an Opacity: the keys are unknown, never miss
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from celerylint.facts.types import MODULE_SCOPE, Attr, Call, CallFact, Const, DictVal, Loc, Ref, Sub, Value
-from celerylint.model.config import Entry, Mapping, Opacity, Origin, Place
+from celerylint.model.app_config import Entry, Mapping, Opacity, Origin, Place
+from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, InstObj, ModObj, Obj, UnknownObj, ValObj
-
-if TYPE_CHECKING:
-    from celerylint.model.project import Project
 
 FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
 FLASK_CONFIG_OPAQUE = frozenset({"from_pyfile", "from_envvar", "from_prefixed_env", "from_file"})
@@ -30,14 +28,15 @@ def _as_lookup(value: Value) -> Optional[Sub]:
     return None
 
 
-class ConfigMappings:
-    def __init__(self, project: "Project") -> None:
-        self.project = project
-        self.resolver = project.resolver
-        self.index = project.index
-        self.receivers = project.receivers
-        self.calls_named = project.calls_named
-        self.origin = project.origin
+class ConfigObjects:
+    """What configuration objects hold, as key -> value with provenance."""
+
+    def __init__(self, graph: ProgramGraph) -> None:
+        self.resolver = graph.resolver
+        self.index = graph.index
+        self.receivers = graph.receivers
+        self.calls_named = graph.calls_named
+        self.origin = origin
         self.flask_sources: Dict[Obj, List[Tuple[str, Mapping]]] = {}
         self._find_flask_config()
 

@@ -1,0 +1,264 @@
+"""Phase 2 of the model: the Celery apps and every source of their configuration, with where
+each source runs and where each value is written (constructor keywords, `conf.update`,
+`conf.x = ...`, `config_from_object`, the Task class an app uses, `autodiscover_tasks` calls)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, List, Optional, Tuple
+
+from celerylint.facts.types import MODULE_SCOPE, Call, CallFact, Const, Loc, Ref, Sub, Value
+from celerylint.model.app_config import (
+    FROM_OBJECT,
+    PRECONF,
+    Entry,
+    Mapping,
+    Opacity,
+    Origin,
+    Place,
+    ResolvedConfig,
+    Source,
+    resolve_config,
+)
+from celerylint.model.config_objects import ConfigObjects
+from celerylint.model.graph import ProgramGraph, origin, transitive
+from celerylint.model.modules import ModuleInfo
+from celerylint.model.resolve import AppClassObj, AppObj, ClassObj, Obj
+
+CONFIG_METHODS = ("update", "setdefault", "config_from_object", "config_from_envvar", "add_defaults", "autodiscover_tasks")
+CONSTRUCTOR_ALIASES = {"broker": "broker_url", "backend": "result_backend"}
+
+
+@dataclass(frozen=True)
+class AppDef:
+    """Where an app is created: the `Celery(...)` call (or a subclass's)."""
+
+    obj: AppObj
+    module: ModuleInfo
+    scope: str
+    call: Call
+    loc: Loc
+
+    @property
+    def label(self) -> str:
+        return f"{self.module.rel}:{self.loc.line}"
+
+
+@dataclass(frozen=True)
+class TaskClassSetting:
+    """Where an app's Task class is chosen: `Celery(task_cls=...)` or `app.Task = ...`."""
+
+    value: Value
+    module: ModuleInfo
+    scope: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Autodiscovery:
+    """An `app.autodiscover_tasks(...)` call."""
+
+    app: AppObj
+    call: CallFact
+    module: ModuleInfo
+
+
+class AppModel:
+    """The apps and their configuration sources. Built once; ``config`` memoizes lookups."""
+
+    def __init__(
+        self,
+        definitions: Dict[AppObj, AppDef],
+        sources: Dict[AppObj, List[Source]],
+        task_classes: Dict[AppObj, List[TaskClassSetting]],
+        autodiscoveries: List[Autodiscovery],
+        app_class_of: Dict[AppObj, ClassObj],
+    ) -> None:
+        self.definitions = definitions
+        self._sources = sources
+        self.task_classes = task_classes
+        self.autodiscoveries = autodiscoveries
+        self._app_class_of = app_class_of
+        self._resolved: Dict[Tuple[AppObj, Optional[FrozenSet[Place]]], ResolvedConfig] = {}
+
+    def config(self, app: AppObj, executed: Optional[FrozenSet[Place]] = None) -> ResolvedConfig:
+        """The app's settings when only the statements at ``executed`` run (None: all of them)."""
+        key = (app, executed)
+        if key not in self._resolved:
+            self._resolved[key] = resolve_config(self._sources.get(app, []), executed)
+        return self._resolved[key]
+
+    def apps_of(self, obj: Obj) -> List[AppObj]:
+        """The apps a resolved value is: one app, or every app of a Celery subclass (`self`)."""
+        if isinstance(obj, AppObj):
+            return [obj] if obj in self.definitions else []
+        if isinstance(obj, AppClassObj):
+            return [app for app in self.definitions if self._app_class_of.get(app) == obj.cls]
+        return []
+
+
+def build_apps(graph: ProgramGraph, objects: ConfigObjects) -> AppModel:
+    return _AppsBuilder(graph, objects).build()
+
+
+class _AppsBuilder:
+    def __init__(self, graph: ProgramGraph, objects: ConfigObjects) -> None:
+        self.graph = graph
+        self.objects = objects
+        self.definitions: Dict[AppObj, AppDef] = {}
+        self.sources: Dict[AppObj, List[Source]] = {}
+        self.task_classes: Dict[AppObj, List[TaskClassSetting]] = {}
+        self.autodiscoveries: List[Autodiscovery] = []
+        self.app_class_of: Dict[AppObj, ClassObj] = {}
+
+    def build(self) -> AppModel:
+        self._find_apps()
+        model = AppModel(self.definitions, self.sources, self.task_classes, self.autodiscoveries, self.app_class_of)
+        hidden = self._hidden_by_broken_modules()
+        for app, definition in self.definitions.items():
+            self._constructor_sources(app, definition)
+            for info in hidden.get(app, ()):
+                # In force wherever the broken module runs: a worker that never imports it
+                # still has a known configuration.
+                place = (info.name, MODULE_SCOPE)
+                opacity = Opacity(f"{info.rel} cannot be analysed", place, Origin(info.rel, 1, 1))
+                self.sources[app].append(Source((), (opacity,), FROM_OBJECT, None, place))
+        for info, call in self.graph.calls_named(*CONFIG_METHODS):
+            self._celery_call(model, info, call)
+        for info in self.graph.index.modules():
+            for store in info.facts.stores:
+                self._celery_store(model, info, store.target, store.value, store.scope, store.loc)
+        return model
+
+    def _find_apps(self) -> None:
+        resolver = self.graph.resolver
+        names = {"Celery"} | {cls.qualname.rsplit(".", 1)[-1] for cls in resolver.app_classes}
+        for info, call in self.graph.calls_named(*names):
+            func = self.graph.resolve(info, call.scope, call.value.func)
+            if not resolver.is_celery_class(func):
+                continue
+            obj = self.graph.resolve(info, call.scope, call.value)
+            if isinstance(obj, AppObj) and obj not in self.definitions:
+                self.definitions[obj] = AppDef(obj, info, call.scope, call.value, call.loc)
+                self.sources[obj] = []
+                if isinstance(func, ClassObj):
+                    self.app_class_of[obj] = func
+                    # Attribute lookups on this app follow its class (IndicoCelery.periodic_task).
+                    resolver.app_class_of[obj] = func
+
+    def _hidden_by_broken_modules(self) -> Dict[AppObj, List[ModuleInfo]]:
+        """Apps whose configuration a broken module may change: a module that does not parse
+        (or could not be read) may configure an app that runs in the same process, that is an
+        app whose module is imported by the broken module's importers. A broken module that
+        nothing imports runs in no process and hides nothing."""
+        importers = self.graph.importers()
+        index = self.graph.index
+        hidden: Dict[AppObj, List[ModuleInfo]] = {}
+        for info in sorted(index.modules(), key=lambda m: m.rel):
+            if not info.may_configure or info.is_test:
+                continue
+            users = transitive({info.name}, lambda name: importers.get(name, set()))
+            users.discard(info.name)
+            users = {name for name in users if not index.by_name[name].is_test}
+            if not users:
+                continue
+            reached = transitive(users, self.graph.imports_of)
+            for app, definition in self.definitions.items():
+                if definition.module.name in reached:
+                    hidden.setdefault(app, []).append(info)
+        return hidden
+
+    def _constructor_sources(self, app: AppObj, definition: AppDef) -> None:
+        info, call = definition.module, definition.call
+        place = (info.name, definition.scope)
+        where = origin(info, definition.loc)
+        entries = []
+        namespace = None
+        for key, value in call.kwargs:
+            if key == "namespace":
+                namespace = value.value if isinstance(value, Const) and isinstance(value.value, str) else None
+            elif key == "config_source":
+                mapping = self.objects.mapping_for(info, definition.scope, value, place, where)
+                self.sources[app].append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, None, place))
+            elif key == "task_cls":
+                self.task_classes.setdefault(app, []).append(TaskClassSetting(value, info, definition.scope, definition.loc))
+            elif isinstance(value, Const) and value.value is None:
+                continue
+            else:
+                entries.append(Entry(CONSTRUCTOR_ALIASES.get(key, key), value, place, where))
+        opaque = (Opacity("**kwargs", place, where),) if call.has_star else ()
+        self.sources[app].append(Source(tuple(entries), opaque, PRECONF, namespace, place))
+
+    def _celery_call(self, model: AppModel, info: ModuleInfo, call: CallFact) -> None:
+        func = call.value.func
+        if not isinstance(func, Ref) or "." not in func.path:
+            return
+        method = func.last
+        receiver_path = func.path[: -len(method) - 1]
+        on_conf = receiver_path.endswith(".conf") or receiver_path == "conf"
+        if method in ("update", "setdefault"):
+            if not on_conf:
+                return
+            receiver_path = receiver_path[: -len(".conf")]
+        elif on_conf:
+            return
+        if not receiver_path:
+            return
+        place = (info.name, call.scope)
+        where = origin(info, call.loc)
+        for obj in self.graph.receivers(info, call.scope, Ref(func.scope, receiver_path)):
+            for app in model.apps_of(obj):
+                self._apply_call(app, info, call, method, place, where)
+
+    def _apply_call(self, app: AppObj, info: ModuleInfo, call: CallFact, method: str, place: Place, where: Origin) -> None:
+        value = call.value
+        sources = self.sources[app]
+        if method == "autodiscover_tasks":
+            self.autodiscoveries.append(Autodiscovery(app, call, info))
+            return
+        if method in ("config_from_envvar", "add_defaults"):
+            why = f"{method}() reads configuration celerylint cannot see"
+            sources.append(Source((), (Opacity(why, place, where),), FROM_OBJECT, None, place))
+            return
+        if method == "config_from_object":
+            namespace_value = value.kwarg("namespace")
+            namespace = None
+            if isinstance(namespace_value, Const) and isinstance(namespace_value.value, str):
+                namespace = namespace_value.value
+            source = value.args[0] if value.args else value.kwarg("obj")
+            mapping = self.objects.mapping_for(info, call.scope, source, place, where) if source is not None else Mapping()
+            sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, namespace, place))
+            return
+        mapping = Mapping([Entry(key, item, place, where) for key, item in value.kwargs])
+        if method == "update":
+            for argument in value.args[:1]:
+                mapping.extend(self.objects.mapping_for(info, call.scope, argument, place, where))
+        elif method == "setdefault" and len(value.args) == 2 and isinstance(value.args[0], Const):
+            mapping.entries.append(Entry(str(value.args[0].value), value.args[1], place, where))
+        if value.has_star:
+            mapping.opaque.append(Opacity("**kwargs", place, where))
+        sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), PRECONF, None, place))
+
+    def _celery_store(self, model: AppModel, info: ModuleInfo, target: Value, value: Value, scope: str, loc: Loc) -> None:
+        key: Optional[str] = None
+        receiver: Optional[Ref] = None
+        if isinstance(target, Ref) and ".conf." in target.path:
+            head, _, key = target.path.rpartition(".conf.")
+            receiver = Ref(target.scope, head)
+        elif isinstance(target, Sub) and isinstance(target.base, Ref) and target.base.path.endswith(".conf"):
+            if isinstance(target.key, Const) and isinstance(target.key.value, str):
+                key = target.key.value
+                receiver = Ref(target.base.scope, target.base.path[: -len(".conf")])
+        elif isinstance(target, Ref) and target.path.endswith(".Task"):
+            receiver = Ref(target.scope, target.path[: -len(".Task")])
+            for obj in self.graph.receivers(info, scope, receiver):
+                for app in model.apps_of(obj):
+                    self.task_classes.setdefault(app, []).append(TaskClassSetting(value, info, scope, loc))
+            return
+        if key is None or receiver is None or "." in key:
+            return
+        place = (info.name, scope)
+        entry = Entry(key, value, place, origin(info, loc))
+        for obj in self.graph.receivers(info, scope, receiver):
+            for app in model.apps_of(obj):
+                self.sources[app].append(Source((entry,), (), PRECONF, None, place))

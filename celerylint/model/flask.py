@@ -1,0 +1,152 @@
+"""Flask and ORM semantics the model answers for rules: what pushes an app context, what is an
+ORM model, what Flask state a name is."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from celerylint.facts.types import Attr, Call, CallFact, Ref, UseFact, Value
+from celerylint.model.graph import ProgramGraph
+from celerylint.model.modules import ModuleInfo
+from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, InstObj, Obj
+
+SQLALCHEMY = frozenset({"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"})
+CURRENT_APP = frozenset({"flask.current_app", "flask.globals.current_app"})
+ORM_BASES = frozenset(
+    {
+        "django.db.models.Model",
+        "django.db.models.base.Model",
+        "sqlalchemy.orm.DeclarativeBase",
+        "sqlalchemy.orm.decl_api.DeclarativeBase",
+    }
+)
+CONTEXT_FACTORIES = ("app_context", "test_request_context")
+# Names that need an application context, and names that need a request, by what they are.
+APP_CONTEXT_NAMES = {
+    "flask.current_app": "current_app",
+    "flask.globals.current_app": "current_app",
+    "flask.g": "g",
+    "flask.globals.g": "g",
+    "flask.url_for": "url_for()",
+    "flask.helpers.url_for": "url_for()",
+    "flask.render_template": "render_template()",
+    "flask.render_template_string": "render_template_string()",
+    "flask.templating.render_template": "render_template()",
+    "flask.stream_template": "stream_template()",
+}
+REQUEST_NAMES = {
+    "flask.request": "flask.request",
+    "flask.globals.request": "flask.request",
+    "flask.session": "flask.session",
+    "flask.globals.session": "flask.session",
+    "flask.flash": "flask.flash()",
+    "flask.helpers.flash": "flask.flash()",
+    "flask.get_flashed_messages": "flask.get_flashed_messages()",
+    "flask_login.current_user": "flask_login.current_user",
+    "flask_login.utils.current_user": "flask_login.current_user",
+}
+MAIL_CLASSES = frozenset({"flask_mail.Mail"})
+
+
+def is_orm_base(obj: Obj) -> bool:
+    if isinstance(obj, AttrOf) and obj.path == "Model" and isinstance(obj.base, InstObj):
+        return obj.base.cls in SQLALCHEMY
+    if isinstance(obj, ExtObj):
+        return obj.path in ORM_BASES
+    # declarative_base() / declarative_base(...) from SQLAlchemy
+    if isinstance(obj, InstObj) and isinstance(obj.cls, str):
+        return obj.cls.endswith("declarative_base")
+    return False
+
+
+def is_orm_model(graph: ProgramGraph, obj: Obj) -> bool:
+    return isinstance(obj, ClassObj) and graph.resolver.reaches(obj, is_orm_base)
+
+
+def pushes_context(graph: ProgramGraph, cls: ClassObj) -> bool:
+    """Whether a Task base class runs tasks inside a Flask app context (not via current_app).
+
+    Any `X.app_context()` made in `__call__` counts, however it is entered (`with`,
+    `.push()`, an ExitStack); so does `X.app_context().push()` in any of its methods.
+    """
+    for item in graph.resolver.mro(cls):
+        if not isinstance(item, ClassObj):
+            continue
+        info = graph.index.by_name.get(item.module)
+        if info is None:
+            continue
+        call_scope = f"{item.qualname}.__call__"
+        for call in info.facts.calls:
+            if call.scope == call_scope and _makes_app_context(graph, info, call):
+                return True
+            if call.scope.startswith(item.qualname + ".") and is_context_push(graph, info, call):
+                return True
+    return False
+
+
+def _makes_app_context(graph: ProgramGraph, info: ModuleInfo, call: CallFact) -> bool:
+    func = call.value.func
+    if isinstance(func, Ref) and func.last in CONTEXT_FACTORIES and "." in func.path:
+        return real_app_context(graph, info, call.scope, Ref(func.scope, func.path.rpartition(".")[0]))
+    return False
+
+
+def real_app_context(graph: ProgramGraph, info: ModuleInfo, scope: str, receiver: Value) -> bool:
+    """A `with X.app_context()` receiver that is not flask.current_app (which needs a context itself)."""
+    obj = graph.resolve(info, scope, receiver)
+    return not (isinstance(obj, ExtObj) and obj.path in CURRENT_APP)
+
+
+def is_context_push(graph: ProgramGraph, info: ModuleInfo, call: CallFact) -> bool:
+    """`X.app_context().push()` or `ctx = X.app_context(); ctx.push()`."""
+    func = call.value.func
+    if isinstance(func, Attr) and func.attr == "push" and isinstance(func.base, Call):
+        inner = func.base.func
+        if isinstance(inner, Ref) and inner.last in CONTEXT_FACTORIES:
+            return real_app_context(graph, info, call.scope, Ref(inner.scope, inner.path.rpartition(".")[0]))
+    if isinstance(func, Ref) and func.last == "push" and "." in func.path:
+        holder = Ref(func.scope, func.path.rpartition(".")[0])
+        function = graph.resolver.functions.get((info.name, call.scope))
+        bindings = function.locals if function is not None else info.facts.globals
+        for binding in bindings:
+            if binding.name == holder.path and isinstance(binding.value, Call):
+                inner = binding.value.func
+                if isinstance(inner, Ref) and inner.last in CONTEXT_FACTORIES:
+                    return True
+    return False
+
+
+def _named(obj: Obj, table: Dict[str, str]) -> Optional[str]:
+    if isinstance(obj, ExtObj):
+        for prefix, label in table.items():
+            if obj.path == prefix or obj.path.startswith(prefix + "."):
+                return label
+    return None
+
+
+def needs_app_context(graph: ProgramGraph, info: ModuleInfo, use: UseFact) -> Optional[str]:
+    """What a name use touches that needs an application context (a label), or None."""
+    ref = use.ref
+    obj = graph.resolve(info, use.scope, ref)
+    label = _named(obj, APP_CONTEXT_NAMES)
+    if label is not None:
+        return label
+    if isinstance(obj, AttrOf) and isinstance(obj.base, InstObj):
+        first = obj.path.split(".", 1)[0]
+        if obj.base.cls in SQLALCHEMY and first in ("session", "engine"):
+            return f"Flask-SQLAlchemy db.{first}"
+        if obj.base.cls in MAIL_CLASSES and first == "send":
+            return "Flask-Mail mail.send()"
+    parts = ref.path.split(".")
+    for cut in range(1, len(parts)):
+        if parts[cut] != "query":
+            continue
+        owner = graph.resolve(info, use.scope, Ref(ref.scope, ".".join(parts[:cut])))
+        if isinstance(owner, ClassObj) and is_orm_model(graph, owner):
+            return f"{owner.qualname.rsplit('.', 1)[-1]}.query (Flask-SQLAlchemy)"
+    return None
+
+
+def needs_request(graph: ProgramGraph, info: ModuleInfo, use: UseFact) -> Optional[str]:
+    """What request-only Flask state a name use touches (a label), or None."""
+    return _named(graph.resolve(info, use.scope, use.ref), REQUEST_NAMES)

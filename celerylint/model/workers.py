@@ -1,0 +1,99 @@
+"""Phase 4 of the model: the worker processes, each with what it imports and runs at start.
+
+Entry points come from `[tool.celerylint] worker-apps`, else from `celery ... worker` commands
+in deployment files, else (a guess, marked not explicit) from the modules that create apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from celerylint.model.app_config import Origin
+from celerylint.model.apps import AppModel
+from celerylint.model.closure import Closure, build_closure
+from celerylint.model.config_objects import ConfigObjects
+from celerylint.model.deploy import DeployFacts
+from celerylint.model.graph import ProgramGraph
+from celerylint.model.modules import ModuleInfo
+
+FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class WorkerEntry:
+    spec: str  # "module", "module:attr", as given to `celery -A`
+    origin: str  # where it was declared, or "fallback"
+    modules: Tuple[str, ...]  # entry modules, empty when unresolved
+    explicit: bool
+    closure: Closure
+    options: Tuple[str, ...] = ()
+    command: Optional[Origin] = None  # the deployment-file line that starts it
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.modules)
+
+
+def find_workers(
+    graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, deploy: DeployFacts, worker_apps: Sequence[str]
+) -> List[WorkerEntry]:
+    def entry(spec: str, origin: str, options: Tuple[str, ...] = (), command: Optional[Origin] = None) -> WorkerEntry:
+        modules = entry_modules(graph, spec)
+        closure = build_closure(graph, apps, objects, spec, modules)
+        return WorkerEntry(spec, origin, modules, True, closure, options, command)
+
+    if worker_apps:
+        return [entry(spec, "[tool.celerylint] worker-apps") for spec in worker_apps]
+    if deploy.workers:
+        entries: Dict[str, WorkerEntry] = {}
+        for command in deploy.workers:
+            if command.app not in entries:
+                entries[command.app] = entry(command.app, str(command.origin), command.options, command.origin)
+        return list(entries.values())
+    return _fallback_entries(graph, apps, objects)
+
+
+def entry_modules(graph: ProgramGraph, spec: str) -> Tuple[str, ...]:
+    """The modules `celery -A spec` imports, as celery.app.utils.find_app does."""
+    index = graph.index
+    module, _, attr = spec.partition(":")
+    info = index.get(module)
+    if info is None and not attr and "." in module:
+        info = index.get(module.rpartition(".")[0])
+    if info is None:
+        info = _unique_suffix_match(graph, module)
+    if info is None:
+        return ()
+    modules = [info.name]
+    globals_ = graph.resolver.globals.get(info.name, {})
+    imports = graph.resolver.module_imports.get(info.name, {})
+    has_app = any(name in globals_ or name in imports for name in ("app", "celery"))
+    if info.is_package and not attr and not has_app:
+        sub = index.get(f"{info.name}.celery", info)
+        if sub is not None:
+            modules.append(sub.name)
+    return tuple(modules)
+
+
+def _unique_suffix_match(graph: ProgramGraph, module: str) -> Optional[ModuleInfo]:
+    """A worker started from a sub-folder names modules relative to it."""
+    matches = [info for info in graph.index.modules() if info.name.endswith("." + module)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _fallback_entries(graph: ProgramGraph, apps: AppModel, objects: ConfigObjects) -> List[WorkerEntry]:
+    """No worker command found: every module that creates an app, then every module that
+    imports one of those and that nothing imports (unless a creator's worker reaches it)."""
+    creators = sorted({d.module.name for d in apps.definitions.values() if not d.module.is_test})
+    entries = [
+        WorkerEntry(name, FALLBACK, (name,), False, build_closure(graph, apps, objects, name, (name,))) for name in creators
+    ]
+    reached = set().union(*(entry.closure.modules for entry in entries)) if entries else set()
+    importers = graph.importers()
+    for info in sorted(graph.index.modules(), key=lambda m: m.name):
+        if info.name in reached or info.is_test or importers.get(info.name):
+            continue
+        if graph.imported_modules(info, None) & set(creators):
+            closure = build_closure(graph, apps, objects, info.name, (info.name,))
+            entries.append(WorkerEntry(info.name, FALLBACK, (info.name,), False, closure))
+    return entries
