@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from celerylint.facts.types import (
+    ParamKind,
     RESULT_ATTRS,
     MAIN_SCOPE,
     MODULE_SCOPE,
@@ -321,7 +322,7 @@ class FactExtractor(cst.CSTVisitor):
 
     def _params(self, params: cst.Parameters) -> Tuple[ParamFact, ...]:
         result = []
-        groups = (
+        groups: Tuple[Tuple[ParamKind, Sequence[cst.Param]], ...] = (
             ("posonly", params.posonly_params),
             ("pos", params.params),
             ("kwonly", params.kwonly_params),
@@ -335,7 +336,7 @@ class FactExtractor(cst.CSTVisitor):
             result.append(self._param(params.star_kwarg, "varkw"))
         return tuple(result)
 
-    def _param(self, param: cst.Param, kind: str) -> ParamFact:
+    def _param(self, param: cst.Param, kind: ParamKind) -> ParamFact:
         if param.default is not None:
             param.default.visit(self)
         annotation = None

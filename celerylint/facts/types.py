@@ -7,8 +7,8 @@ but not across files: that is the project model's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import Literal, Optional, Tuple, Union
 
 
 @dataclass(frozen=True)
@@ -20,8 +20,6 @@ class Loc:
     end_line: int
     end_col: int
 
-
-NO_LOC = Loc(1, 1, 1, 1)
 
 # Attribute reads on a local variable that may read a task result (extractor and CEL001 agree).
 RESULT_ATTRS = frozenset(
@@ -35,7 +33,9 @@ RESULT_ATTRS = frozenset(
 #   "global"  : a name bound at module level in this file ("app.conf")
 #   "local"   : a name bound in the enclosing function ("res.state")
 #   "builtin" : not bound anywhere in the file ("set", "open")
-RefScope = str
+RefScope = Literal["import", "global", "local", "builtin"]
+SeqKind = Literal["list", "tuple", "set"]
+ParamKind = Literal["posonly", "pos", "vararg", "kwonly", "varkw"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Sub:
 
 @dataclass(frozen=True)
 class Seq:
-    kind: str  # "list" | "tuple" | "set"
+    kind: SeqKind
     items: Tuple["Value", ...]
     has_star: bool = False
 
@@ -199,7 +199,7 @@ class Binding:
 @dataclass(frozen=True)
 class ParamFact:
     name: str
-    kind: str  # "posonly" | "pos" | "vararg" | "kwonly" | "varkw"
+    kind: ParamKind
     has_default: bool
     annotation: Optional[Value] = None
 
@@ -255,4 +255,3 @@ class ModuleFacts:
     relevant: bool = False
     # Why the file's content is not known although it is not a syntax error (unreadable, too large).
     unanalysed: Optional[str] = None
-    lines_with_noqa: Tuple[int, ...] = field(default=())

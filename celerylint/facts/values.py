@@ -7,6 +7,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import libcst as cst
 
 from celerylint.facts.types import (
+    SeqKind,
     Attr,
     BinOp,
     Call,
@@ -147,7 +148,7 @@ class ValueBuilder:
             return Opaque("subscript")
         return Sub(self.build(node.value, depth), self.build(node.slice[0].slice.value, depth))
 
-    def _sequence(self, kind: str, elements: Tuple[cst.BaseElement, ...], depth: int) -> Value:
+    def _sequence(self, kind: SeqKind, elements: Tuple[cst.BaseElement, ...], depth: int) -> Value:
         items: List[Value] = []
         has_star = False
         for element in elements:

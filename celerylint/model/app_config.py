@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Dict, FrozenSet, List, Literal, Optional, Tuple
 
-from celerylint.facts.types import Const, Value
+from celerylint.facts.types import Value
 from celerylint.model.setting_names import canonical_setting
 
 Place = Tuple[str, str]  # (module, scope) where a statement runs
+# A setting is set (to a value, known or not), may be set by something unknown, or is not set.
+LookupState = Literal["set", "unknown", "not set"]
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,6 @@ class Setting:
     raw_key: str
     ctx: Optional[Place] = None  # where the value is written, to evaluate it
 
-    def describe(self) -> str:
-        if isinstance(self.value, Const):
-            return repr(self.value.value)
-        return "unknown value"
-
 
 @dataclass
 class ResolvedConfig:
@@ -96,7 +93,7 @@ class ResolvedConfig:
     opaque: List[Opacity]
     uncertain: Dict[str, Opacity] = field(default_factory=dict)  # setting -> why it may be set
 
-    def lookup(self, name: str) -> Tuple[str, Optional[Setting]]:
+    def lookup(self, name: str) -> Tuple[LookupState, Optional[Setting]]:
         """("set", setting) | ("unknown", None) | ("not set", None)."""
         setting = self.settings.get(name)
         if setting is not None:
@@ -104,9 +101,6 @@ class ResolvedConfig:
         if self.opaque or name in self.uncertain:
             return "unknown", None
         return "not set", None
-
-    def is_unknown(self) -> bool:
-        return bool(self.opaque)
 
 
 def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) -> ResolvedConfig:
@@ -146,7 +140,3 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
             if previous is None or previous[0] <= source.priority:
                 chosen[name] = (source.priority, setting)
     return ResolvedConfig({name: item[1] for name, item in chosen.items()}, opaque, uncertain)
-
-
-def places_of(sources: List[Source]) -> Set[Place]:
-    return {source.place for source in sources}

@@ -24,7 +24,6 @@ from celerylint.facts.types import (
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 
 CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
-TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.app.Task"})
 MAX_DEPTH = 25
 
 

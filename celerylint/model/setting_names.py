@@ -24,7 +24,9 @@ def _table() -> Tuple[FrozenSet[str], Dict[str, str]]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     defaults = import_installed("celery.app.defaults")
-    names, to_new = frozenset(defaults.DEFAULTS), dict(defaults._TO_NEW_KEY)
+    # SETTING_KEYS is public; the old-name table has no public form (Celery builds it from
+    # NAMESPACES with a private helper), so the private _TO_NEW_KEY is the ground truth here.
+    names, to_new = frozenset(defaults.SETTING_KEYS), dict(defaults._TO_NEW_KEY)
     if snapshot is not None:
         try:
             snapshot.parent.mkdir(parents=True, exist_ok=True)
@@ -40,9 +42,6 @@ def _snapshot_path() -> Optional[Path]:
     folder = cache_dir()
     return folder / f"celery-settings-{installed_version('celery')}.json" if folder is not None else None
 
-
-def new_names() -> FrozenSet[str]:
-    return _table()[0]
 
 
 def canonical_setting(key: str, namespace: Optional[str]) -> Optional[str]:

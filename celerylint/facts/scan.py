@@ -1,0 +1,154 @@
+"""Cheap facts from files that need no detailed analysis: an `ast` scan of imports, classes and
+top-level assignments, and for files too large to parse a line scan of their imports."""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Dict, List, Optional, Tuple
+
+from celerylint.facts.types import (
+    MODULE_SCOPE,
+    Binding,
+    ClassFact,
+    Const,
+    ImportFact,
+    Loc,
+    ModuleFacts,
+    Opaque,
+    Ref,
+    Value,
+)
+
+IMPORT_STATEMENT = re.compile(
+    rb"^(?P<indent>[ \t]*)(?:from[ \t]+(?P<module>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
+    rb"|import[ \t]+(?P<plain>[^\n#;]*))",
+    re.MULTILINE,
+)
+
+
+def scan_import_lines(data: bytes) -> ModuleFacts:
+    """Imports read line by line from a file too large to parse (generated code, in linear time).
+    Approximate: an import written inside a string counts too, which only adds to what the
+    module is thought to import (a worker's closure grows; nothing is reported for it)."""
+    imports: List[ImportFact] = []
+    # Continuations become spaces of the same length: offsets, and so line numbers, stay true.
+    joined = data.replace(b"\\\r\n", b"   ").replace(b"\\\n", b"  ")
+    for match in IMPORT_STATEMENT.finditer(joined):
+        line = data.count(b"\n", 0, match.start()) + 1
+        scope = MODULE_SCOPE if not match.group("indent") else "<nested>"
+        if match.group("plain") is not None:
+            for part in match.group("plain").decode("utf-8", "replace").split(","):
+                words = part.split()
+                if words and all(piece.isidentifier() for piece in words[0].split(".")):
+                    bound = words[-1] if len(words) == 3 and words[1] == "as" else words[0].split(".")[0]
+                    imports.append(ImportFact(words[0], (), scope, line, False, (bound,)))
+            continue
+        module = match.group("module").decode("utf-8", "replace")
+        names, bound_names = [], []
+        listed = re.sub(rb"#[^\n]*", b"", match.group("names")).decode("utf-8", "replace")
+        for part in listed.strip("()").split(","):
+            words = part.split()
+            if words and (words[0].isidentifier() or words[0] == "*"):
+                names.append(words[0])
+                bound_names.append(words[-1] if len(words) == 3 and words[1] == "as" else words[0])
+        imports.append(ImportFact(module, tuple(names), scope, line, True, tuple(bound_names)))
+    return ModuleFacts(imports=tuple(imports))
+
+
+def scan_imports(tree: ast.Module) -> ModuleFacts:
+    """Imports at any depth and top-level classes, from an `ast` tree."""
+    imports: List[ImportFact] = []
+    aliases = {}
+    classes: List[ClassFact] = []
+    stack: List[Tuple[List[ast.stmt], str]] = [(tree.body, MODULE_SCOPE)]
+    while stack:
+        body, scope = stack.pop()
+        for node in body:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    bound = alias.asname or alias.name.split(".")[0]
+                    imports.append(ImportFact(alias.name, (), scope, node.lineno, False, (bound,)))
+                    if scope == MODULE_SCOPE:
+                        aliases[bound] = alias.name if alias.asname else bound
+            elif isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names = tuple(alias.name for alias in node.names)
+                bound_names = tuple(alias.asname or alias.name for alias in node.names)
+                imports.append(ImportFact(module, names, scope, node.lineno, True, bound_names))
+                if scope == MODULE_SCOPE:
+                    for alias in node.names:
+                        joined = module + alias.name if module.endswith(".") or not module else f"{module}.{alias.name}"
+                        aliases[alias.asname or alias.name] = joined
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                stack.append((node.body, _inner_scope(scope, node.name)))
+            elif isinstance(node, ast.ClassDef):
+                stack.append((node.body, _inner_scope(scope, node.name)))
+            else:
+                for child_body in _child_bodies(node):
+                    stack.append((child_body, scope))
+    globals_: List[Binding] = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            bases = tuple(ref for ref in (_base_ref(base, aliases) for base in node.bases) if ref)
+            loc = Loc(node.lineno, node.col_offset + 1, node.lineno, node.col_offset + 1)
+            attributes = tuple(_bindings(node.body))
+            classes.append(ClassFact(node.name, node.name, loc, bases, attributes, ()))
+    globals_.extend(_bindings(tree.body))
+    return ModuleFacts(imports=tuple(imports), globals=tuple(globals_), classes=tuple(classes), detailed=False)
+
+
+def _bindings(body: List[ast.stmt]) -> List[Binding]:
+    """Names a block assigns, with literal values kept: enough for a config module or class."""
+    result = []
+    for node in body:
+        targets: List[ast.expr] = []
+        value: Optional[ast.expr] = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name):
+                loc = Loc(target.lineno, target.col_offset + 1, target.lineno, target.col_offset + 1)
+                result.append(Binding(target.id, _literal(value), loc))
+    return result
+
+
+def _literal(node: Optional[ast.expr]) -> Value:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes, int, float, bool, type(None))):
+        return Const(node.value)
+    return Opaque("unscanned")
+
+
+def _inner_scope(scope: str, name: str) -> str:
+    return f"{scope}.{name}" if scope else name
+
+
+def _child_bodies(node: ast.stmt) -> List[List[ast.stmt]]:
+    bodies = []
+    for name in ("body", "orelse", "finalbody"):
+        body = getattr(node, name, None)
+        if isinstance(body, list):
+            bodies.append(body)
+    for handler in getattr(node, "handlers", []) or []:
+        bodies.append(handler.body)
+    for case in getattr(node, "cases", []) or []:
+        bodies.append(case.body)
+    return bodies
+
+
+def _base_ref(node: ast.expr, aliases: Dict[str, str]) -> Optional[Ref]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    dotted = ".".join(reversed(parts))
+    root, _, rest = dotted.partition(".")
+    if root in aliases:
+        target = aliases[root]
+        return Ref("import", f"{target}.{rest}" if rest else target)
+    return Ref("global", dotted)
