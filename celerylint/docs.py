@@ -14,7 +14,6 @@ prints the same text. Do not edit by hand: a test fails when this file and the r
 
 | code | name | summary |
 |---|---|---|
-| CEL000 | syntax-error | A file that cannot be parsed: reported at the parser's position, the run goes on. |
 """
 
 

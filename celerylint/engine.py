@@ -29,7 +29,7 @@ from celerylint.findings import Finding
 from celerylint.model.deploy import scan_deploy_files
 from celerylint.model.modules import ModuleIndex
 from celerylint.model.project import Project, build_project
-from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE
+from celerylint.rules import ALL_RULES, RULE_NAMES, SYNTAX_ERROR_CODE
 
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 64
@@ -182,7 +182,7 @@ def rule_findings(project: Project, settings: Settings) -> List[Finding]:
     findings: List[Finding] = []
     for rule in ALL_RULES:
         if selected(rule.code, settings):
-            findings.extend(rule.check(project))
+            findings.extend(rule.run(project))
     return findings
 
 
@@ -332,6 +332,4 @@ def exclude_spec(settings: Settings) -> Matcher:
 
 
 def rule_names() -> Dict[str, str]:
-    names = {rule.code: rule.name for rule in ALL_RULES}
-    names[SYNTAX_ERROR_CODE] = "syntax-error"
-    return names
+    return dict(RULE_NAMES)

@@ -191,7 +191,7 @@ def test_no_home_directory_means_no_cache_not_an_error(
     for name in ("HOME", "XDG_CACHE_HOME", "CELERYLINT_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
-    from celerylint.model import settings as setting_names
+    from celerylint.model import setting_names as setting_names
 
     setting_names._table.cache_clear()  # read Celery's table again, with nowhere to snapshot it
     root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK.replace("broker='redis://'", "brokr='redis://'")})

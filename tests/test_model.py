@@ -8,8 +8,8 @@ import pytest
 
 from celerylint.config import Settings
 from celerylint.engine import analyse, run
-from celerylint.model.commands import scan_deploy_files
-from celerylint.model.settings import canonical_setting
+from celerylint.model.deploy import scan_deploy_files
+from celerylint.model.setting_names import canonical_setting
 
 
 def _project(project, files):  # type: ignore[no-untyped-def]

@@ -160,19 +160,9 @@ def _sarif_related(root: Path, number: int, item: Related) -> Dict[str, Any]:
 
 def format_sarif(results: Results) -> str:
     """SARIF 2.1.0, as GitHub code scanning accepts it."""
-    from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE
+    from celerylint.rules import ALL_RULES
 
-    descriptors = [
-        {
-            "id": SYNTAX_ERROR_CODE,
-            "name": "syntax-error",
-            "shortDescription": {"text": "A file that cannot be parsed."},
-            "fullDescription": {"text": "The file does not parse, so celerylint could not analyse it."},
-            "help": {"text": "Fix the syntax error.", "markdown": "Fix the syntax error."},
-            "helpUri": f"{DOCS_URL}#cel000-syntax-error",
-            "defaultConfiguration": {"level": "error"},
-        }
-    ]
+    descriptors: List[Dict[str, Any]] = []
     for rule in ALL_RULES:
         descriptors.append(
             {

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from celerylint.rules import context, registration, results, serialization, timelimits
+from celerylint.rules import context, registration, results, serialization, syntax, timelimits
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule
 
+# CEL000 first: the engine reports syntax errors; the rule holds their code and docs.
+SYNTAX_ERROR = syntax.RULE
 ALL_RULES: List[Rule] = [
+    SYNTAX_ERROR,
     results.RULE,
     registration.RULE,
     context.APP_CONTEXT_RULE,
@@ -16,8 +19,9 @@ ALL_RULES: List[Rule] = [
     serialization.RULE,
     timelimits.RULE,
 ]
-SYNTAX_ERROR_CODE = "CEL000"
+SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
 RULES_BY_CODE: Dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
-ALL_CODES = [SYNTAX_ERROR_CODE] + [rule.code for rule in ALL_RULES]
+ALL_CODES = [rule.code for rule in ALL_RULES]
+RULE_NAMES: Dict[str, str] = {rule.code: rule.name for rule in ALL_RULES}
 
-__all__ = ["ALL_RULES", "RULES_BY_CODE", "ALL_CODES", "SYNTAX_ERROR_CODE", "Finding", "Rule"]
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "ALL_CODES", "RULE_NAMES", "SYNTAX_ERROR", "SYNTAX_ERROR_CODE", "Finding", "Rule"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Iterator, List, Optional, Tuple
 
 from celerylint.facts.types import UseFact
-from celerylint.findings import Finding, Related
+from celerylint.findings import Related
 from celerylint.model.flask import needs_app_context, needs_request, real_app_context
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
-from celerylint.rules.base import Rule, example, finding_at, related_at
+from celerylint.rules.base import Report, Rule, case, related_at, report
 
 
 def _covered(project: Project, info: ModuleInfo, use: UseFact) -> bool:
@@ -29,7 +29,7 @@ def _context_evidence(project: Project, task: TaskDef) -> List[Related]:
     return related
 
 
-def check_app_context(project: Project) -> Iterator[Finding]:
+def check_app_context(project: Project) -> Iterator[Report]:
     for task in project.tasks:
         if not task.module.facts.detailed:
             continue
@@ -45,8 +45,8 @@ def check_app_context(project: Project) -> Iterator[Finding]:
             continue
         use, label = first
         where = "" if use.scope == task.function.qualname else f" (in {use.scope}(), which the task calls)"
-        yield finding_at(
-            "CEL003", task.module.rel, use.loc,
+        yield report(
+            task.module.rel, use.loc,
             f"task '{task.name}' uses {label}{where} without a Flask application context: in the worker "
             "it raises 'RuntimeError: Working outside of application context'. Give the app a Task base "
             "whose __call__ runs `with flask_app.app_context():` (task_cls=, or Flask's celery_init_app "
@@ -55,7 +55,7 @@ def check_app_context(project: Project) -> Iterator[Finding]:
         )
 
 
-def check_request_context(project: Project) -> Iterator[Finding]:
+def check_request_context(project: Project) -> Iterator[Report]:
     for task in project.tasks:
         if not task.module.facts.detailed:
             continue
@@ -63,8 +63,7 @@ def check_request_context(project: Project) -> Iterator[Finding]:
             label = needs_request(project.graph, task.module, use)
             if label is None:
                 continue
-            yield finding_at(
-                "CEL004", task.module.rel, use.loc,
+            yield report(task.module.rel, use.loc,
                 f"task '{task.name}' uses {label}, but a worker never has a request, even inside an "
                 "app context: it raises 'Working outside of request context' (current_user is None). "
                 "Read what you need in the view and pass it as a task argument (e.g. user_id).",
@@ -94,6 +93,114 @@ def purge(user_id):
     db.session.execute(db.delete("sessions").where(user_id=user_id))
 '''
 
+CEL003_INVALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/extensions.py
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+# --- proj/celery_app.py
+from celery import Celery, Task
+from flask import Flask
+
+from proj.extensions import db
+
+flask_app = Flask(__name__)
+
+
+class FlaskTask(Task):
+    def __call__(self, *args, **kwargs):
+        with flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+@celery.task(time_limit=60)
+def purge(user_id):
+    db.session.execute(db.delete("sessions").where(user_id=user_id))  # expect: CEL003
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery, Task
+from flask import Flask, current_app
+
+flask_app = Flask(__name__)
+
+
+class ContextTask(Task):
+    def __call__(self, *args, **kwargs):
+        # current_app needs a context itself: this pushes nothing in a worker.
+        with current_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+celery = Celery("proj", broker="redis://", backend="redis://", task_cls=ContextTask)
+
+
+@celery.task(time_limit=60)
+def greet():
+    return current_app.config["GREETING"]  # expect: CEL003
+'''
+    ),
+)
+CEL003_VALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/extensions.py
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+# --- proj/celery_app.py
+from celery import Celery, Task
+from flask import Flask
+
+from proj.extensions import db
+
+flask_app = Flask(__name__)
+
+
+class FlaskTask(Task):
+    def __call__(self, *args, **kwargs):
+        with flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+celery = Celery("proj", broker="redis://", backend="redis://", task_cls=FlaskTask)
+
+
+@celery.task(time_limit=60)
+def purge(user_id):
+    db.session.execute(db.delete("sessions").where(user_id=user_id))
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask, current_app
+
+flask_app = Flask(__name__)
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+@celery.task(time_limit=60)
+def greet():
+    with flask_app.app_context():
+        return current_app.config["GREETING"]
+'''
+    ),
+)
+
+
 APP_CONTEXT_RULE = Rule(
     code="CEL003",
     name="task-needs-app-context",
@@ -111,18 +218,82 @@ APP_CONTEXT_RULE = Rule(
         "that uses `current_app.app_context()` provides nothing: `current_app` itself needs a context."
     ),
     fix="Push an app context for every task with a Task base class, as Flask's Celery pattern does.",
-    bad=example(
-        ("proj/__init__.py", ""),
-        ("proj/extensions.py", "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n"),
-        ("proj/celery_app.py", CONTEXT_GOOD_BASE.replace(', task_cls=FlaskTask', '')),
-    ),
-    good=example(
-        ("proj/__init__.py", ""),
-        ("proj/extensions.py", "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n"),
-        ("proj/celery_app.py", CONTEXT_GOOD_BASE),
-    ),
+    invalid=CEL003_INVALID,
+    valid=CEL003_VALID,
     check=check_app_context,
 )
+
+CEL004_INVALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+from flask_login import current_user
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task(time_limit=60)
+def export():
+    return current_user.id  # expect: CEL004
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import session
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+@celery.task(time_limit=60)
+def remember():
+    return session.get("cart")  # expect: CEL004
+'''
+    ),
+)
+CEL004_VALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task(time_limit=60)
+def export(user_id):
+    return user_id
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+@celery.task(time_limit=60)
+def remember(cart):
+    return cart
+# --- proj/views.py
+from flask import session
+
+from proj.celery_app import remember
+
+
+def checkout():
+    remember.delay(session.get("cart"))  # read in the view, passed as plain data
+'''
+    ),
+)
+
 
 REQUEST_CONTEXT_RULE = Rule(
     code="CEL004",
@@ -134,13 +305,7 @@ REQUEST_CONTEXT_RULE = Rule(
         "`RuntimeError: Working outside of request context.`, and `current_user` is None."
     ),
     fix="Read the values in the view and pass them to the task as arguments.",
-    bad=example(
-        ("proj/__init__.py", ""),
-        ("proj/tasks.py", 'from celery import Celery\nfrom flask_login import current_user\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task(time_limit=60)\ndef export():\n    return current_user.id\n'),
-    ),
-    good=example(
-        ("proj/__init__.py", ""),
-        ("proj/tasks.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task(time_limit=60)\ndef export(user_id):\n    return user_id\n'),
-    ),
+    invalid=CEL004_INVALID,
+    valid=CEL004_VALID,
     check=check_request_context,
 )

@@ -6,8 +6,7 @@ from typing import Dict, Iterator, List
 
 from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.findings import Related
-from celerylint.findings import Finding
-from celerylint.rules.base import Rule, example, finding_at, related_at
+from celerylint.rules.base import Report, Rule, case, related_at, report
 
 
 def _imported_elsewhere(project: Project, module: str) -> bool:
@@ -33,7 +32,7 @@ def _evidence(project: Project, tasks: List[TaskDef], worker: WorkerEntry) -> Li
     return related
 
 
-def check(project: Project) -> Iterator[Finding]:
+def check(project: Project) -> Iterator[Report]:
     by_module: Dict[str, List[TaskDef]] = {}
     for task in project.tasks:
         if task.module.is_test:
@@ -54,14 +53,125 @@ def check(project: Project) -> Iterator[Finding]:
             continue
         checked = workers[0]
         where = f" ({checked.origin})" if checked.explicit else ""
-        yield finding_at(
-            "CEL002", first.module.rel, first.decorator_loc,
+        yield report(
+            first.module.rel, first.decorator_loc,
             f"the worker `celery -A {checked.spec}`{where} never imports {module}, so it rejects "
             f"'{first.name}' and the module's other tasks as unregistered and callers wait in PENDING "
             f"forever. Add '{module}' to the app's include=[...] (or imports), or import it from "
             f"{checked.modules[0]}.",
             _evidence(project, tasks, checked),
         )
+
+
+CEL002_INVALID = (
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+app.conf.task_time_limit = 60
+# --- proj/reports.py
+from proj.celery_app import app
+
+
+@app.task  # expect: CEL002
+def build_report(report_id):
+    return report_id
+'''
+    ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+app.autodiscover_tasks(["proj.billing"])
+# --- proj/billing/__init__.py
+# --- proj/billing/tasks.py
+from proj.celery_app import app
+
+
+@app.task
+def charge(order_id):
+    return order_id
+# --- proj/reports/__init__.py
+# --- proj/reports/tasks.py
+from proj.celery_app import app
+
+
+@app.task  # expect: CEL002
+def build(report_id):
+    return report_id
+'''
+    ),
+)
+CEL002_VALID = (
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", include=["proj.reports"])
+app.conf.task_time_limit = 60
+# --- proj/reports.py
+from proj.celery_app import app
+
+
+@app.task
+def build_report(report_id):
+    return report_id
+'''
+    ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.worker worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+# --- proj/worker.py
+from proj.celery_app import app
+import proj.reports  # the worker's entry module imports the task module
+# --- proj/reports.py
+from proj.celery_app import app
+
+
+@app.task
+def build(report_id):
+    return report_id
+'''
+    ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+# --- tests/test_eager.py
+from proj.celery_app import app
+
+
+@app.task
+def only_in_tests(x):
+    return x
+'''
+    ),
+)
 
 
 RULE = Rule(
@@ -82,17 +192,7 @@ RULE = Rule(
         "the caller's result stays PENDING forever."
     ),
     fix="List the module in `include=` (or `imports`), or import it from the worker's entry module.",
-    bad=example(
-        ("Procfile", "worker: celery -A proj.celery_app worker\n"),
-        ("proj/__init__.py", ""),
-        ("proj/celery_app.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\napp.conf.task_time_limit = 60\n'),
-        ("proj/reports.py", "from proj.celery_app import app\n\n\n@app.task\ndef build_report(report_id):\n    return report_id\n"),
-    ),
-    good=example(
-        ("Procfile", "worker: celery -A proj.celery_app worker\n"),
-        ("proj/__init__.py", ""),
-        ("proj/celery_app.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://", include=["proj.reports"])\napp.conf.task_time_limit = 60\n'),
-        ("proj/reports.py", "from proj.celery_app import app\n\n\n@app.task\ndef build_report(report_id):\n    return report_id\n"),
-    ),
+    invalid=CEL002_INVALID,
+    valid=CEL002_VALID,
     check=check,
 )

@@ -9,10 +9,9 @@ from celerylint.findings import Related
 from celerylint.model.app_config import Origin
 from celerylint.model.project import Project, WorkerEntry
 from celerylint.model.resolve import AppObj
-from celerylint.findings import Finding
-from celerylint.rules.base import Rule, example, finding_at, related_at
+from celerylint.rules.base import Report, Rule, case, related_at, report
 
-def check(project: Project) -> Iterator[Finding]:
+def check(project: Project) -> Iterator[Report]:
     reads = list(project.result_reads())
     if not reads:
         return
@@ -26,8 +25,7 @@ def check(project: Project) -> Iterator[Finding]:
         path = definition.module.rel
         state, setting = project.config(app).lookup("result_backend")
         if state == "not set":
-            yield finding_at(
-                "CEL001", path, definition.loc,
+            yield report(path, definition.loc,
                 f"Celery app has no result backend, but results are read at {read_at} ({read_what}): "
                 "nothing is stored, so the caller sees PENDING forever (or AttributeError on "
                 "DisabledBackend in Celery 5.7). Pass backend='redis://...' to Celery() or set "
@@ -42,14 +40,13 @@ def check(project: Project) -> Iterator[Finding]:
 
 def _worker_without_backend(
     project: Project, app: AppObj, loc: Loc, path: str, set_at: Origin, read_at: str, evidence: List[Related]
-) -> Optional[Finding]:
+) -> Optional[Report]:
     for worker in project.workers_for(app):
         if not worker.explicit or worker.closure.uncertain or "--result-backend" in worker.options:
             continue
         state, _ = project.config(app, worker.closure.places()).lookup("result_backend")
         if state == "not set":
-            return finding_at(
-                "CEL001", path, loc,
+            return report(path, loc,
                 f"the worker `celery -A {worker.spec}` ({worker.origin}) never runs the code at {set_at} "
                 f"that sets the result backend, so it stores no results and the reads at {read_at} "
                 "stay PENDING forever. Configure the app where it is created, or have the worker "
@@ -65,6 +62,113 @@ def _worker_evidence(worker: WorkerEntry, set_at: Origin) -> List[Related]:
         command = worker.command
         related.append(related_at(command.rel, command.line, command.col, f"the worker command `celery -A {worker.spec}`"))
     return related
+
+
+CEL001_INVALID = (
+    case(
+        r'''
+# --- proj/celery_app.py
+from celery import Celery
+
+celery = Celery("proj", broker="redis://localhost")  # expect: CEL001
+
+
+@celery.task(time_limit=30)
+def add(x, y):
+    return x + y
+# --- proj/views.py
+from proj.celery_app import add
+
+
+def total():
+    result = add.delay(1, 2)
+    return result.get(timeout=5)
+'''
+    ),
+    case(
+        r'''
+# --- shop/__init__.py
+# --- shop/celery_app.py
+from celery import Celery
+
+celery = Celery("shop", broker="redis://localhost", task_time_limit=60)  # expect: CEL001
+# --- shop/views.py
+from shop.celery_app import celery
+
+
+def status(task_id):
+    return celery.AsyncResult(task_id).state
+'''
+    ),
+)
+CEL001_VALID = (
+    case(
+        r'''
+# --- proj/celery_app.py
+from celery import Celery
+
+celery = Celery("proj", broker="redis://localhost", backend="redis://localhost/1")
+
+
+@celery.task(time_limit=30)
+def add(x, y):
+    return x + y
+# --- proj/views.py
+from proj.celery_app import add
+
+
+def total():
+    result = add.delay(1, 2)
+    return result.get(timeout=5)
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", task_time_limit=60)
+
+
+@app.task
+def add(x, y):
+    return x + y
+# --- tests/test_add.py
+from proj.celery_app import add
+
+
+def test_add():
+    assert add.delay(1, 2).get() == 3
+'''
+    ),
+    case(
+        r'''
+# --- docker-compose.yml
+services:
+  worker:
+    command: celery -A proj.celery_app worker
+    environment:
+      - CELERY_RESULT_BACKEND=redis://redis:6379/1
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", task_time_limit=60)
+
+
+@app.task
+def add(x, y):
+    return x + y
+# --- proj/views.py
+from proj.celery_app import add
+
+
+def total():
+    return add.delay(1, 2).get(timeout=5)
+'''
+    ),
+)
 
 
 RULE = Rule(
@@ -85,13 +189,7 @@ RULE = Rule(
         "calls, the web process can read results but the worker never writes them."
     ),
     fix="Configure a result backend where the app is created, so the worker sees it too.",
-    bad=example(
-        ("proj/celery_app.py", 'from celery import Celery\n\ncelery = Celery("proj", broker="redis://localhost")\n\n\n@celery.task(time_limit=30)\ndef add(x, y):\n    return x + y\n'),
-        ("proj/views.py", "from proj.celery_app import add\n\n\ndef total():\n    result = add.delay(1, 2)\n    return result.get(timeout=5)\n"),
-    ),
-    good=example(
-        ("proj/celery_app.py", 'from celery import Celery\n\ncelery = Celery("proj", broker="redis://localhost", backend="redis://localhost/1")\n\n\n@celery.task(time_limit=30)\ndef add(x, y):\n    return x + y\n'),
-        ("proj/views.py", "from proj.celery_app import add\n\n\ndef total():\n    result = add.delay(1, 2)\n    return result.get(timeout=5)\n"),
-    ),
+    invalid=CEL001_INVALID,
+    valid=CEL001_VALID,
     check=check,
 )

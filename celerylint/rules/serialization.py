@@ -11,8 +11,7 @@ from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
 from celerylint.model.resolve import ClassObj, ExtObj, FuncObj, Obj
 from celerylint.findings import Related
-from celerylint.findings import Finding
-from celerylint.rules.base import Rule, example, finding_at, related_at
+from celerylint.rules.base import Report, Rule, case, related_at, report
 from celerylint.model.flask import REQUEST_NAMES, is_orm_model
 
 UNENCODABLE_CALLS = {
@@ -189,7 +188,7 @@ def _task_def(task: TaskDef) -> Related:
     return related_at(task.module.rel, loc.line, loc.col, f"the task '{task.name}' is defined here")
 
 
-def check(project: Project) -> Iterator[Finding]:
+def check(project: Project) -> Iterator[Report]:
     for info, call in project.calls_named("delay", "apply_async", "s", "si", "signature"):
         func = call.value.func
         if not isinstance(func, Ref) or "." not in func.path:
@@ -202,13 +201,114 @@ def check(project: Project) -> Iterator[Finding]:
             reason = classifier.why(argument)
             if reason is None:
                 continue
-            yield finding_at(
-                "CEL005", info.rel, call.arg_loc(key),
+            yield report(info.rel, call.arg_loc(key),
                 f"argument to {func.path.rsplit('.', 2)[-2]}.{func.last}() is {reason}, which the JSON "
                 "task serializer cannot encode: the call raises kombu.exceptions.EncodeError and nothing "
                 "is sent. Pass plain data instead (an id, a dict of fields, a list).",
                 [_task_def(task)],
             )
+
+
+CEL005_INVALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task(time_limit=60)
+def tag(labels):
+    return sorted(labels)
+
+
+def view():
+    tag.delay({"a", "b"})  # expect: CEL005
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+@app.task
+def tag(names):
+    return sorted(names)
+# --- proj/views.py
+from proj.celery_app import tag
+
+
+def label():
+    tag.apply_async(args=[{"a", "b"}])  # expect: CEL005
+'''
+    ),
+)
+CEL005_VALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task(time_limit=60)
+def tag(labels):
+    return sorted(labels)
+
+
+def view():
+    tag.delay(["a", "b"])
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60, task_serializer="pickle")
+
+
+@app.task
+def tag(names):
+    return sorted(names)
+# --- proj/views.py
+from proj.celery_app import tag
+
+
+def label():
+    tag.delay({"a", "b"})  # pickle encodes sets (CEL005 is about JSON)
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+@app.task
+def notify(user_id, options):
+    return user_id
+# --- proj/views.py
+from proj.celery_app import notify
+
+
+def signup(user, settings):
+    notify.delay(user.id, settings.get("channels", []))  # an id and plain data
+'''
+    ),
+)
 
 
 RULE = Rule(
@@ -229,13 +329,7 @@ RULE = Rule(
         "pickle, an ORM object arrives detached and stale."
     ),
     fix="Pass identifiers and plain data, and load the object inside the task.",
-    bad=example(
-        ("proj/__init__.py", ""),
-        ("proj/tasks.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task(time_limit=60)\ndef tag(labels):\n    return sorted(labels)\n\n\ndef view():\n    tag.delay({"a", "b"})\n'),
-    ),
-    good=example(
-        ("proj/__init__.py", ""),
-        ("proj/tasks.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task(time_limit=60)\ndef tag(labels):\n    return sorted(labels)\n\n\ndef view():\n    tag.delay(["a", "b"])\n'),
-    ),
+    invalid=CEL005_INVALID,
+    valid=CEL005_VALID,
     check=check,
 )

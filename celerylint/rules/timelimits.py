@@ -7,8 +7,7 @@ from typing import Iterator, Optional
 from celerylint.facts.types import Const, Value
 
 from celerylint.model.project import Project, TaskDef
-from celerylint.findings import Finding
-from celerylint.rules.base import Rule, example, finding_at, related_at
+from celerylint.rules.base import Report, Rule, case, related_at, report
 
 LIMIT_OPTIONS = ("time_limit", "soft_time_limit")
 WORKER_LIMIT_FLAGS = ("--time-limit", "--soft-time-limit")
@@ -51,7 +50,7 @@ def const_is_set(value: Optional[Value]) -> bool:
     return True
 
 
-def check(project: Project) -> Iterator[Finding]:
+def check(project: Project) -> Iterator[Report]:
     for task in project.tasks:
         if task.module.is_test:
             continue
@@ -59,8 +58,8 @@ def check(project: Project) -> Iterator[Finding]:
             continue
         if _base_has_limit(project, task) or _config_allows_silence(project, task):
             continue
-        yield finding_at(
-            "CEL006", task.module.rel, task.decorator_loc,
+        yield report(
+            task.module.rel, task.decorator_loc,
             f"task '{task.name}' has no time limit and its app sets no task_time_limit: a call that "
             "hangs (network, lock, stuck query) holds a worker process forever. Add "
             "soft_time_limit=/time_limit= to the decorator or set task_soft_time_limit/"
@@ -70,6 +69,87 @@ def check(project: Project) -> Iterator[Finding]:
                 for d in (project.apps[app] for app in project.task_apps(task))
             ],
         )
+
+
+CEL006_INVALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task  # expect: CEL006
+def sync_inventory():
+    pass
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+# --- proj/tasks.py
+from celery import shared_task
+
+
+@shared_task  # expect: CEL006
+def sync_inventory():
+    pass
+'''
+    ),
+)
+CEL006_VALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task(soft_time_limit=50, time_limit=60)
+def sync_inventory():
+    pass
+'''
+    ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker --time-limit 300
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task
+def sync_inventory():
+    pass
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://")
+app.conf.task_time_limit = 300
+
+
+@app.task
+def sync_inventory():
+    pass
+'''
+    ),
+)
 
 
 RULE = Rule(
@@ -89,13 +169,7 @@ RULE = Rule(
         "PENDING."
     ),
     fix="Set a soft limit to clean up and a hard limit to recover the process.",
-    bad=example(
-        ("proj/__init__.py", ""),
-        ("proj/tasks.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task\ndef sync_inventory():\n    pass\n'),
-    ),
-    good=example(
-        ("proj/__init__.py", ""),
-        ("proj/tasks.py", 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\n\n\n@app.task(soft_time_limit=50, time_limit=60)\ndef sync_inventory():\n    pass\n'),
-    ),
+    invalid=CEL006_INVALID,
+    valid=CEL006_VALID,
     check=check,
 )
