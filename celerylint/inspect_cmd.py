@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from celerylint.facts.types import Const, Seq, Value
-from celerylint.model.app_config import ResolvedConfig, Setting
+from celerylint.model.app_config import ResolvedConfig, SettingValue
 from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.model.resolve import AppObj, ClassObj, ExtObj, Obj, ValObj
 from celerylint.model.flask import pushes_context
@@ -79,7 +79,7 @@ def _show_value(value: Optional[Value]) -> str:
     return "<computed at run time>"
 
 
-def _constant(project: Project, setting: Setting) -> Optional[Value]:
+def _constant(project: Project, setting: SettingValue) -> Optional[Value]:
     """A reference to a constant elsewhere (`Config.CELERY_BROKER_URL`), followed."""
     if setting.ctx is None or setting.value is None or isinstance(setting.value, (Const, Seq)):
         return setting.value

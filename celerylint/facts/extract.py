@@ -178,6 +178,7 @@ class _Frame:
     imports: Dict[str, str]
     globals_declared: Set[str] = field(default_factory=set)
     contexts: List[Value] = field(default_factory=list)
+    managers: List[Value] = field(default_factory=list)
     returns: List[Value] = field(default_factory=list)
     locals: List[Binding] = field(default_factory=list)
     attributes: List[Binding] = field(default_factory=list)
@@ -424,19 +425,23 @@ class FactExtractor(cst.CSTVisitor):
         return False
 
     def visit_With(self, node: cst.With) -> bool:
-        pushed = 0
+        pushed = managed = 0
         for item in node.items:
             item.item.visit(self)
             expression = item.item
             if item.asname is not None:
                 self._assign_target(item.asname.name, self.value(expression), item)
-            if isinstance(expression, cst.Call) and isinstance(expression.func, cst.Attribute):
-                if expression.func.attr.value in CONTEXT_METHODS:
+            if isinstance(expression, cst.Call):
+                self.frame.managers.append(self.value(expression.func))
+                managed += 1
+                if isinstance(expression.func, cst.Attribute) and expression.func.attr.value in CONTEXT_METHODS:
                     self.frame.contexts.append(self.value(expression.func.value))
                     pushed += 1
         node.body.visit(self)
         for _ in range(pushed):
             self.frame.contexts.pop()
+        for _ in range(managed):
+            self.frame.managers.pop()
         return False
 
     def visit_If(self, node: cst.If) -> bool:
@@ -461,13 +466,20 @@ class FactExtractor(cst.CSTVisitor):
 
     # --- calls and uses ---------------------------------------------------
 
-    def _contexts(self) -> Tuple[Value, ...]:
-        """Context receivers of enclosing `with` blocks since the innermost function."""
+    def _function_frames(self) -> List["_Frame"]:
+        """The frames since the innermost function: the `with` blocks that enclose a statement."""
         start = 0
         for index, frame in enumerate(self.frames):
             if frame.kind == "function":
                 start = index
-        return tuple(context for frame in self.frames[start:] for context in frame.contexts)
+        return self.frames[start:]
+
+    def _contexts(self) -> Tuple[Value, ...]:
+        """Context receivers of enclosing `with` blocks since the innermost function."""
+        return tuple(context for frame in self._function_frames() for context in frame.contexts)
+
+    def _managers(self) -> Tuple[Value, ...]:
+        return tuple(manager for frame in self._function_frames() for manager in frame.managers)
 
     def visit_Call(self, node: cst.Call) -> None:
         value = self.value(node)
@@ -475,7 +487,7 @@ class FactExtractor(cst.CSTVisitor):
         arg_locs: Tuple[Tuple[str, Loc], ...] = ()
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in TASK_CALL_METHODS:
             arg_locs = self._arg_locs(node)
-        self.calls.append(CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs))
+        self.calls.append(CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers()))
         func = value.func
         if isinstance(func, Ref) and func.scope in ("import", "builtin"):
             self._importing_call(func.path, value)

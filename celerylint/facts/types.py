@@ -161,6 +161,8 @@ class CallFact:
     # For task calls (.delay, .apply_async, ...): each argument's span, keyed by
     # its position ("0", "1", ...) or keyword.
     arg_locs: Tuple[Tuple[str, Loc], ...] = ()
+    # What enclosing `with f(...):` blocks of the same function called (`allow_join_result`).
+    managers: Tuple[Value, ...] = ()
 
     def arg_loc(self, key: str) -> Loc:
         for name, loc in self.arg_locs:

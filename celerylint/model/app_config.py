@@ -79,7 +79,7 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Setting:
+class SettingValue:
     name: str
     value: Optional[Value]  # None: set, to something not known statically
     origin: Origin
@@ -89,11 +89,11 @@ class Setting:
 
 @dataclass
 class ResolvedConfig:
-    settings: Dict[str, Setting]
+    settings: Dict[str, SettingValue]
     opaque: List[Opacity]
     uncertain: Dict[str, Opacity] = field(default_factory=dict)  # setting -> why it may be set
 
-    def lookup(self, name: str) -> Tuple[LookupState, Optional[Setting]]:
+    def lookup(self, name: str) -> Tuple[LookupState, Optional[SettingValue]]:
         """("set", setting) | ("unknown", None) | ("not set", None)."""
         setting = self.settings.get(name)
         if setting is not None:
@@ -109,7 +109,7 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
     def runs(place: Place) -> bool:
         return executed is None or place in executed
 
-    chosen: Dict[str, Tuple[int, Setting]] = {}
+    chosen: Dict[str, Tuple[int, SettingValue]] = {}
     opaque: List[Opacity] = []
     uncertain: Dict[str, Opacity] = {}
     namespace = None
@@ -135,7 +135,7 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
             name = canonical_setting(entry.key, ns)
             if name is None:
                 continue
-            setting = Setting(name, entry.value, entry.origin, entry.key, entry.value_ctx)
+            setting = SettingValue(name, entry.value, entry.origin, entry.key, entry.value_ctx)
             previous = chosen.get(name)
             if previous is None or previous[0] <= source.priority:
                 chosen[name] = (source.priority, setting)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from celerylint.facts.types import RESULT_ATTRS, Attr, Call, CallFact, Const, Loc, Ref, UseFact, Value
+from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, Loc, Ref, UseFact, Value
 from celerylint.model.app_config import Origin, Place, ResolvedConfig
 from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSetting, build_apps
 from celerylint.model.closure import Closure, apps_in
@@ -27,6 +27,15 @@ from celerylint.model.workers import WorkerEntry, find_workers
 
 ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})
 RESULT_PRODUCERS = frozenset({"delay", "apply_async", "AsyncResult"})
+CANVAS = frozenset(
+    {
+        f"celery.{module}{name}"
+        for module in ("", "canvas.")
+        for name in ("group", "chord", "chain", "signature", "Signature", "chunks", "xmap", "xstarmap")
+    }
+)
+SIGNATURE_METHODS = frozenset({"s", "si", "signature", "map", "starmap", "chunks"})
+MAX_BINDING_HOPS = 3
 
 __all__ = ["Project", "build_project", "TaskDef", "WorkerEntry", "Closure", "AppDef", "ResultRead"]
 
@@ -243,6 +252,41 @@ class Project:
         return ("set", chosen.pop()) if len(chosen) == 1 else ("unknown", None)
 
     # --- results -------------------------------------------------------------------------
+
+    def is_task_result(self, info: ModuleInfo, scope: str, value: Value, hops: int = 0) -> bool:
+        """Provably a task's result: `.delay()`/`.apply_async()` of a task or a signature,
+        `AsyncResult(...)`, a called group/chord/chain, or a local name bound to one of them."""
+        if isinstance(value, Ref) and value.scope == "local" and "." not in value.path:
+            bound = self.graph.local_value(info, scope, value.path)
+            return bound is not None and hops < MAX_BINDING_HOPS and self.is_task_result(info, scope, bound, hops + 1)
+        if not isinstance(value, Call):
+            return False
+        func = value.func
+        if isinstance(func, Ref) and func.last in ("delay", "apply_async") and "." in func.path:
+            return self.is_canvas(info, scope, Ref(func.scope, func.path.rpartition(".")[0]))
+        if isinstance(func, Attr) and func.attr in ("delay", "apply_async"):
+            return self.is_canvas(info, scope, func.base)
+        if isinstance(func, Ref) and func.last == "AsyncResult":
+            obj = self.resolve(info, scope, func)
+            return (isinstance(obj, ExtObj) and obj.path in ASYNC_RESULT) or (
+                isinstance(obj, AttrOf) and obj.path == "AsyncResult" and bool(self.apps_of(obj.base))
+            )
+        return self.is_canvas(info, scope, func)  # group(...)(), (a.s() | b.s())()
+
+    def is_canvas(self, info: ModuleInfo, scope: str, value: Value) -> bool:
+        """A task, a signature of one, or a group/chord/chain: calling or applying it sends tasks."""
+        if self.task_for(info, scope, value) is not None:
+            return True
+        if isinstance(value, BinOp) and value.op == "BitOr":
+            return self.is_canvas(info, scope, value.left) or self.is_canvas(info, scope, value.right)
+        if not isinstance(value, Call):
+            return False
+        func = value.func
+        if isinstance(func, Ref) and func.last in SIGNATURE_METHODS and "." in func.path:
+            if self.task_for(info, scope, Ref(func.scope, func.path.rpartition(".")[0])) is not None:
+                return True
+        obj = self.resolve(info, scope, func)
+        return isinstance(obj, ExtObj) and obj.path in CANVAS
 
     def result_reads(self) -> Iterator[ResultRead]:
         """Every place that reads a task's state or result, in source order per file. Tests run
