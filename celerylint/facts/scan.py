@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from celerylint.facts.types import (
     MODULE_SCOPE,
@@ -53,7 +53,7 @@ def scan_import_lines(data: bytes) -> ModuleFacts:
                 names.append(words[0])
                 bound_names.append(words[-1] if len(words) == 3 and words[1] == "as" else words[0])
         imports.append(ImportFact(module, tuple(names), scope, line, True, tuple(bound_names)))
-    return ModuleFacts(imports=tuple(imports))
+    return ModuleFacts(imports=tuple(imports), defined_names=("*",))  # its other names are not known
 
 
 def scan_imports(tree: ast.Module) -> ModuleFacts:
@@ -61,6 +61,7 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
     imports: List[ImportFact] = []
     aliases = {}
     classes: List[ClassFact] = []
+    defined: Set[str] = set()  # every name bound at module level, for "does the module have X"
     stack: List[Tuple[List[ast.stmt], str]] = [(tree.body, MODULE_SCOPE)]
     while stack:
         body, scope = stack.pop()
@@ -82,11 +83,17 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
                         aliases[alias.asname or alias.name] = joined
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 stack.append((node.body, _inner_scope(scope, node.name)))
+                if scope == MODULE_SCOPE:
+                    defined.add(node.name)
             elif isinstance(node, ast.ClassDef):
                 stack.append((node.body, _inner_scope(scope, node.name)))
+                if scope == MODULE_SCOPE:
+                    defined.add(node.name)
             else:
                 for child_body in _child_bodies(node):
                     stack.append((child_body, scope))
+            if scope == MODULE_SCOPE:
+                defined.update(_assigned_names(node))
     globals_: List[Binding] = []
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
@@ -95,7 +102,25 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
             attributes = tuple(_bindings(node.body))
             classes.append(ClassFact(node.name, node.name, loc, bases, attributes, ()))
     globals_.extend(_bindings(tree.body))
-    return ModuleFacts(imports=tuple(imports), globals=tuple(globals_), classes=tuple(classes), detailed=False)
+    defined.update(bound for fact in imports if fact.scope == MODULE_SCOPE for bound in fact.bound)
+    return ModuleFacts(
+        imports=tuple(imports), globals=tuple(globals_), classes=tuple(classes), detailed=False, defined_names=tuple(sorted(defined))
+    )
+
+
+def _assigned_names(node: ast.stmt) -> List[str]:
+    """Plain names a module-level statement binds (`x = ...`, `x: T = ...`, `for x in ...`, `with ... as x`)."""
+    targets: List[ast.expr] = []
+    if isinstance(node, ast.Assign):
+        targets = list(node.targets)
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
+        targets = [node.target]
+    elif isinstance(node, (ast.With, ast.AsyncWith)):
+        targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+    names: List[str] = []
+    for target in targets:
+        names.extend(child.id for child in ast.walk(target) if isinstance(child, ast.Name))
+    return names
 
 
 def _bindings(body: List[ast.stmt]) -> List[Binding]:

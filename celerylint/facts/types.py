@@ -257,3 +257,6 @@ class ModuleFacts:
     relevant: bool = False
     # Why the file's content is not known although it is not a syntax error (unreadable, too large).
     unanalysed: Optional[str] = None
+    # Cheap scans only: every name bound at module level (defs, classes, assignments, imports);
+    # ("*",) when they are not known (a file too large to parse).
+    defined_names: Tuple[str, ...] = ()

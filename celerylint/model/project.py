@@ -23,7 +23,7 @@ from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver
 from celerylint.model.tasks import TaskDef, find_tasks
-from celerylint.model.workers import WorkerEntry, find_workers
+from celerylint.model.workers import WorkerEntry, app_reference_problem, find_workers
 
 ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})
 RESULT_PRODUCERS = frozenset({"delay", "apply_async", "AsyncResult"})
@@ -119,6 +119,10 @@ class Project:
         if app is None:
             return [w for w in self.workers if w.resolved]
         return [w for w in self.workers if w.resolved and app in self.apps_in(w.closure)]
+
+    def worker_app_problem(self, worker: WorkerEntry) -> Optional[str]:
+        """Why the worker's `-A` value loads no app, or None (it does, or that is not known)."""
+        return app_reference_problem(self.graph, worker.spec)
 
     def registrations(self, app: AppObj, worker: WorkerEntry) -> List[Tuple[Origin, str]]:
         """Where the worker's view of the app lists the modules it imports: include, imports

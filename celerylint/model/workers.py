@@ -75,6 +75,50 @@ def entry_modules(graph: ProgramGraph, spec: str) -> Tuple[str, ...]:
     return tuple(modules)
 
 
+def app_reference_problem(graph: ProgramGraph, spec: str) -> Optional[str]:
+    """Why `celery -A spec` cannot load its app, as celery.app.utils.find_app looks it up
+    (`module:attr`, `module.attr`, or a module whose app Celery finds itself), or None when it
+    can, when that is not known, or when the spec names no package of this project."""
+    module, colon, attr = spec.partition(":")
+    if not _names_project_package(graph, module.split(".")[0]):
+        return None
+    if _unique_suffix_match(graph, module) is not None:
+        return None  # a worker started from a sub-folder
+    info = graph.index.get(module)
+    if colon:
+        if info is None:
+            return f"there is no module {module}"
+        first = attr.split(".")[0]
+        return None if _may_have_attr(graph, info, first) else f"{module} has no attribute {first}"
+    if info is not None:
+        return None  # Celery then finds the app in it (app, celery, a .celery submodule, any instance)
+    parent, _, name = module.rpartition(".")
+    owner = graph.index.get(parent) if parent else None
+    if owner is not None:
+        return None if _may_have_attr(graph, owner, name) else f"{parent} has no attribute {name}"
+    return f"there is no module {module}"
+
+
+def _names_project_package(graph: ProgramGraph, top: str) -> bool:
+    return graph.index.get(top) is not None or any(name.startswith(top + ".") for name in graph.index.by_name)
+
+
+def _may_have_attr(graph: ProgramGraph, info: ModuleInfo, name: str) -> bool:
+    """Whether the module defines or imports ``name``, or might (its content is not all known)."""
+    resolver = graph.resolver
+    if info.broken or resolver.star_imports.get(info.name) or graph.index.get(f"{info.name}.{name}", info) is not None:
+        return True
+    if not info.facts.detailed:
+        return bool({name, "__getattr__", "*"} & set(info.facts.defined_names))
+    if name in resolver.globals.get(info.name, {}) or name in resolver.module_imports.get(info.name, {}):
+        return True
+    if (info.name, name) in resolver.functions or (info.name, name) in resolver.classes:
+        return True
+    if "__getattr__" in resolver.globals.get(info.name, {}) or (info.name, "__getattr__") in resolver.functions:
+        return True
+    return graph.index.get(f"{info.name}.{name}", info) is not None
+
+
 def _unique_suffix_match(graph: ProgramGraph, module: str) -> Optional[ModuleInfo]:
     """A worker started from a sub-folder names modules relative to it."""
     matches = [info for info in graph.index.modules() if info.name.endswith("." + module)]
