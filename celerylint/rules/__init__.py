@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from celerylint.rules import context, registration, results, serialization, syntax, timelimits, waiting, workers
+from celerylint.rules import context, dispatch, registration, results, serialization, syntax, timelimits, waiting, workers
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule
 
@@ -19,6 +19,7 @@ ALL_RULES: List[Rule] = [
     serialization.RULE,
     timelimits.RULE,
     waiting.RULE,
+    dispatch.RULE,
     workers.RULE,
 ]
 SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
