@@ -47,6 +47,8 @@ class ResultRead:
     module: ModuleInfo
     loc: Loc
     what: str
+    scope: str = ""
+    producer: Optional[Call] = None  # the `.delay(...)`/`.apply_async(...)` whose result is read
 
 
 def build_project(index: ModuleIndex, deploy: DeployFacts, worker_apps: Sequence[str] = ()) -> Project:
@@ -257,6 +259,39 @@ class Project:
 
     # --- results -------------------------------------------------------------------------
 
+    def sent_task(self, info: ModuleInfo, scope: str, call: Call) -> Optional[TaskDef]:
+        """The task `t.delay(...)` or `t.apply_async(...)` sends, when it is known."""
+        func = call.func
+        if isinstance(func, Ref) and func.last in ("delay", "apply_async") and "." in func.path:
+            return self.task_for(info, scope, Ref(func.scope, func.path.rpartition(".")[0]))
+        return None
+
+    def ignores_result(self, task: TaskDef) -> Tuple[str, Optional[Origin]]:
+        """("yes", where) when the task's results are not stored, ("no", None), or ("unknown", None):
+        `ignore_result=True` on the task, else `task_ignore_result=True` in its app's configuration."""
+        option = task.option("ignore_result")
+        decorator = origin(task.module, task.decorator_loc)
+        if option is not None:
+            if isinstance(option, Const):
+                return ("yes", decorator) if option.value is True else ("no", None)
+            return "unknown", None
+        apps = self.task_apps(task)
+        if not apps:
+            return "unknown", None
+        answers = set()
+        where: Optional[Origin] = None
+        for app in apps:
+            state, setting = self.config(app).lookup("task_ignore_result")
+            if state == "unknown" or (setting is not None and not isinstance(setting.value, Const)):
+                return "unknown", None
+            ignored = setting is not None and isinstance(setting.value, Const) and setting.value.value is True
+            answers.add(ignored)
+            if ignored and setting is not None:
+                where = setting.origin
+        if answers == {True}:
+            return "yes", where
+        return ("no", None) if answers == {False} else ("unknown", None)
+
     def is_task_result(self, info: ModuleInfo, scope: str, value: Value, hops: int = 0) -> bool:
         """Provably a task's result: `.delay()`/`.apply_async()` of a task or a signature,
         `AsyncResult(...)`, a called group/chord/chain, or a local name bound to one of them."""
@@ -306,15 +341,17 @@ class Project:
                     if (isinstance(obj, ExtObj) and obj.path in ASYNC_RESULT) or (
                         isinstance(obj, AttrOf) and obj.path == "AsyncResult" and self.apps_of(obj.base)
                     ):
-                        yield ResultRead(info, call.loc, "AsyncResult(...)")
+                        yield ResultRead(info, call.loc, "AsyncResult(...)", call.scope)
                 elif isinstance(func, Attr) and func.attr in RESULT_ATTRS and _produces_result(func.base):
-                    yield ResultRead(info, call.loc, f".{func.attr}() on a task result")
+                    assert isinstance(func.base, Call)
+                    yield ResultRead(info, call.loc, f".{func.attr}() on a task result", call.scope, func.base)
             for use in facts.uses:
                 ref = use.ref
                 if ref.scope == "local" and ref.path.count(".") == 1 and ref.last in RESULT_ATTRS:
                     holder = ref.path.split(".", 1)[0]
-                    if _produces_result(self.graph.local_value(info, use.scope, holder)):
-                        yield ResultRead(info, use.loc, ref.path)
+                    bound = self.graph.local_value(info, use.scope, holder)
+                    if isinstance(bound, Call) and _produces_result(bound):
+                        yield ResultRead(info, use.loc, ref.path, use.scope, bound)
 
 
 def _produces_result(value: Optional[Value]) -> bool:

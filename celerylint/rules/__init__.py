@@ -19,6 +19,7 @@ ALL_RULES: List[Rule] = [
     serialization.RULE,
     timelimits.RULE,
     waiting.RULE,
+    results.IGNORED_RULE,
     dispatch.RULE,
     workers.RULE,
 ]

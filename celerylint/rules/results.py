@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, List, Optional
 
-from celerylint.facts.types import Loc
+from celerylint.facts.types import Const, Loc
 from celerylint.findings import Related
 from celerylint.model.app_config import Origin
 from celerylint.model.project import Project, WorkerEntry
@@ -192,4 +192,129 @@ RULE = Rule(
     invalid=CEL001_INVALID,
     valid=CEL001_VALID,
     check=check,
+)
+
+
+def check_ignored(project: Project) -> Iterator[Report]:
+    """CEL008: a read of a result that its task never stores."""
+    for read in project.result_reads():
+        if read.producer is None:
+            continue
+        task = project.sent_task(read.module, read.scope, read.producer)
+        if task is None:
+            continue
+        per_call = read.producer.kwarg("ignore_result")
+        if isinstance(per_call, Const) and per_call.value is True:
+            answer, where = "yes", None
+        elif per_call is not None:
+            continue  # decided per call, at run time or to store it
+        else:
+            answer, where = project.ignores_result(task)
+        if answer != "yes":
+            continue
+        decorator = task.decorator_loc
+        related = [related_at(task.module.rel, decorator.line, decorator.col, f"the task '{task.name}'")]
+        if where is not None:
+            related.append(related_at(where.rel, where.line, where.col, "results are ignored here"))
+        yield report(
+            read.module.rel, read.loc,
+            f"reads {read.what} of '{task.name}', whose results are never stored (ignore_result): "
+            ".state stays PENDING forever and .get() returns None or waits for its timeout.",
+            related,
+        )
+
+
+CEL008_INVALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+@app.task(ignore_result=True)
+def export(report_id):
+    return report_id
+# --- proj/views.py
+from proj.tasks import export
+
+
+def start(report_id):
+    result = export.delay(report_id)
+    return result.state  # expect: CEL008
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60, task_ignore_result=True)
+
+
+@app.task
+def export(report_id):
+    return report_id
+# --- proj/views.py
+from proj.tasks import export
+
+
+def start(report_id):
+    return export.apply_async((report_id,)).get(timeout=10)  # expect: CEL008
+'''
+    ),
+)
+CEL008_VALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60, task_ignore_result=True)
+
+
+@app.task(ignore_result=False)
+def export(report_id):
+    return report_id
+
+
+@app.task
+def cleanup():
+    pass
+# --- proj/views.py
+from proj.tasks import cleanup, export
+
+
+def start(report_id, options):
+    cleanup.delay()  # fire and forget: nothing read
+    status = options.get("status")  # dict.get is no task result
+    return export.delay(report_id).get(timeout=10), status
+'''
+    ),
+)
+
+
+IGNORED_RULE = Rule(
+    code="CEL008",
+    name="ignored-result-read",
+    summary="A task's result is read, but the task's results are never stored (ignore_result).",
+    what=(
+        "Finds reads (`.get()`, `.state`, `.result`, `.ready()`...) of what `.delay()` or "
+        "`.apply_async()` returned for a task whose results are ignored: `ignore_result=True` on the "
+        "task or in that `apply_async` call, or `task_ignore_result=True` in its app's configuration "
+        "without `ignore_result=False` on the task."
+    ),
+    why=(
+        "An ignored result is never written to the backend. `.state` stays PENDING forever, "
+        "`AsyncResult(id).get()` blocks until its timeout, and `.delay(...).get()` returns `None` at "
+        "once, so the caller acts on a result that never existed."
+    ),
+    fix="Store the result for this task (`ignore_result=False`) or stop reading it.",
+    invalid=CEL008_INVALID,
+    valid=CEL008_VALID,
+    check=check_ignored,
 )
