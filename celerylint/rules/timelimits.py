@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 from celerylint.facts.types import Const, Value
 
-from celerylint.model.project import Project, TaskDef
+from celerylint.model.app_config import ResolvedConfig
+from celerylint.model.project import Project, TaskDef, WorkerEntry
+from celerylint.model.resolve import AppObj
 from celerylint.rules.base import Report, Rule, case, related_at, report
 
 LIMIT_OPTIONS = ("time_limit", "soft_time_limit")
@@ -30,15 +32,24 @@ def _config_allows_silence(project: Project, task: TaskDef) -> bool:
     if not apps:
         return True
     for app in apps:
-        config = project.config(app)
-        for name in ("task_time_limit", "task_soft_time_limit", "task_annotations"):
-            state, _ = config.lookup(name)
-            if state != "not set":
-                return True
-        for worker in project.workers_for(app):
-            if any(flag in worker.options for flag in WORKER_LIMIT_FLAGS):
-                return True
+        workers = project.workers_for(app)
+        if any(any(flag in worker.options for flag in WORKER_LIMIT_FLAGS) for worker in workers):
+            return True
+        for config in _views(project, app, workers):
+            for name in ("task_time_limit", "task_soft_time_limit", "task_annotations"):
+                state, _ = config.lookup(name)
+                if state != "not set":
+                    return True
     return False
+
+
+def _views(project: Project, app: AppObj, workers: List[WorkerEntry]) -> List[ResolvedConfig]:
+    """The app's configuration as each worker that runs it sees it: a limit set only where no
+    worker runs (an app factory the web process calls) limits nothing. With no worker known for
+    sure, the configuration as any process could see it."""
+    if workers and all(worker.explicit and not worker.closure.uncertain for worker in workers):
+        return [project.config(app, worker.closure.places()) for worker in workers]
+    return [project.config(app)]
 
 
 def const_is_set(value: Optional[Value]) -> bool:
