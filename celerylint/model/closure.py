@@ -157,7 +157,18 @@ class ClosureBuilder:
                 self._autodiscover(found)
         if apps:
             self._django_setup(self.apps.definitions[apps[0]].module)
+        self._config_modules()
         self._signal_receivers()
+
+    def _config_modules(self) -> None:
+        """`config_from_object("module")` imports that module when the worker reads its
+        configuration at start, and with it whatever the module imports."""
+        for info, call in self.graph.calls_named("config_from_object"):
+            if not self.closure.runs(info.name, call.scope):
+                continue
+            value = call.value.args[0] if call.value.args else call.value.kwarg("obj")
+            if isinstance(value, Const) and isinstance(value.value, str):
+                self.add_module(value.value.partition(":")[0], f"config_from_object() at {info.rel}:{call.loc.line}")
 
     def _django_setup(self, near: ModuleInfo) -> None:
         """Celery's Django fixup runs django.setup() and the system checks at worker start
