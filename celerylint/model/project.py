@@ -21,7 +21,7 @@ from celerylint.model.deploy import DeployFacts
 from celerylint.model.flask import is_context_push, pushes_context
 from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
-from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver
+from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
 from celerylint.model.tasks import TaskDef, find_tasks
 from celerylint.model.workers import WorkerEntry, app_reference_problem, find_workers
 
@@ -241,6 +241,15 @@ class Project:
         for value in ((call.value.kwarg("serializer") if call is not None else None), task.option("serializer")):
             if value is not None:
                 return ("set", value.value) if isinstance(value, Const) and isinstance(value.value, str) else ("unknown", None)
+        classes, known = self.task_base_classes(task)
+        if not known:
+            return "unknown", None
+        for cls in classes:
+            chosen_by_base = self.resolver.class_attr(cls, "serializer")
+            if chosen_by_base is not None:
+                if isinstance(chosen_by_base, ValObj) and isinstance(chosen_by_base.value, Const) and isinstance(chosen_by_base.value.value, str):
+                    return "set", chosen_by_base.value.value
+                return "unknown", None
         apps = self.task_apps(task)
         if not apps:
             return "unknown", None

@@ -308,6 +308,30 @@ def signup(user, settings):
     notify.delay(user.id, settings.get("channels", []))  # an id and plain data
 '''
     ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery, Task
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+class PickledTask(Task):
+    serializer = "pickle"  # the base chooses the serializer for its tasks
+
+
+@app.task(base=PickledTask)
+def tag(names):
+    return sorted(names)
+# --- proj/views.py
+from proj.celery_app import tag
+
+
+def label():
+    tag.delay({"a", "b"})
+'''
+    ),
 )
 
 
