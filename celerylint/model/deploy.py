@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from celerylint.model.app_config import Origin
 
@@ -19,11 +19,37 @@ MAX_COMMAND_CHARS = 10_000
 ENV_SETTING = re.compile(r"\b(CELERY_RESULT_BACKEND|CELERY_BROKER_URL|CELERY_CONFIG_MODULE)\b\s*[:=]")
 
 
+# Worker options whose values change an answer, by every spelling Celery accepts.
+VALUE_OPTIONS = {
+    "-A": "app", "--app": "app",
+    "-Q": "queues", "--queues": "queues",
+    "-X": "exclude_queues", "--exclude-queues": "exclude_queues",
+    "-I": "include", "--include": "include",
+    "-P": "pool", "--pool": "pool",
+    "-b": "broker", "--broker": "broker",
+    "--result-backend": "result_backend",
+    "--time-limit": "time_limit", "--soft-time-limit": "soft_time_limit",
+}
+TOKEN = re.compile(r'"([^"]*)"|\'([^\']*)\'|([^\s\[\];"\']+)')
+
+
 @dataclass(frozen=True)
 class WorkerCommand:
     app: str  # the -A / --app value
     origin: Origin
     options: Tuple[str, ...]  # every --long option named on the line
+    values: Tuple[Tuple[str, str], ...] = ()  # ("queues", "a,b"), ("pool", "gevent"), ...
+
+    def value(self, name: str) -> Optional[str]:
+        for key, value in self.values:
+            if key == name:
+                return value
+        return None
+
+    def listed(self, name: str) -> Optional[Tuple[str, ...]]:
+        """A comma-separated option (`-Q a,b`) as its items, or None when not given."""
+        value = self.value(name)
+        return None if value is None else tuple(item for item in value.split(",") if item)
 
 
 @dataclass(frozen=True)
@@ -61,22 +87,44 @@ def _is_worker_line(line: str) -> bool:
     return "worker" in line and CELERY_WORD.search(line) is not None and WORKER_WORD.search(line) is not None
 
 
-def _app_option(line: str) -> Tuple[str, Tuple[str, ...]]:
-    """The -A/--app value and the --long options of a command line, wherever it is quoted
-    (a TOML string, a YAML/JSON list, a shell line)."""
-    words = re.sub(r"[\"'\[\],;]", " ", line).split()
-    app = ""
-    options = []
+def _words(line: str) -> List[str]:
+    """The words of a command wherever it is written: a shell line, a TOML string, a YAML or JSON
+    list (quoted items stay whole, so `"-Q", "a,b"` keeps its comma)."""
+    words: List[str] = []
+    for quoted_double, quoted_single, bare in TOKEN.findall(line):
+        word = quoted_double or quoted_single or bare.strip(",")
+        words.extend(word.split() if (quoted_double or quoted_single) else [word])
+    return [word for word in words if word]
+
+
+def _parse_command(line: str) -> Tuple[str, Tuple[str, ...], Tuple[Tuple[str, str], ...]]:
+    """The -A/--app value, every --long option named, and the values of the options that matter."""
+    words = _words(line)
+    options: List[str] = []
+    values: List[Tuple[str, str]] = []
     for index, word in enumerate(words):
         if word.startswith("--"):
             options.append(word.split("=", 1)[0])
-        if word in ("-A", "--app") and index + 1 < len(words):
-            app = words[index + 1]
-        elif word.startswith("--app="):
-            app = word.split("=", 1)[1]
-        elif word.startswith("-A") and len(word) > 2 and not word.startswith("--"):
-            app = word[2:].lstrip("=")
-    return app, tuple(options)
+        name, value = _option_value(word, words[index + 1] if index + 1 < len(words) else None)
+        if name is not None and value is not None:
+            values.append((name, value))
+    app = next((value for name, value in values if name == "app"), "")
+    return app, tuple(options), tuple(values)
+
+
+def _option_value(word: str, following: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """`--queues=a`, `--queues a`, `-Q a`, `-Qa`: the option's canonical name and its value."""
+    if word.startswith("--"):
+        flag, equals, value = word.partition("=")
+        name = VALUE_OPTIONS.get(flag)
+        return (name, value if equals else following) if name else (None, None)
+    if word.startswith("-") and len(word) >= 2:
+        name = VALUE_OPTIONS.get(word[:2])
+        if name is None:
+            return None, None
+        attached = word[2:].lstrip("=")
+        return name, attached or following
+    return None, None
 
 
 def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
@@ -99,7 +147,7 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
             for match in ENV_SETTING.finditer(line):
                 env.append((match.group(1), Origin(rel, number, match.start() + 1)))
             if _is_worker_line(line):
-                app, options = _app_option(line)
+                app, options, values = _parse_command(line)
                 if app and re.fullmatch(r"[A-Za-z_][\w.]*(:[\w.]+)?", app):
-                    workers.append(WorkerCommand(app, Origin(rel, number, 1), options))
+                    workers.append(WorkerCommand(app, Origin(rel, number, 1), options, values))
     return DeployFacts(tuple(workers), tuple(env))

@@ -12,7 +12,7 @@ from celerylint.model.app_config import Origin
 from celerylint.model.apps import AppModel
 from celerylint.model.closure import Closure, build_closure
 from celerylint.model.config_objects import ConfigObjects
-from celerylint.model.deploy import DeployFacts
+from celerylint.model.deploy import DeployFacts, WorkerCommand
 from celerylint.model.graph import ProgramGraph
 from celerylint.model.modules import ModuleInfo
 
@@ -28,6 +28,18 @@ class WorkerEntry:
     closure: Closure
     options: Tuple[str, ...] = ()
     command: Optional[Origin] = None  # the deployment-file line that starts it
+    values: Tuple[Tuple[str, str], ...] = ()  # option values that matter (queues, pool, ...)
+
+    def value(self, name: str) -> Optional[str]:
+        for key, value in self.values:
+            if key == name:
+                return value
+        return None
+
+    def listed(self, name: str) -> Optional[Tuple[str, ...]]:
+        """A comma-separated option (`-Q a,b`) as its items, or None when not given."""
+        value = self.value(name)
+        return None if value is None else tuple(item for item in value.split(",") if item)
 
     @property
     def resolved(self) -> bool:
@@ -37,18 +49,26 @@ class WorkerEntry:
 def find_workers(
     graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, deploy: DeployFacts, worker_apps: Sequence[str]
 ) -> List[WorkerEntry]:
-    def entry(spec: str, origin: str, options: Tuple[str, ...] = (), command: Optional[Origin] = None) -> WorkerEntry:
-        modules = entry_modules(graph, spec)
-        closure = build_closure(graph, apps, objects, spec, modules)
-        return WorkerEntry(spec, origin, modules, True, closure, options, command)
+    closures: Dict[str, Tuple[Tuple[str, ...], Closure]] = {}
+
+    def entry(spec: str, origin: str, command: Optional[WorkerCommand] = None) -> WorkerEntry:
+        if spec not in closures:  # commands with the same app import the same modules
+            modules = entry_modules(graph, spec)
+            closures[spec] = (modules, build_closure(graph, apps, objects, spec, modules))
+        modules, closure = closures[spec]
+        if command is None:
+            return WorkerEntry(spec, origin, modules, True, closure)
+        return WorkerEntry(spec, origin, modules, True, closure, command.options, command.origin, command.values)
 
     if worker_apps:
         return [entry(spec, "[tool.celerylint] worker-apps") for spec in worker_apps]
     if deploy.workers:
-        entries: Dict[str, WorkerEntry] = {}
+        # One entry a distinct command: two services may run one app on different queues.
+        entries: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], WorkerEntry] = {}
         for command in deploy.workers:
-            if command.app not in entries:
-                entries[command.app] = entry(command.app, str(command.origin), command.options, command.origin)
+            key = (command.app, command.values)
+            if key not in entries:
+                entries[key] = entry(command.app, str(command.origin), command)
         return list(entries.values())
     return _fallback_entries(graph, apps, objects)
 
