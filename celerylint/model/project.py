@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, Loc, Ref, UseFact, Value
-from celerylint.model.app_config import Origin, Place, ResolvedConfig
+from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value
+from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingValue
 from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSetting, build_apps
 from celerylint.model.closure import Closure, apps_in
 from celerylint.model.config_objects import ConfigObjects
@@ -38,6 +39,16 @@ SIGNATURE_METHODS = frozenset({"s", "si", "signature", "map", "starmap", "chunks
 MAX_BINDING_HOPS = 3
 
 __all__ = ["Project", "build_project", "TaskDef", "WorkerEntry", "Closure", "AppDef", "ResultRead"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a task is sent to a queue: its `queue=` option, a `task_routes` entry, a call."""
+
+    queue: str
+    task: TaskDef
+    origin: Origin
+    how: str
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,91 @@ class Project:
         if app is None:
             return [w for w in self.workers if w.resolved]
         return [w for w in self.workers if w.resolved and app in self.apps_in(w.closure)]
+
+    def worker_queues(self, worker: WorkerEntry, app: AppObj) -> Optional[FrozenSet[str]]:
+        """The queues the worker consumes for the app (celery/bin/worker.py, app/amqp.py):
+        its -Q list minus -X, else every queue of task_queues, else task_default_queue.
+        None when that is not known."""
+        excluded = set(worker.listed("exclude_queues") or ())
+        listed = worker.listed("queues")
+        if listed is not None:
+            return frozenset(listed) - excluded
+        config = self.config(app, worker.closure.places())
+        state, setting = config.lookup("task_queues")
+        if state == "unknown":
+            return None
+        if state == "set":
+            names = self._queue_names(setting)
+            return None if names is None else frozenset(names) - excluded
+        default = self._setting_text(config, "task_default_queue", "celery")
+        return None if default is None else frozenset({default}) - excluded
+
+    def _queue_names(self, setting: Optional[SettingValue]) -> Optional[List[str]]:
+        """The names of a literal task_queues: Queue("name", ...) items, or a dict's keys."""
+        if setting is None or setting.value is None:
+            return None
+        value = setting.value
+        if isinstance(value, DictVal) and not value.has_spread:
+            keys = [key.value for key, _ in value.items if isinstance(key, Const) and isinstance(key.value, str)]
+            return keys if len(keys) == len(value.items) else None
+        if isinstance(value, Seq) and not value.has_star:
+            names = []
+            for item in value.items:
+                name = item.args[0] if isinstance(item, Call) and item.args else item.kwarg("name") if isinstance(item, Call) else None
+                if not (isinstance(name, Const) and isinstance(name.value, str)):
+                    return None
+                names.append(name.value)
+            return names
+        return None
+
+    @staticmethod
+    def _setting_text(config: ResolvedConfig, name: str, default: str) -> Optional[str]:
+        state, setting = config.lookup(name)
+        if state == "not set":
+            return default
+        if setting is not None and isinstance(setting.value, Const) and isinstance(setting.value.value, str):
+            return setting.value.value
+        return None
+
+    def routes(self) -> List[Route]:
+        """Every literal route of a project task to a queue."""
+        found: List[Route] = []
+        for task in self.tasks:
+            queue = task.option("queue")
+            if isinstance(queue, Const) and isinstance(queue.value, str):
+                found.append(Route(queue.value, task, origin(task.module, task.decorator_loc), "its queue= option"))
+        for app in self.apps:
+            state, setting = self.config(app).lookup("task_routes")
+            if state == "set" and setting is not None:
+                found.extend(self._config_routes(app, setting))
+        for info, call in self.calls_named("apply_async"):
+            queue = call.value.kwarg("queue")
+            func = call.value.func
+            if isinstance(queue, Const) and isinstance(queue.value, str) and isinstance(func, Ref) and "." in func.path:
+                sent = self.task_for(info, call.scope, Ref(func.scope, func.path.rpartition(".")[0]))
+                if sent is not None:
+                    found.append(Route(queue.value, sent, origin(info, call.arg_loc("queue")), "apply_async(queue=...)"))
+        return found
+
+    def _config_routes(self, app: AppObj, setting: SettingValue) -> List[Route]:
+        """task_routes as a literal dict (or a list of them) of name or glob -> queue or {"queue": ...};
+        router functions and patterns are not followed."""
+        value = setting.value
+        tables = list(value.items) if isinstance(value, Seq) else [value]
+        found = []
+        for table in tables:
+            if not isinstance(table, DictVal):
+                continue
+            for key, target in table.items:
+                if not (isinstance(key, Const) and isinstance(key.value, str)):
+                    continue
+                queue = _route_queue(target)
+                if queue is None:
+                    continue
+                for task in self.tasks:
+                    if app in self.task_apps(task) and fnmatch.fnmatchcase(task.name, key.value):
+                        found.append(Route(queue, task, setting.origin, f"task_routes[{key.value!r}]"))
+        return found
 
     def worker_app_problem(self, worker: WorkerEntry) -> Optional[str]:
         """Why the worker's `-A` value loads no app, or None (it does, or that is not known)."""
@@ -361,6 +457,13 @@ class Project:
                     bound = self.graph.local_value(info, use.scope, holder)
                     if isinstance(bound, Call) and _produces_result(bound):
                         yield ResultRead(info, use.loc, ref.path, use.scope, bound)
+
+
+def _route_queue(target: Value) -> Optional[str]:
+    """The queue of a task_routes value: "queue" or {"queue": "queue", ...} (Celery's MapRoute)."""
+    if isinstance(target, DictVal):
+        target = next((item for key, item in target.items if isinstance(key, Const) and key.value == "queue"), Const(None))
+    return target.value if isinstance(target, Const) and isinstance(target.value, str) else None
 
 
 def _produces_result(value: Optional[Value]) -> bool:

@@ -1,4 +1,5 @@
-"""CEL015: a worker command whose app Celery cannot load."""
+"""Workers as deployed. CEL015: a worker command whose app Celery cannot load. CEL018: a queue
+no worker consumes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Iterator
 
 from celerylint.facts.types import Loc
 from celerylint.model.project import Project
-from celerylint.rules.base import Report, Rule, case, report
+from celerylint.rules.base import Report, Rule, case, related_at, report
 
 
 def check(project: Project) -> Iterator[Report]:
@@ -108,4 +109,164 @@ RULE = Rule(
     invalid=CEL015_INVALID,
     valid=CEL015_VALID,
     check=check,
+)
+
+
+def check_queues(project: Project) -> Iterator[Report]:
+    """CEL018: a route to a queue that no worker of the task's app consumes."""
+    workers = project.workers
+    # Only when every worker is known: an explicit, resolved command with its options.
+    if not workers or not all(w.explicit and w.resolved and w.command is not None and not w.closure.uncertain for w in workers):
+        return
+    for route in project.routes():
+        for app in project.task_apps(route.task):
+            runners = project.workers_for(app)
+            consumed = [project.worker_queues(worker, app) for worker in runners]
+            if not runners or any(queues is None for queues in consumed):
+                continue
+            if any(route.queue in queues for queues in consumed if queues is not None):
+                continue
+            described = "; ".join(
+                f"`celery -A {worker.spec}` consumes {', '.join(sorted(queues)) or 'nothing'}"
+                for worker, queues in zip(runners, consumed) if queues is not None
+            )
+            yield report(
+                route.origin.rel, Loc(route.origin.line, route.origin.col, route.origin.line, route.origin.col),
+                f"'{route.task.name}' goes to queue '{route.queue}' ({route.how}), which no worker consumes "
+                f"({described}): its messages pile up and callers wait in PENDING.",
+                [related_at(w.command.rel, w.command.line, w.command.col, f"the worker `celery -A {w.spec}`") for w in runners if w.command],
+            )
+            break
+
+
+CEL018_INVALID = (
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", include=["proj.tasks"], task_time_limit=60)
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task(queue="reports")  # expect: CEL018
+def export(report_id):
+    return report_id
+'''
+    ),
+    case(
+        r'''
+# --- docker-compose.yml
+services:
+  worker:
+    command: celery -A proj.celery_app worker -Q celery,reports
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", include=["proj.tasks"], task_time_limit=60)
+app.conf.task_routes = {"proj.tasks.send_*": {"queue": "mail"}}  # expect: CEL018
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task
+def send_welcome(user_id):
+    return user_id
+
+
+@app.task
+def export(report_id):
+    return report_id
+
+
+def nightly(report_id):
+    export.apply_async((report_id,), queue="slow")  # expect: CEL018
+'''
+    ),
+)
+CEL018_VALID = (
+    case(
+        r'''
+# --- Procfile
+web: gunicorn proj.wsgi
+worker: celery -A proj.celery_app worker -Q reports,celery
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", include=["proj.tasks"], task_time_limit=60)
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task(queue="reports")
+def export(report_id):
+    return report_id
+'''
+    ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from kombu import Queue
+
+app = Celery("proj", broker="redis://", backend="redis://", include=["proj.tasks"], task_time_limit=60)
+# A worker without -Q consumes every queue of task_queues.
+app.conf.task_queues = [Queue("celery"), Queue("reports")]
+app.conf.task_routes = [lambda name, args, kwargs, options, task=None, **kw: None]
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task(queue="reports")
+def export(report_id):
+    return report_id
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+# No worker command anywhere: what the workers consume is not known.
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+@app.task(queue="reports")
+def export(report_id):
+    return report_id
+'''
+    ),
+)
+
+
+QUEUE_RULE = Rule(
+    code="CEL018",
+    name="queue-without-worker",
+    summary="A task is routed to a queue that no worker consumes.",
+    what=(
+        "Collects literal routes of the project's tasks: `@app.task(queue=...)`, `task_routes` "
+        "entries (names or globs, to a queue name or `{\"queue\": ...}`) and `apply_async(queue=...)`. "
+        "When every worker command is known, compares each route's queue with what the workers "
+        "running the task's app consume: their `-Q` list minus `-X`, else every queue of "
+        "`task_queues`, else `task_default_queue` (`celery`). Router functions and patterns are "
+        "not followed; anything not literal stays silent."
+    ),
+    why=(
+        "A worker consumes only its queues. Messages routed elsewhere wait in the broker for a "
+        "worker that never comes: the caller sees PENDING forever, with no error anywhere."
+    ),
+    fix="Start a worker on that queue (`-Q reports`), add it to the worker's `-Q`, or route the task to a consumed queue.",
+    invalid=CEL018_INVALID,
+    valid=CEL018_VALID,
+    check=check_queues,
 )
