@@ -144,6 +144,8 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
             continue
         rel = path.relative_to(root).as_posix()
         for number, line in _logical_lines(text):
+            if line.lstrip().startswith("#"):
+                continue  # a commented-out command or setting (shell, YAML, Procfile, ini, TOML)
             for match in ENV_SETTING.finditer(line):
                 env.append((match.group(1), Origin(rel, number, match.start() + 1)))
             if _is_worker_line(line):

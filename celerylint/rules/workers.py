@@ -85,6 +85,19 @@ worker: celery -A proj.factory worker
 from proj.settings import *  # the app may come from here: not known, so silent
 '''
     ),
+    case(
+        r'''
+# --- run.sh
+#!/bin/sh
+# celery -A proj.old_app worker   (retired: the app moved to proj.celery_app)
+exec celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+'''
+    ),
 )
 
 
