@@ -1,5 +1,5 @@
 """Workers as deployed. CEL015: a worker command whose app Celery cannot load. CEL018: a queue
-no worker consumes."""
+no worker consumes. CEL019: a broker set only where the worker never runs."""
 
 from __future__ import annotations
 
@@ -282,4 +282,143 @@ QUEUE_RULE = Rule(
     invalid=CEL018_INVALID,
     valid=CEL018_VALID,
     check=check_queues,
+)
+
+
+def check_broker(project: Project) -> Iterator[Report]:
+    """CEL019: the broker is set only where the worker never runs."""
+    if any(name == "CELERY_BROKER_URL" for name, _ in project.deploy.env_settings):
+        return  # the environment may give the worker its broker
+    for app in project.apps:
+        state, setting = project.config(app).lookup("broker_url")
+        if state != "set" or setting is None:
+            continue
+        for worker in project.workers_for(app):
+            if not worker.explicit or worker.closure.uncertain or worker.value("broker") is not None:
+                continue
+            seen, _ = project.config(app, worker.closure.places()).lookup("broker_url")
+            if seen != "not set":
+                continue
+            where = setting.origin
+            related = [related_at(worker.command.rel, worker.command.line, worker.command.col, f"the worker `celery -A {worker.spec}`")] if worker.command else []
+            yield report(
+                where.rel, Loc(where.line, where.col, where.line, where.col),
+                f"the broker is set here, where the worker `celery -A {worker.spec}` never runs: it connects to "
+                "amqp://guest@localhost// while the web app publishes here, so tasks wait in PENDING.",
+                related,
+            )
+            break
+
+
+CEL019_INVALID = (
+    case(
+        r'''
+# --- Procfile
+web: gunicorn wsgi:app
+worker: celery -A proj.celery_app worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask
+
+celery = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+
+
+def create_app():
+    app = Flask(__name__)
+    celery.conf.broker_url = "redis://redis/0"  # expect: CEL019
+    return app
+# --- wsgi.py
+from proj.celery_app import create_app
+
+app = create_app()
+'''
+    ),
+)
+CEL019_VALID = (
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.worker worker
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask
+
+celery = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+
+
+def create_app():
+    app = Flask(__name__)
+    celery.conf.broker_url = "redis://redis/0"
+    return app
+# --- proj/worker.py
+from proj.celery_app import celery, create_app
+
+create_app()  # the worker's entry module runs the factory too
+'''
+    ),
+    case(
+        r'''
+# --- docker-compose.yml
+services:
+  worker:
+    command: celery -A proj.celery_app worker
+    environment:
+      CELERY_BROKER_URL: redis://redis/0
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask
+
+celery = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+
+
+def create_app():
+    app = Flask(__name__)
+    celery.conf.broker_url = "redis://redis/0"
+    return app
+'''
+    ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker -b redis://redis/0
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask
+
+celery = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+
+
+def create_app():
+    app = Flask(__name__)
+    celery.conf.broker_url = "redis://redis/0"
+    return app
+'''
+    ),
+)
+
+
+BROKER_RULE = Rule(
+    code="CEL019",
+    name="worker-broker-mismatch",
+    summary="The broker is set only in code the worker never runs.",
+    what=(
+        "For each app whose broker is set somewhere, resolves the configuration as each known "
+        "worker sees it (what its `-A` module imports and runs at start). Reports the setting when a "
+        "worker's view has no broker: the broker is set only in an app factory or a module the "
+        "worker never imports. Silent when the worker gets its broker another way (`-b`, "
+        "`CELERY_BROKER_URL` in a deployment file) or when what it runs is not known."
+    ),
+    why=(
+        "With no broker configured, the worker connects to Celery's default "
+        "`amqp://guest@localhost//` (or fails to connect) while the web app publishes to the broker "
+        "it configured. The worker never sees the messages and every task waits in PENDING."
+    ),
+    fix="Configure the broker where the app is created, or have the worker's module call the factory.",
+    invalid=CEL019_INVALID,
+    valid=CEL019_VALID,
+    check=check_broker,
 )
