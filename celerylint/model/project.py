@@ -36,6 +36,9 @@ CANVAS = frozenset(
     }
 )
 SIGNATURE_METHODS = frozenset({"s", "si", "signature", "map", "starmap", "chunks"})
+CHORDS = frozenset({"celery.chord", "celery.canvas.chord", "celery.canvas._chord"})
+GROUPS = frozenset({"celery.group", "celery.canvas.group"})
+CHORD_READ = "a chord started"
 MAX_BINDING_HOPS = 3
 
 __all__ = ["Project", "build_project", "TaskDef", "WorkerEntry", "Closure", "AppDef", "ResultRead"]
@@ -417,6 +420,23 @@ class Project:
             )
         return self.is_canvas(info, scope, func)  # group(...)(), (a.s() | b.s())()
 
+    def _starts_chord(self, info: ModuleInfo, scope: str, call: Call) -> bool:
+        """`chord(header)(body)`, `chord(...).apply_async()`/`.delay()`, and a group piped into a
+        task (`(group(...) | t.s())()`), which Celery turns into a chord."""
+        func = call.func
+        started = func.base if isinstance(func, Attr) and func.attr in ("apply_async", "delay") else func
+        if isinstance(started, BinOp) and started.op == "BitOr":
+            return self._is_canvas_call(info, scope, started.left, GROUPS) and self.is_canvas(info, scope, started.right)
+        return self._is_canvas_call(info, scope, started, CHORDS) or (
+            isinstance(started, Call) and self._is_canvas_call(info, scope, started.func, CHORDS)
+        )
+
+    def _is_canvas_call(self, info: ModuleInfo, scope: str, value: Value, paths: FrozenSet[str]) -> bool:
+        if not isinstance(value, Call):
+            return False
+        obj = self.resolve(info, scope, value.func)
+        return isinstance(obj, ExtObj) and obj.path in paths
+
     def is_canvas(self, info: ModuleInfo, scope: str, value: Value) -> bool:
         """A task, a signature of one, or a group/chord/chain: calling or applying it sends tasks."""
         if self.task_for(info, scope, value) is not None:
@@ -450,6 +470,10 @@ class Project:
                 elif isinstance(func, Attr) and func.attr in RESULT_ATTRS and _produces_result(func.base):
                     assert isinstance(func.base, Call)
                     yield ResultRead(info, call.loc, f".{func.attr}() on a task result", call.scope, func.base)
+                elif self._starts_chord(info, call.scope, call.value):
+                    # A chord joins its header's results in the backend: without one, starting it
+                    # raises NotImplementedError in the caller.
+                    yield ResultRead(info, call.loc, CHORD_READ, call.scope)
             for use in facts.uses:
                 ref = use.ref
                 if ref.scope == "local" and ref.path.count(".") == 1 and ref.last in RESULT_ATTRS:

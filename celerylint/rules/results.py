@@ -7,7 +7,7 @@ from typing import Iterator, List, Optional
 from celerylint.facts.types import Const, Loc
 from celerylint.findings import Related
 from celerylint.model.app_config import Origin
-from celerylint.model.project import Project, WorkerEntry
+from celerylint.model.project import CHORD_READ, Project, WorkerEntry
 from celerylint.model.resolve import AppObj
 from celerylint.rules.base import Report, Rule, case, related_at, report
 
@@ -27,9 +27,14 @@ def check(project: Project) -> Iterator[Report]:
         if state == "not set":
             yield report(path, definition.loc,
                 f"Celery app has no result backend, but results are read at {read_at} ({read_what}): "
-                "nothing is stored, so the caller sees PENDING forever (or AttributeError on "
-                "DisabledBackend in Celery 5.7). Pass backend='redis://...' to Celery() or set "
-                "result_backend (or CELERY_RESULT_BACKEND in the environment).",
+                + (
+                    "a chord cannot join its header without one, so starting it raises NotImplementedError. "
+                    if read_what == CHORD_READ
+                    else "nothing is stored, so the caller sees PENDING forever (or AttributeError on "
+                    "DisabledBackend in Celery 5.7). "
+                )
+                + "Pass backend='redis://...' to Celery() or set result_backend (or CELERY_RESULT_BACKEND "
+                "in the environment).",
                 evidence,
             )
         elif state == "set" and setting is not None:
@@ -98,6 +103,37 @@ from shop.celery_app import celery
 
 def status(task_id):
     return celery.AsyncResult(task_id).state
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery, chord, group
+
+app = Celery("proj", broker="redis://", task_time_limit=60)  # expect: CEL001
+
+
+@app.task
+def fetch(url):
+    return url
+
+
+@app.task
+def merge(pages):
+    return pages
+# --- proj/crawl.py
+from celery import chord, group
+
+from proj.celery_app import fetch, merge
+
+
+def crawl(urls):
+    chord(fetch.s(url) for url in urls)(merge.s())
+
+
+def crawl_piped(urls):
+    (group(fetch.s(url) for url in urls) | merge.s()).apply_async()
 '''
     ),
 )
@@ -179,7 +215,8 @@ RULE = Rule(
         "Finds Celery apps with no result backend (no `backend=`, no `result_backend` or "
         "`CELERY_RESULT_BACKEND` in any configuration source the worker runs) in a project that "
         "reads task results: `AsyncResult(...)`, or `.get()`, `.state`, `.ready()`... on what "
-        "`.delay()` / `.apply_async()` returned."
+        "`.delay()` / `.apply_async()` returned, or starts a chord (`chord(...)(...)`, a group piped "
+        "into a task), which joins its header's results in the backend."
     ),
     why=(
         "Without a backend Celery uses `DisabledBackend`: results are dropped. `AsyncResult.state` "
