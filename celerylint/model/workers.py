@@ -49,13 +49,17 @@ class WorkerEntry:
 def find_workers(
     graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, deploy: DeployFacts, worker_apps: Sequence[str]
 ) -> List[WorkerEntry]:
-    closures: Dict[str, Tuple[Tuple[str, ...], Closure]] = {}
+    closures: Dict[Tuple[str, Tuple[str, ...]], Tuple[Tuple[str, ...], Closure]] = {}
 
     def entry(spec: str, origin: str, command: Optional[WorkerCommand] = None) -> WorkerEntry:
-        if spec not in closures:  # commands with the same app import the same modules
+        # `-I/--include` modules are imported at start like the app's own include setting.
+        included = (command.listed("include") or ()) if command is not None else ()
+        key = (spec, tuple(included))
+        if key not in closures:  # commands with the same app and includes import the same modules
             modules = entry_modules(graph, spec)
-            closures[spec] = (modules, build_closure(graph, apps, objects, spec, modules))
-        modules, closure = closures[spec]
+            imported = modules + tuple(name for name in included if graph.index.get(name) is not None) if modules else ()
+            closures[key] = (modules, build_closure(graph, apps, objects, spec, imported))
+        modules, closure = closures[key]
         if command is None:
             return WorkerEntry(spec, origin, modules, True, closure)
         return WorkerEntry(spec, origin, modules, True, closure, command.options, command.origin, command.values)

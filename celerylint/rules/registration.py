@@ -171,6 +171,24 @@ def only_in_tests(x):
     return x
 '''
     ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker -I proj.reports,proj.exports
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+# --- proj/reports.py
+from proj.celery_app import app
+
+
+@app.task
+def build(report_id):
+    return report_id
+'''
+    ),
 )
 
 
