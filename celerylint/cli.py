@@ -158,17 +158,24 @@ def _lint(args: argparse.Namespace) -> int:
 
 def _inspect(argv: Sequence[str]) -> int:
     from celerylint.engine import analyse_all
-    from celerylint.inspect_cmd import render_json, render_text
+    from celerylint.inspect_cmd import find_task, render_json, render_text, render_why
 
     parser = _Parser(prog="celerylint inspect", description="Show the Celery apps, config, workers and tasks celerylint sees.")
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders whose projects to show (default: .)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    parser.add_argument("--why", metavar="TASK", help="walk the PENDING checklist for one task (registered name or module.function)")
     parser.add_argument("--config", type=Path, help="a TOML file to read instead of pyproject.toml")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     args = parser.parse_args(argv)
     settings_for = _settings_for(Overrides(), args.config)
     analysed = analyse_all(args.paths or [Path(".")], settings_for)
     _notify(analysed.notices)
+    if args.why:
+        found = [(analysis.project, task) for analysis, _ in analysed.projects if (task := find_task(analysis.project, args.why))]
+        if not found:
+            raise ConfigError(f"no task named {args.why!r} (a registered name or module.function); see `celerylint inspect`")
+        _emit("".join(render_why(project, task) for project, task in found))
+        return EXIT_CLEAN
     render = render_json if args.format == "json" else render_text
     _emit(render([(analysis.root, analysis.project) for analysis, _ in analysed.projects], Path.cwd()))
     return EXIT_CLEAN

@@ -417,3 +417,77 @@ def render_json(projects_at: Sequence[ProjectAt], base: Path) -> str:
         document.update(project_json(project))
         projects.append(document)
     return json.dumps({"projects": projects}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --- inspect --why TASK: the PENDING checklist ------------------------------------------------
+
+
+def find_task(project: Project, query: str) -> Optional[TaskDef]:
+    """A task by its registered name or as module.function."""
+    for task in project.tasks:
+        if query in (task.name, f"{task.module.name}.{task.function.qualname}"):
+            return task
+    return None
+
+
+def _setting_line(project: Project, app: AppObj, name: str, worker: Optional[WorkerEntry]) -> str:
+    config = project.config(app, worker.closure.places() if worker is not None else None)
+    state, setting = config.lookup(name)
+    if state == "set" and setting is not None:
+        return f"{_show_value(_constant(project, setting))} ({setting.origin})"
+    if state == "unknown":
+        why = config.uncertain.get(name) or (config.opaque[0] if config.opaque else None)
+        return f"unknown ({why.why} at {why.origin})" if why is not None else "unknown"
+    return "NOT SET"
+
+
+def render_why(project: Project, task: TaskDef) -> str:
+    """The questions users ask of a task that sits in PENDING, each answered from the source with
+    the file:line it rests on, or unknown and why (../shared/reference/pending-checklist.md)."""
+    apps = project.task_apps(task)
+    lines = [f"Why might '{task.name}' ({task.module.rel}:{task.decorator_loc.line}) stay PENDING?"]
+    if not apps:
+        lines.append("  app: unknown (a shared task, and no worker's app is known)")
+        return "\n".join(lines) + "\n"
+    for app in apps:
+        workers = project.workers_for(app)
+        label = project.app_label(app)
+        lines.append(f"  app created at {label}; workers that load it: " + (", ".join(f"`-A {w.spec}` ({w.origin})" for w in workers) or "none found"))
+        lines.append(f"  1. result backend, as the web process sees it: {_setting_line(project, app, 'result_backend', None)}")
+        for worker in workers:
+            extra = " (--result-backend given)" if worker.value("result_backend") else ""
+            lines.append(f"     as `-A {worker.spec}` sees it: {_setting_line(project, app, 'result_backend', worker)}{extra}")
+        lines.append(f"  2. broker, as the web process sees it: {_setting_line(project, app, 'broker_url', None)}")
+        for worker in workers:
+            given = worker.value("broker")
+            seen = f"{mask_password(repr(given))} (-b)" if given else _setting_line(project, app, "broker_url", worker)
+            lines.append(f"     as `-A {worker.spec}` sees it: {seen}")
+        routes = [route for route in project.routes() if route.task == task]
+        queues = sorted({route.queue for route in routes}) or [_setting_text_or_default(project, app)]
+        for queue in queues:
+            where = ", ".join(f"{route.how} at {route.origin}" for route in routes if route.queue == queue) or "the default queue"
+            consumers = []
+            for worker in workers:
+                consumed = project.worker_queues(worker, app)
+                consumers.append(f"`-A {worker.spec}`: " + ("unknown" if consumed is None else "yes" if queue in consumed else "NO"))
+            lines.append(f"  3. queue '{queue}' ({where}); consumed by " + ("; ".join(consumers) or "no known worker"))
+        lines.append(f"  4. registered in the worker: {_registration(project, task)}")
+        context = "provided" if project.has_app_context(task) else "none pushed (Flask state the task touches fails at once)"
+        lines.append(f"  5. Flask app context: {context}; base: {_base(project, task)}")
+        ignored, where_ignored = project.ignores_result(task)
+        lines.append(f"  6. results stored: " + {"yes": f"NO, ignore_result ({where_ignored})", "no": "yes", "unknown": "unknown"}[ignored])
+        lines.append(f"  7. time limits: task {_limits(task)}")
+        for worker in workers:
+            flag = worker.value("time_limit") or worker.value("soft_time_limit")
+            seen = f"--time-limit {flag}" if flag else f"task_time_limit {_setting_line(project, app, 'task_time_limit', worker)}"
+            lines.append(f"     as `-A {worker.spec}` sees it: {seen}")
+        state, serializer = project.task_serializer(task)
+        lines.append(f"  8. arguments encoded with: {serializer if state == 'set' else 'unknown'}")
+    return "\n".join(lines) + "\n"
+
+
+def _setting_text_or_default(project: Project, app: AppObj) -> str:
+    state, setting = project.config(app).lookup("task_default_queue")
+    if state == "set" and setting is not None and isinstance(setting.value, Const) and isinstance(setting.value.value, str):
+        return setting.value.value
+    return "celery"
