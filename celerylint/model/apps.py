@@ -23,8 +23,13 @@ from celerylint.model.app_config import (
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.graph import ProgramGraph, origin, transitive
 from celerylint.model.modules import ModuleInfo
-from celerylint.model.resolve import AppClassObj, AppObj, ClassObj, Obj
+from celerylint.model.resolve import AppClassObj, AppObj, ClassObj, InstObj, Obj
 
+# Extensions that create and configure an app themselves: their calls, and the Task class they set.
+EXTENSIONS = {
+    "FlaskCeleryExt": ("Flask-CeleryExt", "flask_celeryext.AppContextTask"),
+    "create_celery_app": ("Flask-CeleryExt", "flask_celeryext.AppContextTask"),
+}
 CONFIG_METHODS = ("update", "setdefault", "config_from_object", "config_from_envvar", "add_defaults", "autodiscover_tasks")
 CONSTRUCTOR_ALIASES = {"broker": "broker_url", "backend": "result_backend"}
 
@@ -38,6 +43,7 @@ class AppDef:
     scope: str
     call: Call
     loc: Loc
+    extension: Optional[str] = None  # the extension that creates it (Flask-CeleryExt), if any
 
     @property
     def label(self) -> str:
@@ -116,6 +122,9 @@ class _AppsBuilder:
         model = AppModel(self.definitions, self.sources, self.task_classes, self.autodiscoveries, self.app_class_of)
         hidden = self._hidden_by_broken_modules()
         for app, definition in self.definitions.items():
+            if definition.extension is not None:
+                self._extension_sources(app, definition)
+                continue
             self._constructor_sources(app, definition)
             for info in hidden.get(app, ()):
                 # In force wherever the broken module runs: a worker that never imports it
@@ -131,6 +140,7 @@ class _AppsBuilder:
         return model
 
     def _find_apps(self) -> None:
+        self._find_extension_apps()
         resolver = self.graph.resolver
         names = {"Celery"} | {cls.qualname.rsplit(".", 1)[-1] for cls in resolver.app_classes}
         for info, call in self.graph.calls_named(*names):
@@ -145,6 +155,29 @@ class _AppsBuilder:
                     self.app_class_of[obj] = func
                     # Attribute lookups on this app follow its class (IndicoCelery.periodic_task).
                     resolver.app_class_of[obj] = func
+
+    def _find_extension_apps(self) -> None:
+        for info, call in self.graph.calls_named(*EXTENSIONS):
+            obj = self.graph.resolve(info, call.scope, call.value)
+            if isinstance(obj, InstObj):  # the holder: its attribute is the app
+                obj = self.graph.resolver.getattr(obj, "celery")
+            if isinstance(obj, AppObj) and obj not in self.definitions:
+                name = call.value.func.last if isinstance(call.value.func, Ref) else ""
+                extension = EXTENSIONS.get(name, ("an extension", ""))[0]
+                self.definitions[obj] = AppDef(obj, info, call.scope, call.value, call.loc, extension)
+                self.sources[obj] = []
+
+    def _extension_sources(self, app: AppObj, definition: AppDef) -> None:
+        """An extension configures its app from the web framework's config: unknown here; and
+        sets its Task class (Flask-CeleryExt: AppContextTask, which pushes an app context)."""
+        info = definition.module
+        place = (info.name, definition.scope)
+        name = definition.call.func.last if isinstance(definition.call.func, Ref) else ""
+        task_class = EXTENSIONS.get(name, ("", ""))[1]
+        why = f"{definition.extension} configures the app from the Flask app's config"
+        self.sources[app].append(Source((), (Opacity(why, place, origin(info, definition.loc)),), FROM_OBJECT, None, place))
+        if task_class:
+            self.task_classes.setdefault(app, []).append(TaskClassSetting(Ref("import", task_class), info, definition.scope, definition.loc))
 
     def _hidden_by_broken_modules(self) -> Dict[AppObj, List[ModuleInfo]]:
         """Apps whose configuration a broken module may change: a module that does not parse

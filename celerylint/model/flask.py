@@ -21,6 +21,10 @@ ORM_BASES = frozenset(
     }
 )
 CONTEXT_FACTORIES = ("app_context", "test_request_context")
+# Task base classes of extensions that run each task inside an app (or request) context.
+EXTERNAL_CONTEXT_BASES = frozenset(
+    {f"flask_celeryext.{module}{name}" for module in ("", "app.") for name in ("AppContextTask", "RequestContextTask")}
+)
 # Names that need an application context, and names that need a request, by what they are.
 APP_CONTEXT_NAMES = {
     "flask.current_app": "current_app",

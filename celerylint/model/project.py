@@ -19,7 +19,7 @@ from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSett
 from celerylint.model.closure import Closure, apps_in
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.deploy import DeployFacts
-from celerylint.model.flask import is_context_push, pushes_context
+from celerylint.model.flask import EXTERNAL_CONTEXT_BASES, is_context_push, pushes_context
 from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
@@ -311,6 +311,8 @@ class Project:
 
     def has_app_context(self, task: TaskDef) -> bool:
         """Whether the task runs inside a Flask app context (or that cannot be ruled out)."""
+        if self._extension_context_base(task):
+            return True
         classes, known = self.task_base_classes(task)
         if not known or any(pushes_context(self.graph, cls) for cls in classes):
             return True
@@ -325,6 +327,19 @@ class Project:
             for worker in self.workers_for(app):
                 if self._worker_pushes_context(worker.closure):
                     return True
+        return False
+
+    def _extension_context_base(self, task: TaskDef) -> bool:
+        """The task's base (or its app's Task class) is an extension's context-pushing Task."""
+        base = task.option("base")
+        if base is not None:
+            candidates = [(base, task.module, task.function.scope)]
+        else:
+            candidates = [(item.value, item.module, item.scope) for app in self.task_apps(task) for item in self.task_classes(app)]
+        for value, info, scope in candidates:
+            obj = self.resolve(info, scope, value)
+            if isinstance(obj, ExtObj) and obj.path in EXTERNAL_CONTEXT_BASES:
+                return True
         return False
 
     def _worker_pushes_context(self, closure: Closure) -> bool:

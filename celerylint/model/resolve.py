@@ -24,6 +24,9 @@ from celerylint.facts.types import (
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 
 CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+# Apps that extensions create: a holder class whose attribute is the app, and factories.
+EXTENSION_APP_HOLDERS = {"flask_celeryext.FlaskCeleryExt": "celery", "flask_celeryext.ext.FlaskCeleryExt": "celery"}
+EXTENSION_APP_FACTORIES = frozenset({"flask_celeryext.create_celery_app", "flask_celeryext.app.create_celery_app"})
 MAX_DEPTH = 25
 
 
@@ -299,6 +302,9 @@ class Resolver:
                 found = self.class_attr(obj.cls, attr, depth + 1)
                 if found is not None:
                     return found
+            elif EXTENSION_APP_HOLDERS.get(obj.cls) == attr:
+                module, scope, line = obj.origin
+                return AppObj(module, scope, line, 0)
             return AttrOf(obj, attr)
         if isinstance(obj, ExtObj):
             return ExtObj(f"{obj.path}.{attr}")
@@ -367,6 +373,13 @@ class Resolver:
             return AppObj(ctx.module.name, ctx.scope, line, col)
         if isinstance(func, ClassObj):
             return InstObj(func, (ctx.module.name, ctx.scope, 0))
+        if isinstance(func, ExtObj) and (func.path in EXTENSION_APP_FACTORIES or func.path in EXTENSION_APP_HOLDERS):
+            # An extension's app is identified by the call that makes it (column 0 marks it).
+            fact = self.calls_by_value.get((ctx.module.name, ctx.scope, call))
+            line = fact.loc.line if fact is not None else 0
+            if func.path in EXTENSION_APP_FACTORIES:
+                return AppObj(ctx.module.name, ctx.scope, line, 0)
+            return InstObj(func.path, (ctx.module.name, ctx.scope, line))
         if isinstance(func, ExtObj):
             return InstObj(func.path, (ctx.module.name, ctx.scope, 0))
         if isinstance(func, FuncObj):
