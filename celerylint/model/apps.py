@@ -23,7 +23,7 @@ from celerylint.model.app_config import (
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.graph import ProgramGraph, origin, transitive
 from celerylint.model.modules import ModuleInfo
-from celerylint.model.resolve import AppClassObj, AppObj, ClassObj, InstObj, Obj
+from celerylint.model.resolve import EXTENSION_APP_FACTORIES, EXTENSION_APP_HOLDERS, AppClassObj, AppObj, ClassObj, ExtObj, InstObj, Obj
 
 # Extensions that create and configure an app themselves: their calls, and the Task class they set.
 EXTENSIONS = {
@@ -137,6 +137,9 @@ class _AppsBuilder:
         for info in self.graph.index.modules():
             for store in info.facts.stores:
                 self._celery_store(model, info, store.target, store.value, store.scope, store.loc)
+        for app, settings in self.task_classes.items():
+            first = settings[0]
+            self.graph.resolver.record_app_task_class(app, first.module, first.scope, first.value)
         return model
 
     def _find_apps(self) -> None:
@@ -158,6 +161,9 @@ class _AppsBuilder:
 
     def _find_extension_apps(self) -> None:
         for info, call in self.graph.calls_named(*EXTENSIONS):
+            func = self.graph.resolve(info, call.scope, call.value.func)
+            if not (isinstance(func, ExtObj) and (func.path in EXTENSION_APP_HOLDERS or func.path in EXTENSION_APP_FACTORIES)):
+                continue  # a project function of the same name (create_celery_app is a common one)
             obj = self.graph.resolve(info, call.scope, call.value)
             if isinstance(obj, InstObj):  # the holder: its attribute is the app
                 obj = self.graph.resolver.getattr(obj, "celery")

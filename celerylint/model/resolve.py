@@ -128,6 +128,8 @@ class Resolver:
         self.app_classes: Set[ClassObj] = set()
         # Filled by the project model once apps are known: the class each app is made from.
         self.app_class_of: Dict[AppObj, ClassObj] = {}
+        # The Task class an app uses (`task_cls=`, `app.Task = X`), where it is written.
+        self.app_task_class: Dict[AppObj, Tuple[ModuleInfo, str, Value]] = {}
         for info in index.modules():
             self._index_module(info)
 
@@ -308,6 +310,10 @@ class Resolver:
             return AttrOf(obj, attr)
         if isinstance(obj, ExtObj):
             return ExtObj(f"{obj.path}.{attr}")
+        if isinstance(obj, AppObj) and attr == "Task" and obj in self.app_task_class:
+            # `class DbTask(app.Task)` after `app.Task = ContextTask` subclasses ContextTask.
+            info, scope, value = self.app_task_class[obj]
+            return self.resolve(Ctx(info, scope), value, depth + 1)
         if isinstance(obj, (AppObj, AppClassObj)):
             cls = obj.cls if isinstance(obj, AppClassObj) else self.app_class_of.get(obj)
             if cls is not None:
@@ -420,6 +426,12 @@ class Resolver:
                 target = fact.module if rest[0] != fact.module.split(".")[0] else rest[0]
             dotted = ".".join([target, *rest[1:]])
         return dotted
+
+    def record_app_task_class(self, app: AppObj, info: ModuleInfo, scope: str, value: Value) -> None:
+        """The apps phase found the app's Task class: `app.Task` now resolves to it."""
+        if app not in self.app_task_class:
+            self.app_task_class[app] = (info, scope, value)
+            self._cache.clear()
 
     def is_celery_class(self, obj: Obj) -> bool:
         if isinstance(obj, ExtObj):
