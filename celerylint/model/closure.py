@@ -71,6 +71,10 @@ class ClosureBuilder:
             self._drain()
             if (len(self.closure.modules), len(self.closure.functions)) == before:
                 break
+        if not apps_in(self.apps, self.closure):
+            # The app comes from an installed package (`from invenio_app.celery import celery`):
+            # what it imports at start (its include, entry points) is not in the project.
+            self.uncertain(f"the app of `-A {self.spec}` is not created in the project: what it imports is not known")
         return self.closure
 
     # --- queueing -----------------------------------------------------------------

@@ -270,7 +270,10 @@ class Project:
         if base is not None:
             values.append((base, task.module, task.function.scope))
         else:
-            for app in self.task_apps(task):
+            apps = self.task_apps(task)
+            if not apps:
+                return [], False  # a shared task of an app the project does not create: its Task class is not known
+            for app in apps:
                 values.extend((item.value, item.module, item.scope) for item in self.task_classes(app))
         classes: List[ClassObj] = []
         known = True
