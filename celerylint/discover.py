@@ -31,8 +31,8 @@ DEFAULT_EXCLUDED_DIRS = frozenset(
 )
 DEFAULT_EXCLUDES = tuple(f"{name}/" for name in sorted(DEFAULT_EXCLUDED_DIRS)) + ("*.egg-info/",)
 # Files where a `celery ... worker` command or a deployment environment may be written.
-DEPLOY_NAMES = ("procfile", "makefile", "dockerfile", ".env", "justfile")
-DEPLOY_SUFFIXES = (".yml", ".yaml", ".sh", ".ini", ".conf", ".cfg", ".service", ".md", ".rst", ".env", ".toml", ".txt")
+DEPLOY_NAMES = ("procfile", "makefile", "dockerfile", ".env", "justfile", "pipfile")
+DEPLOY_SUFFIXES = (".yml", ".yaml", ".sh", ".ini", ".conf", ".cfg", ".service", ".md", ".rst", ".env", ".toml", ".txt", ".in", ".lock")
 
 
 class Matcher(Protocol):

@@ -133,8 +133,19 @@ def _limits(task: TaskDef) -> str:
     return ", ".join(limits) or "none in the decorator"
 
 
+def _declared(project: Project) -> List[Tuple[str, str, str]]:
+    """(package, version, where) for the packages whose version changes an answer; first one wins."""
+    seen: Dict[str, Tuple[str, str, str]] = {}
+    for package, version, where in project.deploy.versions:
+        seen.setdefault(package, (package, version, str(where)))
+    return [seen[name] for name in sorted(seen)]
+
+
 def render(project: Project) -> str:
     lines: List[str] = []
+    declared = _declared(project)
+    if declared:
+        lines.append("Declared versions: " + ", ".join(f"{name} {version} ({where})" for name, version, where in declared))
     if not project.apps:
         lines.append("No Celery app found.")
     for app, definition in sorted(project.apps.items(), key=lambda item: (item[1].module.rel, item[1].loc.line)):
@@ -403,6 +414,7 @@ def project_json(project: Project) -> Dict[str, Json]:
     workers = sorted(project.workers, key=lambda w: (w.spec, w.origin))
     tasks = sorted(project.tasks, key=lambda t: (t.module.rel, t.decorator_loc.line, t.decorator_loc.col, t.name))
     return {
+        "versions": [{"package": name, "version": version, "origin": where} for name, version, where in _declared(project)],
         "apps": [_app_json(project, app) for app in apps],
         "workers": [_worker_json(project, worker) for worker in workers],
         "tasks": [_task_json(project, task) for task in tasks],

@@ -16,6 +16,11 @@ CELERY_WORD = re.compile(r"\bcelery\b")
 WORKER_WORD = re.compile(r"\bworker\b")
 # No real worker command is longer; longer logical lines (generated data) are not commands.
 MAX_COMMAND_CHARS = 10_000
+# Dependency declarations: requirements files, pyproject/setup.cfg/Pipfile lists, lock files.
+DEPENDENCY_FILES = re.compile(r"(requirements[^/]*\.(txt|in)|pyproject\.toml|setup\.cfg|Pipfile(\.lock)?|poetry\.lock|uv\.lock)$", re.IGNORECASE)
+TRACKED_PACKAGES = ("celery", "kombu", "flask", "flask-sqlalchemy")
+PINNED = re.compile(r"(?i)\b(celery|kombu|flask[-_]sqlalchemy|flask)\b\s*(?:\[[^\]]*\])?\s*(?:==|~=|>=|===)\s*v?(\d+(?:\.\d+)*)")
+LOCKED = re.compile(r'(?im)^name\s*=\s*"(celery|kombu|flask-sqlalchemy|flask)"\s*\nversion\s*=\s*"(\d+(?:\.\d+)*)')
 ENV_SETTING = re.compile(r"\b(CELERY_RESULT_BACKEND|CELERY_BROKER_URL|CELERY_CONFIG_MODULE)\b\s*[:=]")
 
 
@@ -56,6 +61,16 @@ class WorkerCommand:
 class DeployFacts:
     workers: Tuple[WorkerCommand, ...]
     env_settings: Tuple[Tuple[str, Origin], ...]  # CELERY_RESULT_BACKEND=... in deployment files
+    # Declared versions of the packages whose behaviour rules depend on: (package, version, where).
+    versions: Tuple[Tuple[str, str, Origin], ...] = ()
+
+    def version(self, package: str) -> Optional[Tuple[int, ...]]:
+        """The declared version of a package (the first declaration found), or None: unknown,
+        which rules read as the latest release."""
+        for name, version, _ in self.versions:
+            if name == package:
+                return tuple(int(part) for part in version.split(".") if part.isdigit())
+        return None
 
 
 def _logical_lines(text: str) -> List[Tuple[int, str]]:
@@ -130,6 +145,7 @@ def _option_value(word: str, following: Optional[str]) -> Tuple[Optional[str], O
 def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
     workers: List[WorkerCommand] = []
     env: List[Tuple[str, Origin]] = []
+    versions: List[Tuple[str, str, Origin]] = []
     for path in paths:
         try:
             # Bounded read: st_size says 0 for devices and pipes, so it is no guard.
@@ -140,9 +156,11 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
         if len(data) > MAX_FILE_BYTES:
             continue
         text = data.decode("utf-8", errors="replace")
+        rel = path.relative_to(root).as_posix()
+        if DEPENDENCY_FILES.search(path.name):
+            versions.extend(_declared_versions(text, rel))
         if "celery" not in text.lower():
             continue
-        rel = path.relative_to(root).as_posix()
         for number, line in _logical_lines(text):
             if line.lstrip().startswith("#"):
                 continue  # a commented-out command or setting (shell, YAML, Procfile, ini, TOML)
@@ -152,4 +170,14 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
                 app, options, values = _parse_command(line)
                 if app and re.fullmatch(r"[A-Za-z_][\w.]*(:[\w.]+)?", app):
                     workers.append(WorkerCommand(app, Origin(rel, number, 1), options, values))
-    return DeployFacts(tuple(workers), tuple(env))
+    return DeployFacts(tuple(workers), tuple(env), tuple(versions))
+
+
+def _declared_versions(text: str, rel: str) -> List[Tuple[str, str, Origin]]:
+    found = []
+    for pattern in (LOCKED, PINNED):
+        for match in pattern.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            package = match.group(1).lower().replace("_", "-")
+            found.append((package, match.group(2), Origin(rel, line, 1)))
+    return found

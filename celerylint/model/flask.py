@@ -52,6 +52,26 @@ REQUEST_NAMES = {
 MAIL_CLASSES = frozenset({"flask_mail.Mail"})
 
 
+def sqlalchemy_bound_to_app(graph: ProgramGraph) -> bool:
+    """`db.app = app` or `SQLAlchemy(app)` somewhere outside tests: with Flask-SQLAlchemy 2.x a
+    bound extension finds its app without an app context."""
+    for info in graph.index.modules():
+        if info.is_test:
+            continue
+        for store in info.facts.stores:
+            target = store.target
+            if isinstance(target, Ref) and target.path.endswith(".app"):
+                holder = graph.resolve(info, store.scope, Ref(target.scope, target.path.rpartition(".")[0]))
+                if isinstance(holder, InstObj) and holder.cls in SQLALCHEMY:
+                    return True
+        for call in info.facts.calls:
+            if call.value.args or call.value.kwarg("app") is not None:
+                func = graph.resolve(info, call.scope, call.value.func)
+                if isinstance(func, ExtObj) and func.path in SQLALCHEMY:
+                    return True
+    return False
+
+
 def is_orm_base(obj: Obj) -> bool:
     if isinstance(obj, AttrOf) and obj.path == "Model" and isinstance(obj.base, InstObj):
         return obj.base.cls in SQLALCHEMY
@@ -128,8 +148,9 @@ def _named(obj: Obj, table: Dict[str, str]) -> Optional[str]:
     return None
 
 
-def needs_app_context(graph: ProgramGraph, info: ModuleInfo, use: UseFact) -> Optional[str]:
-    """What a name use touches that needs an application context (a label), or None."""
+def needs_app_context(graph: ProgramGraph, info: ModuleInfo, use: UseFact, sqlalchemy_needs_context: bool = True) -> Optional[str]:
+    """What a name use touches that needs an application context (a label), or None. A bound
+    Flask-SQLAlchemy 2.x (``sqlalchemy_needs_context`` False) needs none."""
     ref = use.ref
     obj = graph.resolve(info, use.scope, ref)
     label = _named(obj, APP_CONTEXT_NAMES)
@@ -138,7 +159,7 @@ def needs_app_context(graph: ProgramGraph, info: ModuleInfo, use: UseFact) -> Op
     if isinstance(obj, AttrOf) and isinstance(obj.base, InstObj):
         first = obj.path.split(".", 1)[0]
         if obj.base.cls in SQLALCHEMY and first in ("session", "engine"):
-            return f"Flask-SQLAlchemy db.{first}"
+            return f"Flask-SQLAlchemy db.{first}" if sqlalchemy_needs_context else None
         if obj.base.cls in MAIL_CLASSES and first == "send":
             return "Flask-Mail mail.send()"
     parts = ref.path.split(".")
@@ -146,7 +167,7 @@ def needs_app_context(graph: ProgramGraph, info: ModuleInfo, use: UseFact) -> Op
         if parts[cut] != "query":
             continue
         owner = graph.resolve(info, use.scope, Ref(ref.scope, ".".join(parts[:cut])))
-        if isinstance(owner, ClassObj) and is_orm_model(graph, owner):
+        if isinstance(owner, ClassObj) and is_orm_model(graph, owner) and sqlalchemy_needs_context:
             return f"{owner.qualname.rsplit('.', 1)[-1]}.query (Flask-SQLAlchemy)"
     return None
 

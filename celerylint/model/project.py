@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value
@@ -19,7 +20,7 @@ from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSett
 from celerylint.model.closure import Closure, apps_in
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.deploy import DeployFacts
-from celerylint.model.flask import EXTERNAL_CONTEXT_BASES, is_context_push, pushes_context
+from celerylint.model.flask import EXTERNAL_CONTEXT_BASES, is_context_push, pushes_context, sqlalchemy_bound_to_app
 from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
@@ -331,6 +332,13 @@ class Project:
                 if self._worker_pushes_context(worker.closure):
                     return True
         return False
+
+    @cached_property
+    def sqlalchemy_needs_context(self) -> bool:
+        """Flask-SQLAlchemy 3 always needs an app context; 2.x bound to its app (`db.app = app`,
+        `SQLAlchemy(app)`) does not. An undeclared version is taken as the latest release."""
+        version = self.deploy.version("flask-sqlalchemy")
+        return not (version is not None and version[:1] < (3,) and sqlalchemy_bound_to_app(self.graph))
 
     def _extension_context_base(self, task: TaskDef) -> bool:
         """The task's base (or its app's Task class) is an extension's context-pushing Task."""

@@ -37,7 +37,7 @@ def check_app_context(project: Project) -> Iterator[Report]:
         for use in project.task_uses(task):
             if _covered(project, task.module, use):
                 continue
-            label = needs_app_context(project.graph, task.module, use)
+            label = needs_app_context(project.graph, task.module, use, project.sqlalchemy_needs_context)
             if label is not None:
                 first = (use, label)
                 break
@@ -149,6 +149,44 @@ def greet():
     return current_app.config["GREETING"]  # expect: CEL003
 '''
     ),
+    case(
+        r'''
+# --- requirements.txt
+celery==5.4.0
+Flask-SQLAlchemy==3.1.1
+# --- proj/__init__.py
+# --- proj/models.py
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class Report(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask
+
+from proj.models import Report, db
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+def create_app():
+    app = Flask(__name__)
+    db.init_app(app)
+    db.app = app  # Flask-SQLAlchemy 2.x: bound, it needs no app context
+    return app
+
+
+flask_app = create_app()
+
+
+@celery.task(time_limit=60)
+def count():
+    return Report.query.count()  # expect: CEL003
+'''
+    ),
 )
 CEL003_VALID = (
     case(
@@ -196,6 +234,44 @@ celery = Celery("proj", broker="redis://", backend="redis://")
 def greet():
     with flask_app.app_context():
         return current_app.config["GREETING"]
+'''
+    ),
+    case(
+        r'''
+# --- requirements.txt
+celery==5.4.0
+Flask-SQLAlchemy==2.5.1
+# --- proj/__init__.py
+# --- proj/models.py
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class Report(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask
+
+from proj.models import Report, db
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+def create_app():
+    app = Flask(__name__)
+    db.init_app(app)
+    db.app = app  # Flask-SQLAlchemy 2.x: bound, it needs no app context
+    return app
+
+
+flask_app = create_app()
+
+
+@celery.task(time_limit=60)
+def count():
+    return Report.query.count()
 '''
     ),
 )
