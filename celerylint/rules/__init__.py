@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from celerylint.rules import context, dispatch, registration, results, serialization, syntax, timelimits, waiting, workers
+from celerylint.rules import context, dispatch, names, registration, results, serialization, syntax, timelimits, waiting, workers
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule
 
@@ -22,6 +22,7 @@ ALL_RULES: List[Rule] = [
     results.IGNORED_RULE,
     dispatch.RULE,
     workers.RULE,
+    names.RULE,
 ]
 SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
 RULES_BY_CODE: Dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}

@@ -1,0 +1,806 @@
+"""CEL021: a task sent by a name that no task of the project registers."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
+
+from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Sub, Value
+from celerylint.findings import Related
+from celerylint.model.modules import ModuleInfo
+from celerylint.model.project import Project, TaskDef
+from celerylint.model.tasks import SHARED_TASK
+from celerylint.model.app_config import Origin
+from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, FuncObj, Obj, ParamObj, ValObj
+from celerylint.rules.base import Report, Rule, case, related_at, report
+
+SEND_TASK = frozenset(
+    {
+        "celery.current_app.send_task",
+        "celery.app.current_app.send_task",
+        "celery.app.default_app.send_task",
+        "celery.execute.send_task",
+    }
+)
+SIGNATURE = frozenset(
+    {f"celery.{module}{name}" for module in ("", "canvas.") for name in ("signature", "Signature", "subtask")}
+)
+# Decorators that register a task which the model's task finder does not know (Celery 3's).
+OLD_TASK_DECORATORS = frozenset(
+    {
+        f"celery.{module}{name}"
+        for module in ("task.", "decorators.", "task.base.", "task.task.")
+        for name in ("task", "periodic_task")
+    }
+)
+TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task", "celery.task.base.Task"})
+TASK_DECORATOR_NAMES = frozenset({"task", "shared_task", "periodic_task"})
+CUTOFF = 0.8  # difflib's similarity for a did-you-mean
+MAX_TYPO = 2  # edits (insert, delete, replace, swap) a near miss may be from a registered name
+MAX_HOPS = 3
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The names the project's tasks are registered under."""
+
+    tasks: Dict[str, Optional[TaskDef]]  # name -> its task (None: a class or an old decorator)
+    derived: FrozenSet[str]  # names made from a module path, which another sys.path root shortens
+    packages: FrozenSet[str]  # the first component of every non-test module's name
+
+    def near_miss(self, name: str) -> Optional[str]:
+        close = difflib.get_close_matches(name, list(self.tasks), n=1, cutoff=CUTOFF)
+        return close[0] if close else None
+
+    def judges(self, name: str) -> bool:
+        """The name is one the project's own worker would run: not registered, and not another
+        service's (no shared package, no near miss)."""
+        if name in self.tasks or name.split(".", 1)[0] == "celery":  # celery.backend_cleanup...
+            return False
+        if any(name.endswith("." + known) or known.endswith("." + name) for known in self.derived):
+            return False  # the same module seen from another sys.path entry
+        near = self.near_miss(name)
+        if near is not None and _edits(name, near) <= MAX_TYPO:
+            return True
+        return "." in name and name.split(".", 1)[0] in self.packages
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: inserts, deletes, replaces and adjacent swaps."""
+    previous2: List[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def _text(value: Optional[Value]) -> Optional[str]:
+    """A string written as a literal; None for anything else (f-strings, variables, calls)."""
+    if isinstance(value, Const) and isinstance(value.value, str):
+        return value.value
+    return None
+
+
+def _constant(project: Project, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> Optional[str]:
+    """The string a value always is: a literal, `__name__ + ".x"`, or a name bound to one."""
+    if depth > MAX_HOPS:
+        return None
+    if isinstance(value, Const):
+        return value.value if isinstance(value.value, str) else None
+    if value == Ref("builtin", "__name__"):
+        return info.name
+    if isinstance(value, BinOp) and value.op == "Add":
+        left = _constant(project, info, scope, value.left, depth + 1)
+        right = _constant(project, info, scope, value.right, depth + 1)
+        return left + right if left is not None and right is not None else None
+    obj = project.resolve(info, scope, value)
+    if isinstance(obj, ValObj) and obj.value != value:
+        found = project.index.by_name.get(obj.module)
+        return _constant(project, found, obj.scope, obj.value, depth + 1) if found is not None else None
+    return None
+
+
+class _Names:
+    """The names tasks are registered under, collected; `known` turns False on one that is not."""
+
+    def __init__(self) -> None:
+        self.tasks: Dict[str, Optional[TaskDef]] = {}
+        self.derived: Set[str] = set()
+        self.known = True
+
+    def given(
+        self, project: Project, info: ModuleInfo, scope: str, value: Value, task: Optional[TaskDef] = None
+    ) -> None:
+        name = _constant(project, info, scope, value)
+        if name is None:
+            self.known = False
+        else:
+            self.tasks.setdefault(name, task)
+
+    def default(self, name: str, task: Optional[TaskDef] = None) -> None:
+        self.tasks.setdefault(name, task)
+        self.derived.add(name)
+
+
+def _registry(project: Project) -> Optional[Registry]:
+    """Every registered name, or None when some task's name is not known (then nothing is judged)."""
+    names = _Names()
+    for task in project.tasks:
+        given = task.option("name")
+        if given is None:
+            names.default(task.name, task)
+        else:
+            names.given(project, task.module, task.function.scope, given, task)
+    makers = _Makers(project)
+    for info in project.index.modules():
+        if info.may_configure or (not info.facts.detailed and makers.may_define_tasks(info)):
+            return None  # a module not parsed, or read only for its imports, may define tasks
+        makers.decorated(info, names)
+        _task_classes(project, info, names)
+    for info in project.index.modules():
+        makers.called(info, names)
+    if not names.known or not names.tasks:
+        return None
+    packages = frozenset(info.name.split(".", 1)[0] for info in project.index.modules() if not info.is_test)
+    return Registry(names.tasks, frozenset(names.derived), packages)
+
+
+@dataclass(frozen=True)
+class _Maker:
+    """Something that makes a task of a function: a task decorator, with its `name=` if given."""
+
+    name: Optional[Value]
+    info: ModuleInfo
+    scope: str
+    wrapper: Optional[Call] = None  # a project decorator (`@job("x")`): its strings may be the name
+
+
+class _Makers:
+    """Finds what makes tasks of functions, beyond the decorators the model's task finder knows."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._wrappers: Dict[FuncObj, bool] = {}
+        self.seen: Set[str] = set(TASK_DECORATOR_NAMES)  # the names task decorators go by
+        self._task_calls: Dict[str, List[CallFact]] = {}
+
+    def may_define_tasks(self, info: ModuleInfo) -> bool:
+        """A module read only for its imports (too large, or no Celery words in it) that imports
+        Celery or a task decorator (`from proj.tasks import job`): its tasks are not known."""
+        for fact in info.facts.imports:
+            module = self.project.index.absolute(info, fact.module)
+            if module.split(".", 1)[0] == "celery":
+                return True
+            for item in fact.names if fact.is_from else ():
+                if self.maker(info, MODULE_SCOPE, Ref("import", f"{module}.{item}")) is not None:
+                    return True
+        return False
+
+    def decorated(self, info: ModuleInfo, names: _Names) -> None:
+        """Tasks the model's finder does not see: decorators it does not know (Celery 3's `@task`, a
+        name bound to `shared_task(...)`, the project's own `@job("name")`)."""
+        for function in info.facts.functions:
+            for decorator, _ in function.decorators:
+                maker = self.maker(info, function.scope, decorator)
+                if maker is not None:
+                    self.seen.add(_last(decorator.func if isinstance(decorator, Call) else decorator))
+                    _add(self.project, maker, info.name, function.name, names)
+
+    def called(self, info: ModuleInfo, names: _Names) -> None:
+        """`app.task(func)`, `app.task(bind=True)(func)`, `retrying(func)`, `app.task(name=...)`:
+        calls of a task decorator (of a name seen decorating, or named like one)."""
+        project = self.project
+        for call in info.facts.calls:
+            func = call.value.func
+            if not (isinstance(func, Call) or _last(func) in self.seen):
+                continue
+            maker = self.maker(info, call.scope, func)
+            if maker is None:
+                continue
+            given = call.value.kwarg("name")
+            # `app.task(name=...)` wherever it is; a wrapper's parameter is named where it is used.
+            if given is not None and maker.wrapper is None and not _parameter(project, info, call.scope, given):
+                names.given(project, info, call.scope, given)
+            if not call.value.args:
+                continue
+            target = project.resolve(info, call.scope, call.value.args[0])
+            if isinstance(target, FuncObj):
+                _add(project, maker, target.module, target.qualname.rpartition(".")[2], names)
+            elif maker.wrapper is None and not isinstance(target, ParamObj):
+                names.known = False
+
+    def maker(self, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> Optional[_Maker]:
+        """`app.task`, `shared_task`, Celery 3's `task`, `app.task(name=...)`, a name bound to one
+        (`retrying = shared_task(acks_late=True)`), or a project function that calls one of them."""
+        if depth > MAX_HOPS:
+            return None
+        if isinstance(value, Call):
+            inner = self.maker(info, scope, value.func, depth + 1)
+            if inner is not None and inner.wrapper is None and inner.name is None:
+                return _Maker(value.kwarg("name"), info, scope)
+            if inner is not None and inner.wrapper is not None:
+                return _Maker(None, info, scope, value)
+            return None
+        obj = self.project.resolve(info, scope, value)
+        if _is_task_decorator(self.project, obj):
+            return _Maker(None, info, scope)
+        if isinstance(obj, FuncObj) and self.makes_tasks(obj):
+            return _Maker(None, info, scope, Call(value))
+        bound = _binding(self.project, info, value)
+        if bound is not None and isinstance(bound[1], Call):
+            return self.maker(bound[0], MODULE_SCOPE, bound[1], depth + 1)
+        return None
+
+    def makes_tasks(self, func: FuncObj, depth: int = 0) -> bool:
+        """A project function that calls `app.task(...)`, `shared_task(...)` or another such
+        function (`def job(name): return task(name=name)`): a task decorator of its own."""
+        if func not in self._wrappers:
+            self._wrappers[func] = False  # recursion ends here
+            self._wrappers[func] = self._makes_tasks(func, depth)
+        return self._wrappers[func]
+
+    def _makes_tasks(self, func: FuncObj, depth: int) -> bool:
+        info = self.project.index.by_name.get(func.module)
+        if info is None or depth > MAX_HOPS:
+            return False
+        for call in self._calls_named_task(info):
+            if not (call.scope == func.qualname or call.scope.startswith(func.qualname + ".")):
+                continue
+            obj = self.project.resolve(info, call.scope, call.value.func)
+            if _is_task_decorator(self.project, obj):
+                return True
+            if isinstance(obj, FuncObj) and self.makes_tasks(obj, depth + 1):
+                return True
+        return False
+
+    def _calls_named_task(self, info: ModuleInfo) -> List[CallFact]:
+        if info.name not in self._task_calls:
+            calls = info.facts.calls
+            self._task_calls[info.name] = [call for call in calls if _last(call.value.func) in TASK_DECORATOR_NAMES]
+        return self._task_calls[info.name]
+
+
+def _last(value: Value) -> str:
+    """`task` in `app.task` and in `make().task`."""
+    return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
+
+
+def _binding(project: Project, info: ModuleInfo, value: Value) -> Optional[Tuple[ModuleInfo, Value]]:
+    """The value a module-level name is bound to, in its own module."""
+    if not isinstance(value, Ref) or value.scope not in ("global", "import"):
+        return None
+    if value.scope == "global":
+        module, name = info, value.path
+    else:
+        found, rest = project.index.longest_module_prefix(project.index.absolute(info, value.path), info)
+        if found is None or len(rest) != 1:
+            return None
+        module, name = found, rest[0]
+    binding = project.resolver.globals.get(module.name, {}).get(name)
+    return (module, binding.value) if binding is not None and "." not in name else None
+
+
+def _add(project: Project, maker: _Maker, module: str, function: str, names: _Names) -> None:
+    if maker.wrapper is not None:
+        names.default(f"{module}.{function}")
+        for argument in (*maker.wrapper.args, *(value for _, value in maker.wrapper.kwargs)):
+            text = _constant(project, maker.info, maker.scope, argument)
+            if text is not None:
+                names.tasks.setdefault(text, None)
+    elif maker.name is not None:
+        names.given(project, maker.info, maker.scope, maker.name)
+    else:
+        names.default(f"{module}.{function}")
+
+
+def _parameter(project: Project, info: ModuleInfo, scope: str, value: Value) -> bool:
+    return isinstance(project.resolve(info, scope, value), ParamObj)
+
+
+def _is_task_decorator(project: Project, obj: Obj) -> bool:
+    """`app.task`, `shared_task`, Celery 3's `task`/`periodic_task`."""
+    return (isinstance(obj, ExtObj) and obj.path in SHARED_TASK | OLD_TASK_DECORATORS) or (
+        isinstance(obj, AttrOf) and obj.path == "task" and bool(project.apps_of(obj.base))
+    )
+
+
+def _task_classes(project: Project, info: ModuleInfo, names: _Names) -> None:
+    """Task subclasses: registered as module.ClassName, or their `name` attribute."""
+    resolver = project.resolver
+    for cls in info.facts.classes:
+        obj = ClassObj(info.name, cls.qualname)
+        if not resolver.reaches(obj, lambda base: isinstance(base, ExtObj) and base.path in TASK_CLASSES):
+            continue
+        names.default(f"{info.name}.{cls.name}")
+        for binding in cls.attributes:
+            if binding.name == "name" and binding.value != Const(None):
+                names.given(project, info, cls.scope, binding.value)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A task name written where a task is sent by name."""
+
+    rel: str
+    loc: Loc
+    name: str
+    beat: Optional[str] = None  # the beat_schedule entry's key ("" when computed); None: not beat
+
+
+def _is_app(project: Project, info: ModuleInfo, scope: str, func: Value, method: str) -> bool:
+    """`X.<method>` where X is (every value it may be is) a Celery app of the project, or
+    Celery's current_app."""
+    if isinstance(func, Ref) and "." in func.path:
+        receivers = project.graph.receivers(info, scope, Ref(func.scope, func.path.rpartition(".")[0]))
+        if receivers and all(project.apps_of(obj) for obj in receivers):
+            return True
+    obj = project.resolve(info, scope, func)
+    if isinstance(obj, AttrOf) and obj.path == method and project.apps_of(obj.base):
+        return True
+    return isinstance(obj, ExtObj) and obj.path in SEND_TASK and method == "send_task"
+
+
+def _sent_by_call(project: Project) -> Iterator[Sent]:
+    for info, call in project.calls_named("send_task", "signature", "Signature", "subtask"):
+        if info.is_test:
+            continue
+        func = call.value.func
+        method = _last(func)
+        if method == "send_task":
+            if _is_app(project, info, call.scope, func, "send_task"):
+                name = _text(_first(call, "name"))
+                if name is not None:
+                    yield Sent(info.rel, call.arg_loc("0") if call.value.args else call.loc, name)
+            continue
+        obj = project.resolve(info, call.scope, func)
+        if (isinstance(obj, ExtObj) and obj.path in SIGNATURE) or (
+            method == "signature" and _is_app(project, info, call.scope, func, "signature")
+        ):
+            argument = _first(call, "task") or _first(call, "varies")
+            if isinstance(argument, DictVal):  # signature({"task": "...", ...})
+                argument = _item(argument, "task")
+            name = _text(argument)
+            if name is not None:
+                yield Sent(info.rel, call.arg_loc("0") if call.value.args else call.loc, name)
+
+
+def _first(call: CallFact, keyword: str) -> Optional[Value]:
+    return call.value.args[0] if call.value.args else call.value.kwarg(keyword)
+
+
+def _item(value: DictVal, key: str) -> Optional[Value]:
+    for item_key, item in value.items:
+        if item_key == Const(key):
+            return item
+    return None
+
+
+Found = Tuple[ModuleInfo, str, DictVal, Origin]  # a dict, the module and scope it is written in, and where
+
+
+def _dicts(
+    project: Project, info: ModuleInfo, scope: str, value: Optional[Value], where: Origin,
+    seen: Set[Tuple[str, str]], depth: int = 0,
+) -> Iterator[Found]:
+    """Every dict a value may be: a dict display, `dict(...)`, `a | b`, and names, through each
+    module-level binding of the name (`X = {...}` in one branch, `X |= {...}` later), Django's
+    `settings.X` and an app's `conf.X` included; each with the statement that writes it."""
+    if value is None or depth > MAX_HOPS * 3:
+        return
+    if isinstance(value, DictVal):
+        yield info, scope, value, where
+    elif isinstance(value, Call) and value.func == Ref("builtin", "dict") and not value.has_star:
+        if value.kwargs:
+            yield info, scope, DictVal(tuple((Const(key), item) for key, item in value.kwargs)), where
+        for argument in value.args[:1]:
+            yield from _dicts(project, info, scope, argument, where, seen, depth + 1)
+    elif isinstance(value, BinOp) and value.op == "BitOr":
+        yield from _dicts(project, info, scope, value.left, where, seen, depth + 1)
+        yield from _dicts(project, info, scope, value.right, where, seen, depth + 1)
+    elif isinstance(value, (Ref, Attr)):
+        yield from _named_dicts(project, info, scope, value, where, seen, depth)
+
+
+def _named_dicts(
+    project: Project, info: ModuleInfo, scope: str, value: Value, where: Origin, seen: Set[Tuple[str, str]], depth: int
+) -> Iterator[Found]:
+    target: Optional[Tuple[ModuleInfo, str]] = None  # a module-level name: every binding of it
+    if isinstance(value, Ref) and value.scope == "global" and "." not in value.path:
+        target = info, value.path
+    elif isinstance(value, Ref) and value.scope == "import":
+        found, rest = project.index.longest_module_prefix(project.index.absolute(info, value.path), info)
+        if found is not None and len(rest) == 1:
+            target = found, rest[0]
+    if target is None:
+        obj = project.resolve(info, scope, value)
+        setting = _setting_name(project, obj)
+        settings = project.objects.django_settings_module(info) if setting is not None else None
+        if settings is not None and setting is not None:
+            target = settings, setting
+        elif isinstance(obj, ValObj):
+            found = project.index.by_name.get(obj.module)
+            if found is not None:
+                yield from _dicts(project, found, obj.scope, obj.value, where, seen, depth + 1)
+            return
+    if target is None or (target[0].name, target[1]) in seen or target[0].is_test:
+        return
+    module, name = target
+    seen.add((module.name, name))
+    for binding in module.facts.globals:
+        if binding.name == name:
+            written = project.origin(module, binding.loc)
+            yield from _dicts(project, module, MODULE_SCOPE, binding.value, written, seen, depth + 1)
+
+
+def _setting_name(project: Project, obj: Obj) -> Optional[str]:
+    """X in `django.conf.settings.X` and in `app.conf.X` (a Django project's settings)."""
+    if isinstance(obj, ExtObj) and obj.path.startswith("django.conf.settings.") and obj.path.count(".") == 3:
+        return obj.path.rpartition(".")[2]
+    if isinstance(obj, AttrOf) and obj.path.startswith("conf.") and obj.path.count(".") == 1:
+        return obj.path.partition(".")[2] if project.apps_of(obj.base) else None
+    return None
+
+
+def _entries(project: Project, info: ModuleInfo, scope: str, value: Optional[Value], where: Origin) -> Iterator[Sent]:
+    """The beat entries of a schedule value: each entry's literal task name."""
+    for found, at, schedule, written in _dicts(project, info, scope, value, where, set()):
+        for key, entry in schedule.items:
+            label = str(key.value) if isinstance(key, Const) else ""
+            yield from _entry(project, found, at, label, entry, written)
+
+
+def _entry(project: Project, info: ModuleInfo, scope: str, label: str, entry: Value, where: Origin) -> Iterator[Sent]:
+    for _, _, body, written in _dicts(project, info, scope, entry, where, set()):
+        name = _text(_item(body, "task"))
+        if name is not None:
+            yield Sent(written.rel, Loc(written.line, written.col, written.line, written.col), name, label)
+
+
+def _sent_by_beat(project: Project) -> Iterator[Sent]:
+    """The app's beat_schedule setting, `app.conf.beat_schedule[key] = {...}` and
+    `app.conf.beat_schedule.update({...})`."""
+    for app, definition in project.apps.items():
+        if definition.module.is_test:
+            continue
+        state, setting = project.config(app).lookup("beat_schedule")
+        if state != "set" or setting is None or setting.ctx is None:
+            continue
+        info = project.index.by_name.get(setting.ctx[0])
+        if info is not None and not info.is_test:
+            yield from _entries(project, info, setting.ctx[1], setting.value, setting.origin)
+    for info in project.index.modules():
+        if info.is_test:
+            continue
+        for store in info.facts.stores:
+            target = store.target
+            if not (isinstance(target, Sub) and isinstance(target.base, Ref)):
+                continue
+            if _on_schedule(project, info, store.scope, target.base):
+                label = str(target.key.value) if isinstance(target.key, Const) else ""
+                yield from _entry(project, info, store.scope, label, store.value, project.origin(info, store.loc))
+    for info, call in project.calls_named("update"):
+        func = call.value.func
+        if info.is_test or not (isinstance(func, Ref) and "." in func.path):
+            continue
+        if _on_schedule(project, info, call.scope, Ref(func.scope, func.path.rpartition(".")[0])):
+            for argument in call.value.args[:1]:
+                yield from _entries(project, info, call.scope, argument, project.origin(info, call.loc))
+
+
+def _on_schedule(project: Project, info: ModuleInfo, scope: str, ref: Ref) -> bool:
+    """`app.conf.beat_schedule` of an app of the project."""
+    if not ref.path.endswith(".conf.beat_schedule"):
+        return False
+    receiver = Ref(ref.scope, ref.path[: -len(".conf.beat_schedule")])
+    receivers = project.graph.receivers(info, scope, receiver)
+    return bool(receivers) and all(project.apps_of(obj) for obj in receivers)
+
+
+def check(project: Project) -> Iterator[Report]:
+    sent: List[Sent] = []
+    for item in [*_sent_by_call(project), *_sent_by_beat(project)]:
+        if item not in sent:
+            sent.append(item)
+    if not sent:
+        return
+    registry = _registry(project)
+    if registry is None:
+        return
+    for item in sent:
+        if not registry.judges(item.name):
+            continue
+        near = registry.near_miss(item.name)
+        related: List[Related] = []
+        hint = ""
+        if near is not None:
+            hint = f". Did you mean {near!r}?"
+            task = registry.tasks[near]
+            if task is not None:
+                loc = task.decorator_loc
+                related.append(related_at(task.module.rel, loc.line, loc.col, f"the task registered as {near!r}"))
+        outcome = "the caller waits in PENDING" if item.beat is None else "it never runs"
+        where = "" if item.beat is None else f"beat entry {item.beat!r}: " if item.beat else "beat entry: "
+        yield report(
+            item.rel, item.loc,
+            f"{where}no task is named {item.name!r}: the worker rejects it as unregistered; {outcome}{hint}",
+            related,
+        )
+
+
+CEL021_INVALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", include=["proj.tasks"])
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task
+def send_welcome_email(user_id):
+    return user_id
+# --- proj/views.py
+from proj.celery_app import app
+
+
+def signup(user_id):
+    app.send_task("proj.tasks.send_welcom_email", args=[user_id])  # expect: CEL021
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from celery.schedules import crontab
+
+app = Celery("proj", broker="redis://", include=["proj.reports.tasks"])
+app.conf.beat_schedule = {  # expect: CEL021
+    "nightly-report": {
+        "task": "proj.tasks.build_report",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "cleanup": {"task": "proj.reports.tasks.cleanup", "schedule": 3600},
+}
+# --- proj/reports/__init__.py
+# --- proj/reports/tasks.py
+from celery import shared_task
+
+
+@shared_task
+def build_report():
+    pass
+
+
+@shared_task
+def cleanup():
+    pass
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery, current_app, signature
+
+app = Celery("proj", broker="redis://")
+
+
+@app.task(name="emails.send")
+def send(address):
+    return address
+
+
+def notify(address):
+    current_app.send_task("email.send", args=[address])  # expect: CEL021
+    signature("emails.sned", args=(address,)).delay()  # expect: CEL021
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/settings.py
+from proj.beat import PERIODIC_TASKS, PRODUCTION_TASKS
+
+DEBUG = False
+CELERY_BROKER_URL = "redis://"
+CELERY_BEAT_SCHEDULE = dict(PERIODIC_TASKS)
+if not DEBUG:
+    CELERY_BEAT_SCHEDULE |= PRODUCTION_TASKS
+# --- proj/beat.py
+from celery.schedules import crontab
+
+PERIODIC_TASKS = {
+    "sync": {"task": "proj.tasks.sync_products", "schedule": 600},
+}
+PRODUCTION_TASKS = {  # expect: CEL021
+    "report": {"task": "proj.tasks.send_reprot", "schedule": crontab(hour=6, minute=0)},
+}
+# --- proj/celery.py
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
+app = Celery("proj")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+app.conf.beat_schedule["purge"] = {"task": "proj.task.purge", "schedule": 86400}  # expect: CEL021
+# --- proj/tasks.py
+from celery import shared_task
+
+retrying = shared_task(acks_late=True, autoretry_for=(Exception,))
+
+
+@shared_task
+def sync_products():
+    pass
+
+
+@retrying
+def send_report():
+    pass
+
+
+@shared_task
+def purge():
+    pass
+'''
+    ),
+)
+CEL021_VALID = (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", include=["proj.tasks"])
+app.conf.beat_schedule = {
+    "welcome": {"task": "proj.tasks.send_welcome_email", "schedule": 60},
+    "expire": {"task": "celery.backend_cleanup", "schedule": 3600},
+}
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task
+def send_welcome_email(user_id):
+    return user_id
+# --- proj/views.py
+from proj.celery_app import app
+
+
+def signup(user_id):
+    app.send_task("proj.tasks.send_welcome_email", args=[user_id])
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://")
+
+
+@app.task
+def refund(order_id):
+    return order_id
+
+
+def checkout(order_id, region):
+    app.send_task("billing.charge", args=[order_id])  # another service's worker runs it
+    app.send_task(f"proj.celery_app.refund_{region}", args=[order_id])  # built at run time
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://")
+
+
+@app.task
+def refund(order_id):
+    return order_id
+# --- proj/client.py
+class JobClient:
+    def send_task(self, name, payload):
+        return name, payload
+
+
+def submit(order_id):
+    JobClient().send_task("proj.celery_app.refnd", {"id": order_id})  # not a Celery app
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://")
+app.conf.beat_schedule = {
+    "moderate": {"task": "proj.tasks.process_queue", "schedule": 3600},
+    "sync": {"task": "proj.tasks.sync_repository", "schedule": 600},
+    "reindex": {"task": "proj.tasks.rebuild_index", "schedule": 86400},
+}
+
+
+def periodic(**options):
+    return app.task(bind=True, **options)
+# --- proj/tasks.py
+from celery import Task, shared_task
+
+from proj.celery import app, periodic
+
+retrying = shared_task(acks_late=True)  # a decorator made once, used on many tasks
+
+
+@retrying
+def process_queue():
+    pass
+
+
+@periodic(queue="low")  # the project's own task decorator
+def rebuild_index(self):
+    pass
+
+
+class SyncRepository(Task):
+    name = __name__ + ".sync_repository"
+
+    def run(self):
+        pass
+
+
+app.register_task(SyncRepository())
+'''
+    ),
+)
+
+
+RULE = Rule(
+    code="CEL021",
+    name="unknown-task-name",
+    summary="A task sent by name (send_task, signature, beat_schedule) that no task of the project registers.",
+    what=(
+        "Finds the task names written as string literals in `app.send_task(...)` (or "
+        "`current_app.send_task`), `signature(...)`/`Signature(...)`/`app.signature(...)` and the "
+        "`task` of each beat entry (the app's `beat_schedule` however it is configured, Django's "
+        "`CELERY_BEAT_SCHEDULE` included, `app.conf.beat_schedule[key] = {...}` and "
+        "`app.conf.beat_schedule.update(...)`), and reports a name no task of the project is "
+        "registered under when it is within two typing errors of a registered name or starts with "
+        "one of the project's own packages. A beat entry is reported at the statement that writes "
+        "its dict. Names of other services' tasks (no shared package, no near miss), Celery's own "
+        "`celery.*` tasks, names built at run time and calls in tests are not judged; nothing is "
+        "reported when some task's name cannot be known (a computed `name=`, a module that defines "
+        "tasks but cannot be read)."
+    ),
+    why=(
+        "Sending by name skips the import that would fail at once. The message is published, and "
+        "the worker that receives it logs 'Received unregistered task' and discards it: the caller "
+        "waits in PENDING forever, and a periodic task silently never runs."
+    ),
+    fix=(
+        "Use the name the task is registered under (its `name=`, else module.function), or send "
+        "the task object where the code can import it (`send_welcome_email.delay(user_id)`, "
+        "`.s()`): a wrong name then fails at once, in the caller."
+    ),
+    invalid=CEL021_INVALID,
+    valid=CEL021_VALID,
+    check=check,
+)
