@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 from celerylint.facts.types import Const, Value
 
@@ -61,9 +61,43 @@ def const_is_set(value: Optional[Value]) -> bool:
     return True
 
 
+# Pools that never enforce a time limit (celery/concurrency/: solo runs tasks inline; threads and
+# eventlet take no timeout in on_apply). prefork enforces both limits, gevent the hard one.
+POOLS_WITHOUT_LIMITS = frozenset({"solo", "threads", "eventlet"})
+
+
+def _unlimited_pools(project: Project, task: TaskDef) -> List[Tuple[WorkerEntry, str]]:
+    """The workers running the task's apps, with their pools, when every one of them ignores
+    time limits (`-P solo|threads|eventlet`, or worker_pool as the worker sees it); else []."""
+    found: List[Tuple[WorkerEntry, str]] = []
+    for app in project.task_apps(task):
+        for worker in project.workers_for(app):
+            pool = worker.value("pool")
+            if pool is None:
+                state, setting = project.config(app, worker.closure.places()).lookup("worker_pool")
+                pool = setting.value.value if setting is not None and isinstance(setting.value, Const) and isinstance(setting.value.value, str) else None
+                if state == "unknown" or (state == "set" and pool is None):
+                    return []
+            if not worker.explicit or pool is None or pool not in POOLS_WITHOUT_LIMITS:
+                return []
+            found.append((worker, pool))
+    return found
+
+
 def check(project: Project) -> Iterator[Report]:
     for task in project.tasks:
         if task.module.is_test:
+            continue
+        pools = _unlimited_pools(project, task)
+        if pools:
+            worker, pool = pools[0]
+            command = worker.command
+            yield report(
+                task.module.rel, task.decorator_loc,
+                f"task '{task.name}' runs on `--pool {pool}`, which enforces no time limit: a call that hangs "
+                "holds a worker slot forever whatever limit is set. Use the prefork (or gevent) pool.",
+                [related_at(command.rel, command.line, command.col, f"the worker `celery -A {worker.spec}`")] if command else [],
+            )
             continue
         if any(const_is_set(task.option(option)) for option in LIMIT_OPTIONS):
             continue
@@ -109,6 +143,24 @@ from celery import shared_task
 
 
 @shared_task  # expect: CEL006
+def sync_inventory():
+    pass
+'''
+    ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker --pool threads --concurrency 8
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=300, include=["proj.tasks"])
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task(time_limit=60)  # expect: CEL006
 def sync_inventory():
     pass
 '''
@@ -160,6 +212,24 @@ def sync_inventory():
     pass
 '''
     ),
+    case(
+        r'''
+# --- Procfile
+worker: celery -A proj.celery_app worker -P gevent -c 100
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=300, include=["proj.tasks"])
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task
+def sync_inventory():
+    pass
+'''
+    ),
 )
 
 
@@ -172,7 +242,9 @@ RULE = Rule(
         "whose app's resolved configuration has no `task_time_limit` / `task_soft_time_limit` "
         "(or old names such as `CELERYD_TASK_TIME_LIMIT`) and whose worker command passes no "
         "`--time-limit`. Silent when the app's configuration comes from something celerylint "
-        "cannot read."
+        "cannot read. Also reports tasks whose every worker runs a pool that enforces no time "
+        "limit at all (`--pool solo`, `threads` or `eventlet`; prefork enforces both limits and "
+        "gevent the hard one), whatever limit is set."
     ),
     why=(
         "Both limits default to None. A task blocked on a network call or a lock then occupies a "
