@@ -22,6 +22,8 @@ ALL_RULES: List[Rule] = [
     results.IGNORED_RULE,
     dispatch.RULE,
     workers.RULE,
+    workers.QUEUE_RULE,
+    workers.BROKER_RULE,
     names.RULE,
 ]
 SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
