@@ -38,6 +38,17 @@ VALUE_OPTIONS = {
 TOKEN = re.compile(r'"([^"]*)"|\'([^\']*)\'|([^\s\[\];"\']+)')
 
 
+def option_value(values: Tuple[Tuple[str, str], ...], name: str) -> Optional[str]:
+    """The value given to a worker option (by its canonical name), or None."""
+    return next((value for key, value in values if key == name), None)
+
+
+def option_items(values: Tuple[Tuple[str, str], ...], name: str) -> Optional[Tuple[str, ...]]:
+    """A comma-separated option (`-Q a,b`) as its items, or None when not given."""
+    value = option_value(values, name)
+    return None if value is None else tuple(item for item in value.split(",") if item)
+
+
 @dataclass(frozen=True)
 class WorkerCommand:
     app: str  # the -A / --app value
@@ -46,15 +57,10 @@ class WorkerCommand:
     values: Tuple[Tuple[str, str], ...] = ()  # ("queues", "a,b"), ("pool", "gevent"), ...
 
     def value(self, name: str) -> Optional[str]:
-        for key, value in self.values:
-            if key == name:
-                return value
-        return None
+        return option_value(self.values, name)
 
     def listed(self, name: str) -> Optional[Tuple[str, ...]]:
-        """A comma-separated option (`-Q a,b`) as its items, or None when not given."""
-        value = self.value(name)
-        return None if value is None else tuple(item for item in value.split(",") if item)
+        return option_items(self.values, name)
 
 
 @dataclass(frozen=True)

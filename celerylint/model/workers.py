@@ -12,7 +12,7 @@ from celerylint.model.app_config import Origin
 from celerylint.model.apps import AppModel
 from celerylint.model.closure import Closure, build_closure
 from celerylint.model.config_objects import ConfigObjects
-from celerylint.model.deploy import DeployFacts, WorkerCommand
+from celerylint.model.deploy import DeployFacts, WorkerCommand, option_items, option_value
 from celerylint.model.graph import ProgramGraph
 from celerylint.model.modules import ModuleInfo
 
@@ -31,15 +31,10 @@ class WorkerEntry:
     values: Tuple[Tuple[str, str], ...] = ()  # option values that matter (queues, pool, ...)
 
     def value(self, name: str) -> Optional[str]:
-        for key, value in self.values:
-            if key == name:
-                return value
-        return None
+        return option_value(self.values, name)
 
     def listed(self, name: str) -> Optional[Tuple[str, ...]]:
-        """A comma-separated option (`-Q a,b`) as its items, or None when not given."""
-        value = self.value(name)
-        return None if value is None else tuple(item for item in value.split(",") if item)
+        return option_items(self.values, name)
 
     @property
     def resolved(self) -> bool:
