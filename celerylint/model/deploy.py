@@ -118,7 +118,7 @@ def _words(line: str) -> List[str]:
     return [word for word in words if word]
 
 
-def _parse_command(line: str) -> Tuple[str, Tuple[str, ...], Tuple[Tuple[str, str], ...]]:
+def parse_command(line: str) -> Tuple[str, Tuple[str, ...], Tuple[Tuple[str, str], ...]]:
     """The -A/--app value, every --long option named, and the values of the options that matter."""
     words = _words(line)
     options: List[str] = []
@@ -173,7 +173,7 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
             for match in ENV_SETTING.finditer(line):
                 env.append((match.group(1), Origin(rel, number, match.start() + 1)))
             if _is_worker_line(line):
-                app, options, values = _parse_command(line)
+                app, options, values = parse_command(line)
                 if app and re.fullmatch(r"[A-Za-z_][\w.]*(:[\w.]+)?", app):
                     workers.append(WorkerCommand(app, Origin(rel, number, 1), options, values))
     return DeployFacts(tuple(workers), tuple(env), tuple(versions))

@@ -141,6 +141,8 @@ class Project:
         """The queues the worker consumes for the app (celery/bin/worker.py, app/amqp.py):
         its -Q list minus -X, else every queue of task_queues, else task_default_queue.
         None when that is not known."""
+        if not worker.options_known:
+            return None  # `-Q` may come with the arguments given at run time
         excluded = set(worker.listed("exclude_queues") or ())
         listed = worker.listed("queues")
         if listed is not None:

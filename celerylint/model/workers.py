@@ -12,11 +12,19 @@ from celerylint.model.app_config import Origin
 from celerylint.model.apps import AppModel
 from celerylint.model.closure import Closure, build_closure
 from celerylint.model.config_objects import ConfigObjects
-from celerylint.model.deploy import DeployFacts, WorkerCommand, option_items, option_value
+from celerylint.facts.types import Const, Ref, Seq, Value
+from celerylint.model.deploy import DeployFacts, WorkerCommand, option_items, option_value, parse_command
+from celerylint.model.resolve import ExtObj
 from celerylint.model.graph import ProgramGraph
 from celerylint.model.modules import ModuleInfo
 
 FALLBACK = "fallback"
+# Calls that start a program from an argument list, and Celery's own in-process entry points.
+EXEC_FUNCTIONS = frozenset(
+    {f"os.{name}" for name in ("execv", "execvp", "execvpe", "execve", "spawnv", "spawnvp")}
+    | {f"subprocess.{name}" for name in ("run", "call", "check_call", "check_output", "Popen")}
+)
+MORE_OPTIONS = "more_options"  # the argument list grows at run time: its options are not all known
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,11 @@ class WorkerEntry:
     def resolved(self) -> bool:
         return bool(self.modules)
 
+    @property
+    def options_known(self) -> bool:
+        """False when the command's argument list grows at run time (`args += user_args`)."""
+        return self.value(MORE_OPTIONS) is None
+
 
 def find_workers(
     graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, deploy: DeployFacts, worker_apps: Sequence[str]
@@ -61,15 +74,68 @@ def find_workers(
 
     if worker_apps:
         return [entry(spec, "[tool.celerylint] worker-apps") for spec in worker_apps]
-    if deploy.workers:
+    commands = list(deploy.workers) + python_commands(graph, apps)
+    if commands:
         # One entry a distinct command: two services may run one app on different queues.
         entries: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], WorkerEntry] = {}
-        for command in deploy.workers:
+        for command in commands:
             key = (command.app, command.values)
             if key not in entries:
                 entries[key] = entry(command.app, str(command.origin), command)
         return list(entries.values())
     return _fallback_entries(graph, apps, objects)
+
+
+def python_commands(graph: ProgramGraph, apps: AppModel) -> List[WorkerCommand]:
+    """Workers started from Python: `os.execvp("celery", ["celery", "-A", "x", "worker", ...])`,
+    subprocess lists, and `app.worker_main([...])` / `app.start([...])` (the calling module is the
+    entry: the process that runs it has imported it)."""
+    found: List[WorkerCommand] = []
+    for info, call in graph.calls_named("execv", "execvp", "execvpe", "execve", "spawnv", "spawnvp", "run", "call", "check_call", "check_output", "Popen", "worker_main", "start"):
+        if info.is_test:
+            continue
+        func = call.value.func
+        method = func.last if isinstance(func, Ref) else ""
+        where = Origin(info.rel, call.loc.line, call.loc.col)
+        if method in ("worker_main", "start") and isinstance(func, Ref) and "." in func.path:
+            receiver = graph.resolve(info, call.scope, Ref(func.scope, func.path.rpartition(".")[0]))
+            if not apps.apps_of(receiver) or not call.value.args:
+                continue
+            words = _argument_words(graph, info, call.scope, call.value.args[0])
+            if words is not None and "worker" in words[0]:
+                found.append(_command(["celery", "-A", info.name, *words[0]], where, words[1]))
+            continue
+        resolved = graph.resolve(info, call.scope, func)
+        if not (isinstance(resolved, ExtObj) and resolved.path in EXEC_FUNCTIONS):
+            continue
+        argv = call.value.args[1] if resolved.path.startswith("os.") and len(call.value.args) > 1 else (call.value.args[0] if call.value.args else None)
+        words = _argument_words(graph, info, call.scope, argv) if argv is not None else None
+        if words is not None and "worker" in words[0] and any(word in ("celery", "-A", "--app") or word.startswith("--app=") for word in words[0]):
+            found.append(_command(words[0], where, words[1]))
+    return [command for command in found if command.app]
+
+
+def _command(words: List[str], where: Origin, grows: bool) -> WorkerCommand:
+    app, options, values = parse_command(" ".join(f'"{word}"' for word in words))
+    return WorkerCommand(app, where, options, values + (((MORE_OPTIONS, "yes"),) if grows else ()))
+
+
+def _argument_words(graph: ProgramGraph, info: ModuleInfo, scope: str, value: Value) -> Optional[Tuple[List[str], bool]]:
+    """The literal words of an argument list, and whether it may grow at run time: a list
+    literal, or a local name whose first binding is one (later `args += ...` make it grow)."""
+    grows = False
+    if isinstance(value, Ref) and value.scope == "local" and "." not in value.path:
+        function = graph.resolver.functions.get((info.name, scope))
+        bindings = [binding.value for binding in (function.locals if function else ()) if binding.name == value.path]
+        if not bindings:
+            return None
+        value, grows = bindings[0], len(bindings) > 1
+    if not (isinstance(value, Seq) and not value.has_star):
+        return None
+    words = [item.value for item in value.items if isinstance(item, Const) and isinstance(item.value, str)]
+    if len(words) != len(value.items):
+        return None
+    return words, grows
 
 
 def entry_modules(graph: ProgramGraph, spec: str) -> Tuple[str, ...]:

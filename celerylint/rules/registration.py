@@ -111,6 +111,43 @@ def build(report_id):
     return report_id
 '''
     ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60, include=["proj.tasks"])
+# --- proj/cli.py
+import os
+
+
+def worker(extra_args):
+    args = ["celery", "-A", "proj.celery_app", "worker"]
+    args += list(extra_args)
+    os.execvp(args[0], args)
+# --- proj/tasks.py
+from proj.celery_app import app
+
+
+@app.task
+def sync(x):
+    return x
+# --- proj/reports.py
+from proj.celery_app import app
+
+
+@app.task  # expect: CEL002
+def build(report_id):
+    return report_id
+# --- proj/views.py
+from proj.reports import build  # the web process imports it; the worker (os.execvp above) never does
+
+
+def start(report_id):
+    build.delay(report_id)
+'''
+    ),
 )
 CEL002_VALID = (
     case(

@@ -47,7 +47,7 @@ def _worker_without_backend(
     project: Project, app: AppObj, loc: Loc, path: str, set_at: Origin, read_at: str, evidence: List[Related]
 ) -> Optional[Report]:
     for worker in project.workers_for(app):
-        if not worker.explicit or worker.closure.uncertain or "--result-backend" in worker.options:
+        if not worker.explicit or worker.closure.uncertain or "--result-backend" in worker.options or not worker.options_known:
             continue
         state, _ = project.config(app, worker.closure.places()).lookup("result_backend")
         if state == "not set":

@@ -33,7 +33,7 @@ def _config_allows_silence(project: Project, task: TaskDef) -> bool:
         return True
     for app in apps:
         workers = project.workers_for(app)
-        if any(any(flag in worker.options for flag in WORKER_LIMIT_FLAGS) for worker in workers):
+        if any(any(flag in worker.options for flag in WORKER_LIMIT_FLAGS) or not worker.options_known for worker in workers):
             return True
         for config in _views(project, app, workers):
             for name in ("task_time_limit", "task_soft_time_limit", "task_annotations"):
@@ -78,7 +78,7 @@ def _unlimited_pools(project: Project, task: TaskDef) -> List[Tuple[WorkerEntry,
                 pool = setting.value.value if setting is not None and isinstance(setting.value, Const) and isinstance(setting.value.value, str) else None
                 if state == "unknown" or (state == "set" and pool is None):
                     return []
-            if not worker.explicit or pool is None or pool not in POOLS_WITHOUT_LIMITS:
+            if not worker.explicit or not worker.options_known or pool is None or pool not in POOLS_WITHOUT_LIMITS:
                 return []
             found.append((worker, pool))
     return found

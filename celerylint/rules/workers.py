@@ -294,7 +294,7 @@ def check_broker(project: Project) -> Iterator[Report]:
         if state != "set" or setting is None:
             continue
         for worker in project.workers_for(app):
-            if not worker.explicit or worker.closure.uncertain or worker.value("broker") is not None:
+            if not worker.explicit or worker.closure.uncertain or worker.value("broker") is not None or not worker.options_known:
                 continue
             seen, _ = project.config(app, worker.closure.places()).lookup("broker_url")
             if seen != "not set":
