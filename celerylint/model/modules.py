@@ -59,16 +59,21 @@ def _canonical(path: Path, project_root: Path, packages: Set[Path]) -> Tuple[str
     itself holds an ``__init__.py``, its modules are top-level (as `celery -A tasks` run in that
     folder sees them) and its ``__init__`` has no name."""
     is_package = path.name == "__init__.py"
-    outermost: Optional[Path] = None
-    folder = path.parent
-    while folder != project_root and project_root in folder.parents:
+    rel_parts = path.relative_to(project_root).parts
+    # The outermost package among the folders between the root and the file (one pass, no
+    # repeated ancestor walks: this runs for every file of the project).
+    folder = project_root
+    outermost_depth = None
+    for depth, part in enumerate(rel_parts[:-1]):
+        folder = folder / part
         if folder in packages:
-            outermost = folder
-        folder = folder.parent
-    if outermost is None:
+            outermost_depth = depth
+            break
+    if outermost_depth is None:
         return ("" if is_package else path.stem), path.parent, is_package
-    base = outermost.parent
-    parts = list(path.relative_to(base).with_suffix("").parts)
+    base = project_root.joinpath(*rel_parts[:outermost_depth])
+    parts = list(rel_parts[outermost_depth:])
+    parts[-1] = path.stem
     if is_package:
         parts = parts[:-1]
     return ".".join(parts), base, is_package

@@ -170,6 +170,7 @@ class _Makers:
         self._wrappers: Dict[FuncObj, bool] = {}
         self.seen: Set[str] = set(TASK_DECORATOR_NAMES)  # the names task decorators go by
         self._task_calls: Dict[str, List[CallFact]] = {}
+        self._imported_makers: Dict[str, bool] = {}
 
     def may_define_tasks(self, info: ModuleInfo) -> bool:
         """A module read only for its imports (too large, or no Celery words in it) that imports
@@ -178,10 +179,18 @@ class _Makers:
             module = self.project.index.absolute(info, fact.module)
             if module.split(".", 1)[0] == "celery":
                 return True
+            if self.project.index.get(module, info) is None and not any(self.project.index.get(f"{module}.{item}", info) for item in fact.names):
+                continue  # an installed package's names: Celery's own were caught above
             for item in fact.names if fact.is_from else ():
-                if self.maker(info, MODULE_SCOPE, Ref("import", f"{module}.{item}")) is not None:
+                if self._imports_maker(info, f"{module}.{item}"):
                     return True
         return False
+
+    def _imports_maker(self, info: ModuleInfo, dotted: str) -> bool:
+        """Whether an imported name is a task maker; the same names are imported by many modules."""
+        if dotted not in self._imported_makers:
+            self._imported_makers[dotted] = self.maker(info, MODULE_SCOPE, Ref("import", dotted)) is not None
+        return self._imported_makers[dotted]
 
     def decorated(self, info: ModuleInfo, names: _Names) -> None:
         """Tasks the model's finder does not see: decorators it does not know (Celery 3's `@task`, a
