@@ -1,22 +1,19 @@
 """Tests that kill mutants of celerylint/model and celerylint/rules that the rest of the suite
-let survive (see the mutation-testing report): each builds a small project where the mutated
-decision changes a finding or a fact `inspect` shows, and states the right answer.
+let survive (mutation run on 3a062fb): each builds a small project where the mutated decision
+changes the findings, or makes the run crash, and states the right answer.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, Set, Tuple
 
 import pytest
 
-from celerylint.cli import main
 from celerylint.config import Settings
 from celerylint.engine import run
 from tests.conftest import write_project
 
-Doc = Dict[str, Any]
 CELERY_APP = 'from celery import Celery\n\napp = Celery("proj", broker="redis://", backend="redis://")\napp.conf.task_time_limit = 60\n'
 
 
@@ -24,18 +21,6 @@ def _findings(root: Path, **settings: Any) -> Set[Tuple[str, int, str]]:
     """(path relative to the project root, line, code) of every finding in the project."""
     _, findings = run([root], Settings(use_cache=False, **settings), jobs=1)
     return {(Path(f.path).as_posix(), f.line, f.code) for f in findings}
-
-
-def _inspect(root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Doc:
-    monkeypatch.chdir(root)
-    assert main(["inspect", "--format", "json", "."]) == 0
-    (project,) = json.loads(capsys.readouterr().out)["projects"]
-    return project  # type: ignore[no-any-return]
-
-
-def _task(project: Doc, name: str) -> Doc:
-    (task,) = [task for task in project["tasks"] if task["name"] == name]
-    return task  # type: ignore[no-any-return]
 
 
 # --- the worker's import closure ---------------------------------------------------------------
@@ -523,3 +508,60 @@ def test_an_unencodable_value_inside_a_container_is_found(tmp_path: Path) -> Non
     _, findings = run([root], Settings(use_cache=False), jobs=1)
     assert [(f.path, f.line, f.code) for f in findings] == [("proj/celery_app.py", 13, "CEL005")]
     assert "is a set" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("configuration", "expected"),
+    [
+        # the constructor's namespace= applies to config_from_object's module
+        ('app = Celery("proj", namespace="CELERY")\napp.config_from_object("proj.settings")\n', set()),
+        ('app = Celery("proj")\napp.config_from_object("proj.settings")\n', {("proj/celery_app.py", 7, "CEL006")}),
+        # an item write on app.conf sets the key
+        ('app = Celery("proj")\napp.conf["task_time_limit"] = 60\n', set()),
+        # a config object returned by a call is unknown, not a crash
+        ('app = Celery("proj")\napp.config_from_object(load_config())\n', set()),
+    ],
+    ids=["namespace", "no-namespace", "conf-item", "call"],
+)
+def test_less_common_configuration_forms(tmp_path: Path, configuration: str, expected: Set[Tuple[str, int, str]]) -> None:
+    source = "from celery import Celery\n\n" + configuration + "\n\n@app.task\ndef job():\n    pass\n"
+    files = {"proj/__init__.py": "", "proj/settings.py": "CELERY_TASK_TIME_LIMIT = 60\n", "proj/celery_app.py": source}
+    assert _findings(write_project(tmp_path, files)) == expected
+
+
+def test_unusual_but_valid_code_crashes_no_part_of_the_model(tmp_path: Path) -> None:
+    """Callees, bases and configuration values that are not plain names: each is followed or
+    left unknown, never an AttributeError/IndexError."""
+    root = write_project(
+        tmp_path,
+        {
+            "proj/__init__.py": "",
+            "proj/helpers.py": "from os.path import *  # noqa\n",
+            "proj/settings.py": "INSTALLED_APPS = get_apps()\n",
+            "proj/celery_app.py": (
+                "import os\n\nfrom celery import Celery\n\nfrom proj import helpers\n\n"
+                'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")\n'
+                'app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)\n'
+                "app.config_from_object(load().copy())\n"
+                "app.autodiscover_tasks(get_packages())\n"
+                "app.autodiscover_tasks()\n"
+                "helpers.not_defined_anywhere()\n"
+            ),
+            "proj/shop.py": (
+                "from celery import Celery\n\n"
+                'shop = Celery("shop", broker="redis://", backend="redis://", task_time_limit=60)\n'
+                'registry = {"job": None}\n\n\n'
+                "class MyBase:\n    pass\n\n\n"
+                "Base = MyBase()\n\n\n"
+                "class Order(Base):\n    query = None\n\n\n"
+                "class Point(make_base()):\n    pass\n\n\n"
+                "@shop.task\ndef job(x):\n    return x\n\n\n"
+                "def view():\n"
+                '    registry["job"].delay(1)\n'
+                "    job.delay(Order.query)\n"
+                "    job.delay(Order())\n"
+                "    job.delay(Point())\n"
+            ),
+        },
+    )
+    assert _findings(root) == set()
