@@ -487,7 +487,7 @@ def render_why(project: Project, task: TaskDef) -> str:
         context = "provided" if project.has_app_context(task) else "none pushed (Flask state the task touches fails at once)"
         lines.append(f"  5. Flask app context: {context}; base: {_base(project, task)}")
         ignored, where_ignored = project.ignores_result(task)
-        lines.append(f"  6. results stored: " + {"yes": f"NO, ignore_result ({where_ignored})", "no": "yes", "unknown": "unknown"}[ignored])
+        lines.append("  6. results stored: " + {"yes": f"NO, ignore_result ({where_ignored})", "no": "yes", "unknown": "unknown"}[ignored])
         lines.append(f"  7. time limits: task {_limits(task)}")
         for worker in workers:
             flag = worker.value("time_limit") or worker.value("soft_time_limit")

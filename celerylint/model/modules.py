@@ -136,9 +136,6 @@ class ModuleIndex:
                     return info
         return min(found, key=lambda info: (len(info.root.parts), info.rel))
 
-    def ambiguous(self, name: str) -> bool:
-        return len({info.path for info in self._candidates.get(name, ())}) > 1
-
     def absolute(self, importer: ModuleInfo, name: str) -> str:
         """Resolve a relative module name (leading dots) against the importer."""
         if not name.startswith("."):
