@@ -46,6 +46,9 @@ STALE_TEMP_SECONDS = 24 * 60 * 60
 
 FILE_PREFIX = "facts-"
 FILE_SUFFIX = ".pickle"
+# Whole-run answers (results_cache), bounded with the facts files.
+RESULTS_PREFIX = "results-"
+FILE_SUFFIX_RESULTS = ".json"
 TEMP_PREFIX = ".facts-"
 TEMP_SUFFIX = ".tmp"
 
@@ -164,7 +167,7 @@ def _restore_classes(before: Dict[type, _ClassState]) -> bool:
     return intact
 
 
-def _read_regular_file(path: Path) -> Optional[Tuple[bytes, float]]:
+def read_regular_file(path: Path) -> Optional[Tuple[bytes, float]]:
     """The bytes and mtime of a regular file no larger than MAX_FILE_BYTES, else None."""
     try:
         # Refuse a directory, FIFO, socket or device before opening it (a FIFO would block)...
@@ -214,7 +217,7 @@ def _valid_entries(stored: object) -> Optional[Dict[str, ModuleFacts]]:
 
 def load_entries(path: Path) -> Optional[Tuple[Dict[str, ModuleFacts], float]]:
     """The entries of the cache file at ``path`` and its mtime, or None. Never raises, never runs code."""
-    read = _read_regular_file(path)
+    read = read_regular_file(path)
     if read is None:
         return None
     data, mtime = read
@@ -253,7 +256,9 @@ def prune(directory: Path, keep: Optional[Path] = None, now: Optional[float] = N
         with os.scandir(directory) as listing:
             for entry in listing:
                 name = entry.name
-                is_facts = name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)
+                is_facts = (name.startswith(FILE_PREFIX) and name.endswith(FILE_SUFFIX)) or (
+                    name.startswith(RESULTS_PREFIX) and name.endswith(FILE_SUFFIX_RESULTS)
+                )
                 is_temp = name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
                 if not (is_facts or is_temp):
                     continue

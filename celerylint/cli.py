@@ -126,8 +126,10 @@ def _notify(notices: Sequence[str]) -> None:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from celerylint.engine import rule_names, run_all
-    from celerylint.report import format_statistics, render, use_color
+    from celerylint import results_cache
+    from celerylint.codes import RULE_NAMES
+    from celerylint.report import Results, format_statistics, render, use_color
+    from celerylint.runplan import plan_run
 
     paths: List[Path] = args.paths or [Path(".")]
     overrides = {}
@@ -142,18 +144,31 @@ def _lint(args: argparse.Namespace) -> int:
     # Run-wide options (the output format) come from the flags, else from the project of the
     # current folder: the same whatever the order of the paths.
     output_format = settings_for(project_root(Path.cwd())).output_format
-    result = run_all(paths, settings_for, args.jobs, overrides)
-    _notify(result.notices)
-    names = rule_names()
+    run_plan = plan_run(paths, settings_for, overrides)
+    # Nothing the answer depends on changed: print it without parsing or modelling anything.
+    key = None if overrides else results_cache.run_key(run_plan, paths)
+    stored = None if key is None else results_cache.load(run_plan, paths, key)
+    projects: Results
+    if stored is not None:
+        projects, notices, has_findings = stored.projects, stored.notices, stored.has_findings
+    else:
+        from celerylint.engine import run_all
+
+        result = run_all(paths, settings_for, args.jobs, overrides, run_plan)
+        if key is not None:
+            results_cache.store(run_plan, paths, key, [(analysis.root, found) for analysis, found in result.projects], result.notices)
+        projects, notices, has_findings = result.projects, result.notices, result.has_findings
+    _notify(notices)
+    names = dict(RULE_NAMES)
     color = output_format == "text" and use_color(sys.stdout, args.output_file)
-    report = render(result.projects, output_format, names, args.show_source, color)
-    statistics = format_statistics(result.projects, names) if args.statistics else ""
+    report = render(projects, output_format, names, args.show_source, color)
+    statistics = format_statistics(projects, names) if args.statistics else ""
     if output_format == "text":
         report += statistics
     elif statistics:
         sys.stderr.write(statistics)  # a machine-readable document stays one document
     _emit(report, args.output_file)
-    return EXIT_FINDINGS if result.has_findings and not args.exit_zero else EXIT_CLEAN
+    return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
 
 
 def _inspect(argv: Sequence[str]) -> int:

@@ -130,7 +130,7 @@ def _validate_per_file(where: str, value: Any) -> None:
 
 
 def check_code(code: str, where: str) -> None:
-    from celerylint.rules import ALL_CODES
+    from celerylint.codes import ALL_CODES
 
     normalized = code.strip().upper()
     if normalized == "ALL" or any(known.startswith(normalized) for known in ALL_CODES):

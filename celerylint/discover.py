@@ -114,6 +114,22 @@ def _gitignore(root: Path) -> Optional[Matcher]:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
+# Larger files are not read: a generated module this big holds no Celery wiring worth the cost.
+MAX_FILE_BYTES = 10_000_000
+
+
+def read_lines(path: Path) -> Optional[List[str]]:
+    """A file's lines as a report shows them (undecodable bytes replaced), or None."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        return None
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
 def _is_deploy_file(name: str) -> bool:
     lower = name.lower()
     return lower.startswith(DEPLOY_NAMES) or lower.endswith(DEPLOY_SUFFIXES)

@@ -6,38 +6,23 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
-
-import pathspec
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from celerylint import suppress
 from celerylint.cache import FactsCache, content_key
-from celerylint.config import ConfigError, Settings, check_code
-from celerylint.discover import (
-    DEFAULT_EXCLUDES,
-    FileSet,
-    Matcher,
-    absolute,
-    group_by_project,
-    is_inside,
-    list_files,
-    within,
-)
+from celerylint.config import Settings
+from celerylint.discover import MAX_FILE_BYTES, FileSet, absolute, is_inside, list_files, read_lines, within
 from celerylint.facts import facts_from_bytes
 from celerylint.facts.types import ModuleFacts
 from celerylint.findings import Finding
 from celerylint.model.deploy import scan_deploy_files
 from celerylint.model.modules import ModuleIndex
 from celerylint.model.project import Project, build_project
-from celerylint.rules import ALL_RULES, RULE_NAMES, SYNTAX_ERROR_CODE
+from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE
+from celerylint.runplan import RunPlan, SettingsFor, display_notice, exclude_spec, plan, plan_run
 
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 64
-# Larger files are not read: a generated module this big holds no Celery wiring worth the cost.
-MAX_FILE_BYTES = 10_000_000
-
-SettingsFor = Callable[[Path], Settings]
-
 
 def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes], Optional[str]]:
     """The file's bytes (unsaved editor content first), or why there are none."""
@@ -127,13 +112,7 @@ class Analysis:
         path = self.root / rel
         data = self.overrides.get(path)
         if data is None:
-            try:
-                with open(path, "rb") as handle:
-                    data = handle.read(MAX_FILE_BYTES + 1)
-            except OSError:
-                return None
-            if len(data) > MAX_FILE_BYTES:
-                return None
+            return read_lines(path)
         return data.decode("utf-8", errors="replace").splitlines()
 
 
@@ -171,11 +150,6 @@ def selected(code: str, settings: Settings) -> bool:
 
     chosen = best((settings.select or ("ALL",)) + settings.extend_select)
     return chosen >= 0 and chosen > best(settings.ignore)
-
-
-def validate_codes(settings: Settings) -> None:
-    for prefix in settings.select + settings.ignore + settings.extend_select:
-        check_code(prefix, "select/ignore")
 
 
 def rule_findings(project: Project, settings: Settings) -> List[Finding]:
@@ -232,14 +206,6 @@ class RunResult:
         return any(findings for _, findings in self.projects)
 
 
-def plan(paths: Sequence[Path], overrides: Mapping[Path, bytes] = {}) -> Dict[Path, List[Path]]:
-    """Named paths by project root; every named path must exist (or be an unsaved buffer)."""
-    for path in paths:
-        if not os.path.lexists(path) and absolute(path) not in overrides:
-            raise ConfigError(f"{path}: no such file or directory")
-    return group_by_project(paths)
-
-
 @dataclass
 class Analyses:
     """Every project a run covers, each with the named paths inside it, plus the run's notices."""
@@ -249,52 +215,40 @@ class Analyses:
 
 
 def analyse_all(
-    paths: Sequence[Path], settings_for: SettingsFor, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+    paths: Sequence[Path],
+    settings_for: SettingsFor,
+    jobs: int = 0,
+    overrides: Mapping[Path, bytes] = {},
+    run_plan: Optional[RunPlan] = None,
 ) -> Analyses:
-    """One analysis per project: each with its own settings, in a stable order whatever the order
-    of the paths. A named folder holding other projects (a marker of their own) covers them too;
-    one of those whose configuration cannot be read is skipped with a notice."""
+    """One analysis per project the paths cover (see ``runplan.plan_run``)."""
     overrides = {absolute(path): data for path, data in overrides.items()}
-    queue = plan(paths, overrides)
-    found_below: Set[Path] = set()  # projects met while walking a named folder, not named themselves
-    done: Set[Path] = set()
+    if run_plan is None:
+        run_plan = plan_run(paths, settings_for, overrides)
     projects: List[Tuple[Analysis, List[Path]]] = []
-    notices: List[str] = []
-    while queue:
-        root = min(queue)
-        targets = queue.pop(root)
-        done.add(root)
-        try:
-            settings = settings_for(root)
-            validate_codes(settings)
-        except ConfigError as error:
-            if root not in found_below:
-                raise
-            notices.append(f"{_display(root, '.: skipped')}: its configuration cannot be read: {error}")
-            continue
-        files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
-        for nested in files.nested_roots:
-            if nested not in done and any(is_inside(nested, target) for target in targets):
-                queue.setdefault(nested, []).append(nested)
-                found_below.add(nested)
-        analysis = analyse_project(root, targets, settings, jobs, overrides, files)
-        projects.append((analysis, targets))
-        notices.extend(_display(analysis.root, line) for line in analysis.notices)
-    projects.sort(key=lambda item: item[0].root)
+    notices: List[str] = list(run_plan.notices)
+    for planned in run_plan.projects:
+        analysis = analyse_project(planned.root, planned.targets, planned.settings, jobs, overrides, planned.files)
+        projects.append((analysis, list(planned.targets)))
+        notices.extend(display_notice(analysis.root, line) for line in analysis.notices)
     return Analyses(projects, notices)
 
 
 def run_all(
-    paths: Sequence[Path], settings_for: SettingsFor, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+    paths: Sequence[Path],
+    settings_for: SettingsFor,
+    jobs: int = 0,
+    overrides: Mapping[Path, bytes] = {},
+    run_plan: Optional[RunPlan] = None,
 ) -> RunResult:
     """Every project the paths belong to, analysed, with the findings that rest on the paths."""
-    analysed = analyse_all(paths, settings_for, jobs, overrides)
+    analysed = analyse_all(paths, settings_for, jobs, overrides, run_plan)
     projects: List[Tuple[Analysis, List[Finding]]] = []
     notices = list(analysed.notices)
     for analysis, targets in analysed.projects:
         findings = findings_for(analysis, targets)
         projects.append((analysis, findings))
-        notices.extend(_display(analysis.root, line) for line in silenced_by_broken_files(analysis, findings))
+        notices.extend(display_notice(analysis.root, line) for line in silenced_by_broken_files(analysis, findings))
     return RunResult(projects, notices)
 
 
@@ -314,22 +268,3 @@ def run(paths: Sequence[Path], settings: "Settings | SettingsFor", jobs: int = 0
     """Findings of every project the paths belong to, with the first project's analysis."""
     result = run_all(paths, _fixed(settings), jobs)
     return result.projects[0][0], [finding for _, findings in result.projects for finding in findings]
-
-
-def _display(root: Path, notice: str) -> str:
-    """Notices name files relative to the current folder, as findings do."""
-    rel, sep, rest = notice.partition(": ")
-    try:
-        shown = os.path.relpath(root / rel)
-    except ValueError:
-        shown = str(root / rel)
-    return f"{shown}{sep}{rest}"
-
-
-def exclude_spec(settings: Settings) -> Matcher:
-    patterns = list(settings.exclude) if settings.exclude is not None else list(DEFAULT_EXCLUDES)
-    return pathspec.GitIgnoreSpec.from_lines(patterns + list(settings.extend_exclude))
-
-
-def rule_names() -> Dict[str, str]:
-    return dict(RULE_NAMES)

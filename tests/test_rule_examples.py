@@ -56,3 +56,11 @@ def test_the_readme_table_lists_exactly_the_registered_rules() -> None:
     readme = (REPO / "README.md").read_text()
     rows = re.findall(r"^\| (CEL\d{3}) \| ([a-z-]+) \|", readme, re.MULTILINE)
     assert rows == [(rule.code, rule.name) for rule in ALL_RULES]
+
+
+def test_code_table_matches_the_registry() -> None:
+    """The fast paths' table of codes (celerylint.codes) names exactly the registered rules."""
+    from celerylint import codes
+    from celerylint.rules import ALL_RULES
+
+    assert list(codes.RULE_NAMES.items()) == [(rule.code, rule.name) for rule in ALL_RULES]
