@@ -24,7 +24,7 @@ import tempfile
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from celerylint import __version__
 from celerylint.facts import types as fact_types
@@ -46,6 +46,10 @@ STALE_TEMP_SECONDS = 24 * 60 * 60
 
 FILE_PREFIX = "facts-"
 FILE_SUFFIX = ".pickle"
+# The delta of files changed since the base was written (see FactsCache).
+DELTA_SUFFIX = ".delta.pickle"
+DELTA_MIN_ENTRIES = 64
+DELTA_FRACTION = 8
 # Whole-run answers (results_cache), bounded with the facts files.
 RESULTS_PREFIX = "results-"
 FILE_SUFFIX_RESULTS = ".json"
@@ -215,8 +219,15 @@ def _valid_entries(stored: object) -> Optional[Dict[str, ModuleFacts]]:
     return entries
 
 
-def load_entries(path: Path) -> Optional[Tuple[Dict[str, ModuleFacts], float]]:
-    """The entries of the cache file at ``path`` and its mtime, or None. Never raises, never runs code."""
+def _tag(stored: object, name: str) -> str:
+    """The base file's token ("token"), or the token of the base a delta file extends ("base")."""
+    value = stored.get(name) if type(stored) is dict else None
+    return value if type(value) is str else ""
+
+
+def load_entries(path: Path, tag: str = "token") -> Optional[Tuple[Dict[str, ModuleFacts], float, str]]:
+    """The entries of the cache file at ``path``, its mtime and its ``tag`` (see ``_tag``), or None.
+    Never raises, never runs code."""
     read = read_regular_file(path)
     if read is None:
         return None
@@ -234,12 +245,13 @@ def load_entries(path: Path) -> Optional[Tuple[Dict[str, ModuleFacts], float]]:
         finally:
             intact = _restore_classes(before)
         entries = _valid_entries(stored) if intact else None
+        token = _tag(stored, tag) if entries is not None else ""
     except Exception:  # noqa: BLE001 - e.g. a hostile dict whose comparison fails
         return None
     finally:
         if gc_was_enabled:
             gc.enable()
-    return None if entries is None else (entries, mtime)
+    return None if entries is None else (entries, mtime, token)
 
 
 # --- Bounding the folder ---------------------------------------------------------------------
@@ -300,6 +312,10 @@ def _unlink(path: str) -> None:
 class FactsCache:
     """Facts by content key for one project root.
 
+    Two files: the base, rewritten when much has changed, and a small delta holding the facts
+    of files changed since (tied to the base by a token, so a delta written against an older
+    base is ignored): a run after editing one file writes a few kilobytes, not the whole cache.
+
     Disabled (``get`` misses, ``save`` does nothing, ``path`` is None) when ``enabled`` is
     False or no cache folder can be determined (see ``cache_dir``).
     """
@@ -308,7 +324,11 @@ class FactsCache:
         folder = cache_dir(directory) if enabled else None
         self.enabled = folder is not None
         self.path: Optional[Path] = None
+        self.delta_path: Optional[Path] = None
         self._loaded_mtime: Optional[float] = None
+        self._token = ""
+        self._base_keys: Set[str] = set()
+        self._delta_keys: Set[str] = set()
         self.entries: Dict[str, ModuleFacts] = {}
         self.used: Dict[str, ModuleFacts] = {}
         if folder is None:
@@ -320,9 +340,16 @@ class FactsCache:
             resolved = os.path.abspath(root)
         name = hashlib.blake2b(os.fsencode(resolved), digest_size=10).hexdigest()
         self.path = folder / f"{FILE_PREFIX}{name}{FILE_SUFFIX}"
+        self.delta_path = folder / f"{FILE_PREFIX}{name}{DELTA_SUFFIX}"
         loaded = load_entries(self.path)
-        if loaded is not None:
-            self.entries, self._loaded_mtime = loaded
+        if loaded is None:
+            return
+        self.entries, self._loaded_mtime, self._token = loaded
+        self._base_keys = set(self.entries)
+        delta = load_entries(self.delta_path, tag="base") if self._token else None
+        if delta is not None and delta[2] == self._token:
+            self.entries.update(delta[0])
+            self._delta_keys = set(delta[0])
 
     def get(self, key: str) -> Optional[ModuleFacts]:
         facts = self.entries.get(key)
@@ -335,29 +362,26 @@ class FactsCache:
 
     def save(self) -> None:
         """Keep what this run used; write atomically; prune the folder; never fail the run."""
-        if not self.enabled or self.path is None:
+        if not self.enabled or self.path is None or self.delta_path is None:
             return
         if self.used.keys() == self.entries.keys():
             self._refresh()
             return
-        folder = self.path.parent
-        temporary: Optional[str] = None
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
-            with os.fdopen(handle, "wb") as output:
-                pickle.dump({"format": (FORMAT, __version__), "entries": self.used}, output, protocol=pickle.HIGHEST_PROTOCOL)
-                size = output.tell()
-            if size > MAX_FILE_BYTES:  # would never be loaded: not worth the disk
+        added = {key: facts for key, facts in self.used.items() if key not in self._base_keys}
+        unused = len(self._base_keys) - (len(self.used) - len(added))
+        allowance = max(DELTA_MIN_ENTRIES, len(self._base_keys) // DELTA_FRACTION)
+        if self._token and len(added) <= allowance and unused <= allowance:
+            if added.keys() == self._delta_keys:  # the delta on disk already says this
                 return
-            os.replace(temporary, self.path)
-            temporary = None
-        except Exception:  # noqa: BLE001 - a cache that cannot be written is only a slower next run
+            # Small change: the base stays (its unused entries too, until the next rewrite).
+            document = {"format": (FORMAT, __version__), "base": self._token, "entries": added}
+            if _write_atomically(self.delta_path, document):
+                prune(self.path.parent, keep=self.delta_path)
             return
-        finally:
-            if temporary is not None:
-                _unlink(temporary)
-        prune(folder, keep=self.path)
+        token = os.urandom(8).hex()
+        if _write_atomically(self.path, {"format": (FORMAT, __version__), "token": token, "entries": self.used}):
+            _unlink(str(self.delta_path))
+            prune(self.path.parent, keep=self.path)
 
     def _refresh(self) -> None:
         """Mark a still-current cache as used so pruning by age spares it."""
@@ -371,3 +395,24 @@ class FactsCache:
             self._loaded_mtime = now
         except OSError:
             pass
+
+
+def _write_atomically(path: Path, document: Dict[str, Any]) -> bool:
+    """Pickle ``document`` to ``path`` through a temporary file; False when it was not written."""
+    temporary: Optional[str] = None
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+        with os.fdopen(handle, "wb") as output:
+            pickle.dump(document, output, protocol=pickle.HIGHEST_PROTOCOL)
+            size = output.tell()
+        if size > MAX_FILE_BYTES:  # would never be loaded: not worth the disk
+            return False
+        os.replace(temporary, path)
+        temporary = None
+        return True
+    except Exception:  # noqa: BLE001 - a cache that cannot be written is only a slower next run
+        return False
+    finally:
+        if temporary is not None:
+            _unlink(temporary)

@@ -10,12 +10,15 @@ followed, so a link never moves a root out of the tree the user named.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Protocol, Sequence, Set, Tuple
 
 import pathspec
+from pathspec.pattern import RegexPattern
+from pathspec.util import normalize_file
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 # A `setup.py` or `setup.cfg` in a package, or in a namespace folder anywhere inside one
@@ -105,13 +108,36 @@ class FileSet:
     notices: Tuple[str, ...] = ()
 
 
+class GitIgnoreMatcher:
+    """gitignore-style patterns. Without negations (`!x`) a path is matched when any pattern
+    matches, so one combined regular expression answers in a single C-level search instead of
+    a Python loop over the patterns (the walk asks for every file and folder of the tree)."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        patterns = [pattern for pattern in self.spec.patterns if pattern.include is not None]
+        self.combined: Optional["re.Pattern[str]"] = None
+        if all(pattern.include for pattern in patterns) and all(isinstance(pattern, RegexPattern) for pattern in patterns):
+            sources = [_UNNAMED.sub("(?:", pattern.regex.pattern) for pattern in patterns]  # type: ignore[union-attr]
+            self.combined = re.compile("|".join(f"(?:{source})" for source in sources) or r"(?!)")
+
+    def match_file(self, file: str) -> bool:
+        if self.combined is None:
+            return self.spec.match_file(file)
+        return self.combined.match(normalize_file(file)) is not None
+
+
+# Named groups (pathspec marks folder matches with one) cannot repeat in one expression.
+_UNNAMED = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
 def _gitignore(root: Path) -> Optional[Matcher]:
     try:
         with open(root / ".gitignore", "rb") as handle:
             lines = handle.read(1_000_000).decode("utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return GitIgnoreMatcher(lines)
 
 
 # Larger files are not read: a generated module this big holds no Celery wiring worth the cost.
@@ -255,7 +281,7 @@ def list_files(
     """Python and deployment files of the project at root (nested projects left out)."""
     root = absolute(root)
     ignore = _gitignore(root) if respect_gitignore else None
-    exclude = exclude if exclude is not None else pathspec.GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
+    exclude = exclude if exclude is not None else GitIgnoreMatcher(DEFAULT_EXCLUDES)
     wanted = set() if force_exclude else {absolute(target) for target in targets}
     return _Walk(root, ignore, exclude, wanted).run()
 

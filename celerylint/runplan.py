@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Sequence, Set, Tuple
 
-import pathspec
-
 from celerylint.config import ConfigError, Settings, check_code
-from celerylint.discover import DEFAULT_EXCLUDES, FileSet, Matcher, absolute, group_by_project, is_inside, list_files
+from celerylint.discover import DEFAULT_EXCLUDES, FileSet, GitIgnoreMatcher, Matcher, absolute, group_by_project, is_inside, list_files
 
 SettingsFor = Callable[[Path], Settings]
 
@@ -50,7 +48,7 @@ def validate_codes(settings: Settings) -> None:
 
 def exclude_spec(settings: Settings) -> Matcher:
     patterns = list(settings.exclude) if settings.exclude is not None else list(DEFAULT_EXCLUDES)
-    return pathspec.GitIgnoreSpec.from_lines(patterns + list(settings.extend_exclude))
+    return GitIgnoreMatcher(patterns + list(settings.extend_exclude))
 
 
 def plan_run(paths: Sequence[Path], settings_for: SettingsFor, overrides: Mapping[Path, bytes] = {}) -> RunPlan:

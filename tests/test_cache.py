@@ -541,3 +541,46 @@ def test_an_unchanged_cache_in_use_does_not_age_out(tmp_path: Path) -> None:
     assert reader.get(key) is not None
     reader.save()  # nothing new to write: only marks the file as in use
     assert writer.path.stat().st_mtime > time.time() - DAY
+
+
+def _filled(root: Path, directory: Path, keys: Any) -> FactsCache:
+    writer = FactsCache(root, directory=directory)
+    for key in keys:
+        writer.put(key, ModuleFacts())
+    writer.save()
+    return writer
+
+
+def test_one_changed_file_writes_a_small_delta_not_the_whole_cache(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    base = [f"k{n}" for n in range(200)]
+    writer = _filled(tmp_path, directory, base)
+    assert writer.path is not None and writer.delta_path is not None
+    before = writer.path.read_bytes()
+    # One file changed: its old key unused, a new one parsed.
+    reader = FactsCache(tmp_path, directory=directory)
+    for key in base[1:]:
+        assert reader.get(key) is not None
+    reader.put("changed", _facts())
+    reader.save()
+    assert writer.path.read_bytes() == before and writer.delta_path.is_file()
+    again = FactsCache(tmp_path, directory=directory)
+    assert again.get("changed") == _facts() and again.get("k5") is not None
+
+
+def test_delta_of_an_older_base_is_ignored(tmp_path: Path) -> None:
+    directory = tmp_path / "cache"
+    _filled(tmp_path, directory, [f"k{n}" for n in range(200)])
+    reader = FactsCache(tmp_path, directory=directory)
+    for n in range(200):
+        reader.get(f"k{n}")
+    reader.put("changed", _facts())
+    reader.save()
+    assert reader.delta_path is not None
+    stale_delta = reader.delta_path.read_bytes()
+    # Most files changed: the base is rewritten (new token) and the delta removed...
+    _filled(tmp_path, directory, [f"new{n}" for n in range(200)])
+    assert not reader.delta_path.exists()
+    # ...and a delta a concurrent run wrote against the old base does not leak into the new one.
+    reader.delta_path.write_bytes(stale_delta)
+    assert FactsCache(tmp_path, directory=directory).get("changed") is None
