@@ -1,11 +1,15 @@
-"""Per-file facts: bytes in, ModuleFacts out (pure, picklable). Routes each file by size and\nrelevance: the detailed libcst extraction (facts/extract.py), the cheap scans (facts/scan.py)."""
+"""Per-file facts: bytes in, ModuleFacts out (pure, picklable). Routes each file by size and
+relevance: the detailed extraction (from `ast`'s tree, facts/extract_ast.py; from libcst for
+syntax newer than the interpreter's, facts/extract.py), the cheap scans (facts/scan.py)."""
 
 from __future__ import annotations
 
 import ast
+import io
 import re
 import sys
 import threading
+import tokenize
 import warnings
 from contextlib import contextmanager
 from dataclasses import replace
@@ -69,6 +73,11 @@ def _facts(data: bytes) -> ModuleFacts:
         return _error("too deeply nested to parse", 1, 1)
     if tree is not None and (len(data) > MAX_DETAILED_BYTES or not RELEVANT.search(data)):
         return scan_imports(tree)
+    if tree is not None:
+        # The interpreter's own parser understood the file: the same facts from its tree, without
+        # parsing again with libcst (several times slower).
+        parsed = tree
+        return _run_with_big_stack(lambda: _ast_facts(parsed, data))
     # The running interpreter's grammar may be older than the file's (PEP 695 on 3.11):
     # libcst, which parses current syntax, decides; CPython's message is the clearer one.
     facts = _run_with_big_stack(lambda: _detailed_facts(data))
@@ -102,6 +111,21 @@ def _deep_recursion() -> Iterator[None]:
             _limit_users -= 1
             if _limit_users == 0:
                 sys.setrecursionlimit(_saved_limit)
+
+
+def _ast_facts(tree: ast.Module, data: bytes) -> ModuleFacts:
+    from celerylint.facts.extract_ast import extract_facts_ast
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeError):  # ast.parse accepted it: cannot happen
+        return _detailed_facts(data)
+    with _deep_recursion():
+        try:
+            return extract_facts_ast(tree, text)
+        except RecursionError:
+            return _error("too deeply nested to analyse", 1, 1)
 
 
 def _detailed_facts(data: bytes) -> ModuleFacts:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
@@ -32,27 +30,16 @@ from celerylint.facts.types import (
     UseFact,
     Value,
 )
+from celerylint.facts.common import (
+    BUILTIN_NAMES,
+    CONTEXT_METHODS,
+    DYNAMIC_IMPORTERS,
+    IMPORTING_CALLS,
+    TASK_CALL_METHODS,
+    Frame,
+    join,
+)
 from celerylint.facts.values import ValueBuilder, dotted_name
-
-BUILTIN_NAMES = frozenset(dir(builtins))
-TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
-CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
-# Calls that import a module named by their first argument.
-IMPORTING_CALLS = frozenset(
-    {
-        "importlib.import_module",
-        "__import__",
-        "werkzeug.utils.import_string",
-        "werkzeug.import_string",
-        "django.utils.module_loading.import_string",
-        "kombu.utils.imports.symbol_by_name",
-        "celery.utils.imports.symbol_by_name",
-    }
-)
-DYNAMIC_IMPORTERS = frozenset(
-    {"pkgutil.walk_packages", "pkgutil.iter_modules", "werkzeug.utils.find_modules", "werkzeug.find_modules"}
-)
-
 
 class _BindingCollector(cst.CSTVisitor):
     """Names bound directly in one scope (not in nested functions or classes)."""
@@ -127,7 +114,7 @@ class _BindingCollector(cst.CSTVisitor):
             bound = name
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                 bound = alias.asname.name.value
-            self.imports[bound] = _join(module, name)
+            self.imports[bound] = join(module, name)
         return False
 
 
@@ -135,12 +122,6 @@ def _asname(alias: cst.ImportAlias) -> Optional[str]:
     if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
         return alias.asname.name.value
     return None
-
-
-def _join(module: str, name: str) -> str:
-    if not module or module.endswith("."):
-        return module + name
-    return module + "." + name
 
 
 def _from_module(node: cst.ImportFrom) -> str:
@@ -170,28 +151,13 @@ def _all_params(params: cst.Parameters) -> List[cst.Param]:
     return result
 
 
-@dataclass
-class _Frame:
-    kind: str  # "module" | "class" | "function"
-    qualname: str
-    bound: Set[str]
-    imports: Dict[str, str]
-    globals_declared: Set[str] = field(default_factory=set)
-    contexts: List[Value] = field(default_factory=list)
-    managers: List[Value] = field(default_factory=list)
-    returns: List[Value] = field(default_factory=list)
-    locals: List[Binding] = field(default_factory=list)
-    attributes: List[Binding] = field(default_factory=list)
-    methods: List[str] = field(default_factory=list)
-
-
 class FactExtractor(cst.CSTVisitor):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, module: cst.Module) -> None:
         super().__init__()
         top = _collect(module.body)
-        self.frames: List[_Frame] = [_Frame("module", MODULE_SCOPE, top.bound, top.imports)]
+        self.frames: List[Frame] = [Frame("module", MODULE_SCOPE, top.bound, top.imports)]
         self.main_block = False
         self.imports: List[ImportFact] = []
         self.globals: List[Binding] = []
@@ -212,7 +178,7 @@ class FactExtractor(cst.CSTVisitor):
     # --- scopes and names -------------------------------------------------
 
     @property
-    def frame(self) -> _Frame:
+    def frame(self) -> Frame:
         return self.frames[-1]
 
     @property
@@ -224,7 +190,7 @@ class FactExtractor(cst.CSTVisitor):
                 return frame.qualname
         return MODULE_SCOPE
 
-    def _function_frame(self) -> Optional[_Frame]:
+    def _function_frame(self) -> Optional[Frame]:
         for frame in reversed(self.frames):
             if frame.kind == "function":
                 return frame
@@ -236,7 +202,7 @@ class FactExtractor(cst.CSTVisitor):
             if frame.kind != "function":
                 continue
             if root in frame.imports:
-                return Ref("import", _join(frame.imports[root], rest) if rest else frame.imports[root])
+                return Ref("import", join(frame.imports[root], rest) if rest else frame.imports[root])
             if root in frame.globals_declared:
                 break
             if root in frame.bound:
@@ -244,7 +210,7 @@ class FactExtractor(cst.CSTVisitor):
         module = self.frames[0]
         if root in module.imports:
             target = module.imports[root]
-            return Ref("import", _join(target, rest) if rest else target)
+            return Ref("import", join(target, rest) if rest else target)
         if root in module.bound:
             return Ref("global", dotted)
         return Ref("builtin", dotted)
@@ -298,7 +264,7 @@ class FactExtractor(cst.CSTVisitor):
         def_scope = self.scope
         collected = _collect([node.body], node.params)
         frame = self._visit_in_frame(
-            _Frame("function", qualname, collected.bound, collected.imports, collected.globals), node.body
+            Frame("function", qualname, collected.bound, collected.imports, collected.globals), node.body
         )
         self.functions.append(
             FunctionFact(
@@ -315,7 +281,7 @@ class FactExtractor(cst.CSTVisitor):
         )
         return False
 
-    def _visit_in_frame(self, frame: _Frame, body: cst.BaseSuite) -> _Frame:
+    def _visit_in_frame(self, frame: Frame, body: cst.BaseSuite) -> Frame:
         self.frames.append(frame)
         body.visit(self)
         self.frames.pop()
@@ -355,7 +321,7 @@ class FactExtractor(cst.CSTVisitor):
             decorator.decorator.visit(self)
         qualname = self._qualname(node.name.value)
         scope = self.scope
-        frame = self._visit_in_frame(_Frame("class", qualname, set(), {}), node.body)
+        frame = self._visit_in_frame(Frame("class", qualname, set(), {}), node.body)
         self.classes.append(
             ClassFact(
                 name=node.name.value,
@@ -466,7 +432,7 @@ class FactExtractor(cst.CSTVisitor):
 
     # --- calls and uses ---------------------------------------------------
 
-    def _function_frames(self) -> List["_Frame"]:
+    def _function_frames(self) -> List["Frame"]:
         """The frames since the innermost function: the `with` blocks that enclose a statement."""
         start = 0
         for index, frame in enumerate(self.frames):

@@ -6,6 +6,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import libcst as cst
 
+from celerylint.facts.common import MAX_VALUE_DEPTH
 from celerylint.facts.types import (
     SeqKind,
     Attr,
@@ -22,8 +23,6 @@ from celerylint.facts.types import (
     Value,
 )
 
-# Deeper expressions are not worth following, and following them risks the recursion limit.
-MAX_VALUE_DEPTH = 40
 
 Qualifier = Callable[[str], Ref]
 

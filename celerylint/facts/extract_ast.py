@@ -1,0 +1,816 @@
+"""The detailed facts of one module from Python's own `ast`: the same ModuleFacts as the libcst
+extraction (facts/extract.py), at a fraction of the cost, from the tree the file was already
+parsed into. libcst remains the parser for code newer than the running interpreter's grammar.
+
+The traversal mirrors extract.py's exactly (which sub-expressions are visited, in which order,
+and where each location starts and ends); `tests/test_extract_ast.py` holds the two to the
+same facts on every fixture, rule example and on this package's own sources. Columns are
+characters, as libcst counts them (`ast` counts UTF-8 bytes), 1-based.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+
+from celerylint.facts.common import (
+    BUILTIN_NAMES,
+    CONTEXT_METHODS,
+    DYNAMIC_IMPORTERS,
+    IMPORTING_CALLS,
+    MAX_VALUE_DEPTH,
+    TASK_CALL_METHODS,
+    Frame,
+    join,
+)
+from celerylint.facts.types import (
+    MAIN_SCOPE,
+    MODULE_SCOPE,
+    RESULT_ATTRS,
+    Attr,
+    Binding,
+    BinOp,
+    Call,
+    CallFact,
+    ClassFact,
+    Const,
+    DictVal,
+    FunctionFact,
+    ImportFact,
+    IterItem,
+    LambdaVal,
+    Loc,
+    ModuleFacts,
+    Opaque,
+    ParamFact,
+    ParamKind,
+    Ref,
+    Seq,
+    SeqKind,
+    StoreFact,
+    Sub,
+    UseFact,
+    Value,
+)
+
+# libcst's class names for what `ast` calls otherwise: operators (BinOp.op) and Opaque kinds.
+OPERATORS = {
+    "Add": "Add", "Sub": "Subtract", "Mult": "Multiply", "Div": "Divide", "FloorDiv": "FloorDivide",
+    "Mod": "Modulo", "Pow": "Power", "LShift": "LeftShift", "RShift": "RightShift", "BitOr": "BitOr",
+    "BitAnd": "BitAnd", "BitXor": "BitXor", "MatMult": "MatrixMultiply",
+}
+OPAQUE_KINDS = {
+    "Compare": "comparison", "BoolOp": "booleanoperation", "IfExp": "ifexp", "NamedExpr": "namedexpr",
+    "Yield": "yield", "YieldFrom": "yield", "Starred": "starredelement", "Slice": "slice",
+}
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_DEF_NAME = re.compile(r"(?:async(?:\s|\\\r?\n)+)?(?:def|class)(?:\s|\\\r?\n)+([^\W\d]\w*)", re.UNICODE)
+_BLANK = " \t\f\r\n\\"
+AnyFunction = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+Scoped = Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef]
+
+
+class Source:
+    """Line texts for turning `ast`'s UTF-8 byte columns into character columns."""
+
+    def __init__(self, text: str) -> None:
+        starts = [0]
+        for match in _LINE_BREAK.finditer(text):
+            starts.append(match.end())
+        self.text = text
+        self.starts = starts
+        self.lines = [text[start:end] for start, end in zip(starts, starts[1:] + [len(text)])]
+
+    def column(self, line: int, byte_offset: int) -> int:
+        """The 0-based character column of a byte offset on a 1-based line."""
+        if not 0 < line <= len(self.lines):
+            return byte_offset
+        text = self.lines[line - 1]
+        if text.isascii():
+            return byte_offset
+        return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+    def offset(self, line: int, column: int) -> int:
+        """Index into the text of a 1-based line and 0-based character column."""
+        return self.starts[line - 1] + column if 0 < line <= len(self.starts) else len(self.text)
+
+
+def dotted_name(node: ast.expr) -> Optional[str]:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+class _Bindings:
+    """Names bound directly in one scope, as extract._BindingCollector finds them."""
+
+    def __init__(self) -> None:
+        self.bound: Set[str] = set()
+        self.globals: Set[str] = set()
+        self.imports: Dict[str, str] = {}
+
+    def target(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Name):
+            self.bound.add(node.id)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for element in node.elts:
+                self.target(element)
+        elif isinstance(node, ast.Starred):
+            self.target(node.value)
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.bound.add(node.name)
+            return
+        if isinstance(node, ast.Lambda):
+            return
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                self.target(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            self.target(node.target)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            self.target(node.target)
+        elif isinstance(node, ast.withitem):
+            if node.optional_vars is not None:
+                self.target(node.optional_vars)
+        elif isinstance(node, ast.ExceptHandler):
+            if node.name is not None:
+                self.bound.add(node.name)
+        elif isinstance(node, ast.NamedExpr):
+            self.target(node.target)
+        elif isinstance(node, ast.Global):
+            self.globals.update(node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is not None:
+                    self.imports[alias.asname] = alias.name
+                else:
+                    root = alias.name.split(".", 1)[0]
+                    self.imports[root] = root
+            return
+        elif isinstance(node, ast.ImportFrom):
+            if not (len(node.names) == 1 and node.names[0].name == "*"):
+                module = _from_module(node)
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name] = join(module, alias.name)
+            return
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
+
+
+def _collect(body: Sequence[ast.AST], args: Optional[ast.arguments] = None) -> _Bindings:
+    collector = _Bindings()
+    if args is not None:
+        for arg in _all_args(args):
+            collector.bound.add(arg.arg)
+    for statement in body:
+        collector.visit(statement)
+    collector.bound -= collector.globals
+    for name in collector.imports:
+        collector.bound.discard(name)
+    return collector
+
+
+def _all_args(args: ast.arguments) -> List[ast.arg]:
+    result = list(args.posonlyargs) + list(args.args) + list(args.kwonlyargs)
+    for star in (args.vararg, args.kwarg):
+        if star is not None:
+            result.append(star)
+    return result
+
+
+def _from_module(node: ast.ImportFrom) -> str:
+    return "." * (node.level or 0) + (node.module or "")
+
+
+def _position(node: ast.AST) -> Tuple[int, int]:
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    strings = [s for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, str) and "__main__" in s.value]
+    return bool(names) and bool(strings)
+
+
+class AstFactExtractor:
+    """extract.FactExtractor over an `ast` tree."""
+
+    def __init__(self, tree: ast.Module, source: Source) -> None:
+        self.source = source
+        top = _collect(tree.body)
+        self.frames: List[Frame] = [Frame("module", MODULE_SCOPE, top.bound, top.imports)]
+        self.main_block = False
+        self.imports: List[ImportFact] = []
+        self.globals: List[Binding] = []
+        self.functions: List[FunctionFact] = []
+        self.classes: List[ClassFact] = []
+        self.calls: List[CallFact] = []
+        self.stores: List[StoreFact] = []
+        self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
+        self.dynamic_scopes: Set[str] = set()
+        self.value_memo: Dict[int, Value] = {}
+        self.star_import = any(
+            isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names)
+            for statement in tree.body
+        )
+
+    # --- scopes and names (as in extract.py) -------------------------------
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    @property
+    def scope(self) -> str:
+        if self.main_block and self.frame.kind != "function":
+            return MAIN_SCOPE
+        for frame in reversed(self.frames):
+            if frame.kind == "function":
+                return frame.qualname
+        return MODULE_SCOPE
+
+    def _function_frame(self) -> Optional[Frame]:
+        for frame in reversed(self.frames):
+            if frame.kind == "function":
+                return frame
+        return None
+
+    def qualify(self, dotted: str) -> Ref:
+        root, _, rest = dotted.partition(".")
+        for frame in reversed(self.frames[1:]):
+            if frame.kind != "function":
+                continue
+            if root in frame.imports:
+                return Ref("import", join(frame.imports[root], rest) if rest else frame.imports[root])
+            if root in frame.globals_declared:
+                break
+            if root in frame.bound:
+                return Ref("local", dotted)
+        module = self.frames[0]
+        if root in module.imports:
+            target = module.imports[root]
+            return Ref("import", join(target, rest) if rest else target)
+        if root in module.bound:
+            return Ref("global", dotted)
+        return Ref("builtin", dotted)
+
+    def _qualname(self, name: str) -> str:
+        outer = self.frame.qualname
+        return f"{outer}.{name}" if outer else name
+
+    # --- locations -----------------------------------------------------------
+
+    def loc(self, node: ast.AST) -> Loc:
+        line, end_line = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        col = self.source.column(line, node.col_offset)  # type: ignore[attr-defined]
+        end_col = self.source.column(end_line, node.end_col_offset or 0)  # type: ignore[attr-defined]
+        if isinstance(node, ast.GeneratorExp) or (isinstance(node, ast.Tuple) and self._parenthesized(node)):
+            return self._inside_parentheses(line, col, end_line, end_col)
+        return Loc(line, col + 1, end_line, end_col + 1)
+
+    def _inside_parentheses(self, line: int, col: int, end_line: int, end_col: int) -> Loc:
+        """`ast` spans a tuple or a generator expression with its parentheses (the call's, for a
+        generator that is the only argument); libcst spans what is inside them."""
+        text = self.source.text
+        start, end = self.source.offset(line, col), self.source.offset(end_line, end_col)
+        if text[start:start + 1] == "(" and text[end - 1:end] == ")":
+            start += 1
+            end -= 1
+            while start < end and text[start] in _BLANK:
+                start += 1
+            while end > start and text[end - 1] in _BLANK:
+                end -= 1
+        return self._span(start, end)
+
+    def name_loc(self, node: Scoped) -> Loc:
+        """The name of a `def`/`class` (ast has no node for it)."""
+        start = self.source.offset(node.lineno, self.source.column(node.lineno, node.col_offset))
+        match = _DEF_NAME.match(self.source.text, start)
+        if match is None:
+            return self.loc(node)
+        return self._span(match.start(1), match.end(1))
+
+    def _span(self, start: int, end: int) -> Loc:
+        line, col = self._line_col(start)
+        end_line, end_col = self._line_col(end)
+        return Loc(line, col + 1, end_line, end_col + 1)
+
+    def _line_col(self, offset: int) -> Tuple[int, int]:
+        starts = self.source.starts
+        low, high = 0, len(starts) - 1
+        while low < high:  # the last line starting at or before offset
+            middle = (low + high + 1) // 2
+            if starts[middle] <= offset:
+                low = middle
+            else:
+                high = middle - 1
+        return low + 1, offset - starts[low]
+
+    def attr_loc(self, node: ast.Attribute) -> Loc:
+        """The attribute name of `x.attr`: it ends where the expression ends."""
+        end_line = node.end_lineno or node.lineno
+        end_col = self.source.column(end_line, node.end_col_offset or 0)
+        return Loc(end_line, end_col - len(node.attr) + 1, end_line, end_col + 1)
+
+    # --- values --------------------------------------------------------------
+
+    def value(self, node: ast.expr, depth: int = 0) -> Value:
+        key = id(node)
+        cached = self.value_memo.get(key)
+        if cached is not None:
+            return cached
+        value = self._value(node, depth)
+        if not (isinstance(value, Opaque) and value.kind == "deep"):
+            self.value_memo[key] = value
+        return value
+
+    def _value(self, node: ast.expr, depth: int) -> Value:
+        if depth > MAX_VALUE_DEPTH:
+            return Opaque("deep")
+        depth += 1
+        name = dotted_name(node)
+        if name is not None:
+            if name in ("True", "False", "None"):
+                return Const({"True": True, "False": False, "None": None}[name])
+            return self.qualify(name)
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if value is Ellipsis:
+                return Opaque("ellipsis")
+            if isinstance(value, complex):
+                return Opaque("complex")
+            if isinstance(value, bytes) and self._literals(node) > 1:
+                return Opaque("str")  # libcst evaluates only concatenated str literals
+            return Const(value)
+        if isinstance(node, ast.JoinedStr):
+            return Opaque("fstring" if self._literals(node) == 1 else "str")
+        if isinstance(node, ast.UnaryOp):
+            inner = self.value(node.operand, depth)
+            if isinstance(node.op, ast.USub) and isinstance(inner, Const):
+                if isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+                    return Const(-inner.value)
+            if isinstance(node.op, ast.Not):
+                return Opaque("bool")
+            return Opaque("expr")
+        if isinstance(node, ast.Attribute):
+            return Attr(self.value(node.value, depth), node.attr)
+        if isinstance(node, ast.Call):
+            args: List[Value] = []
+            kwargs: List[Tuple[str, Value]] = []
+            has_star = False
+            for arg in self._call_args(node):
+                if isinstance(arg, ast.Starred):
+                    has_star = True
+                elif isinstance(arg, ast.keyword):
+                    if arg.arg is None:
+                        has_star = True
+                    else:
+                        kwargs.append((arg.arg, self.value(arg.value, depth)))
+                else:
+                    args.append(self.value(arg, depth))
+            return Call(self.value(node.func, depth), tuple(args), tuple(kwargs), has_star)
+        if isinstance(node, ast.Subscript):
+            index = node.slice
+            if isinstance(index, ast.Slice) or (isinstance(index, ast.Tuple) and not self._parenthesized(index)):
+                return Opaque("subscript")
+            return Sub(self.value(node.value, depth), self.value(index, depth))
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            kind: SeqKind = "list" if isinstance(node, ast.List) else "tuple" if isinstance(node, ast.Tuple) else "set"
+            items: List[Value] = []
+            starred = False
+            for element in node.elts:
+                if isinstance(element, ast.Starred):
+                    starred = True
+                    items.append(IterItem(self.value(element.value, depth)))
+                else:
+                    items.append(self.value(element, depth))
+            return Seq(kind, tuple(items), starred)
+        if isinstance(node, ast.Dict):
+            pairs = []
+            spread = False
+            for key, item in zip(node.keys, node.values):
+                if key is None:
+                    spread = True
+                else:
+                    pairs.append((self.value(key, depth), self.value(item, depth)))
+            return DictVal(tuple(pairs), spread)
+        if isinstance(node, ast.BinOp):
+            op = OPERATORS.get(type(node.op).__name__, type(node.op).__name__)
+            return BinOp(op, self.value(node.left, depth), self.value(node.right, depth))
+        if isinstance(node, ast.Lambda):
+            params = node.args
+            if params.args or params.kwonlyargs or params.posonlyargs:
+                return Opaque("lambda")
+            return LambdaVal(self.value(node.body, depth))
+        if isinstance(node, ast.GeneratorExp):
+            return Opaque("genexp")
+        if isinstance(node, ast.ListComp):
+            return Opaque("listcomp")
+        if isinstance(node, ast.SetComp):
+            return Opaque("setcomp")
+        if isinstance(node, ast.DictComp):
+            return Opaque("dictcomp")
+        if isinstance(node, ast.Await):
+            return Opaque("await")
+        name_of = type(node).__name__
+        return Opaque(OPAQUE_KINDS.get(name_of, name_of.lower()))
+
+    def _literals(self, node: ast.expr) -> int:
+        """How many string literals make up a string expression (`"a" f"b"` is two)."""
+        start = self.source.offset(node.lineno, self.source.column(node.lineno, node.col_offset))
+        end_line = node.end_lineno or node.lineno
+        end = self.source.offset(end_line, self.source.column(end_line, node.end_col_offset or 0))
+        segment = self.source.text[start:end]
+        count = depth = 0
+        try:
+            for token in tokenize.generate_tokens(io.StringIO(segment).readline):
+                kind = tokenize.tok_name.get(token.type, "")
+                if kind in ("STRING", "FSTRING_START") and depth == 0:
+                    count += 1
+                if kind == "FSTRING_START":
+                    depth += 1
+                elif kind == "FSTRING_END":
+                    depth -= 1
+        except (tokenize.TokenError, SyntaxError, IndentationError):
+            return 1
+        return count
+
+    @staticmethod
+    def _parenthesized(node: ast.Tuple) -> bool:
+        """`ast` spans a tuple with its own parentheses, so a parenthesized one starts before its
+        first element (an unparenthesized `(a) | b, c` starts with it)."""
+        if not node.elts:
+            return True
+        first = node.elts[0]
+        return (node.lineno, node.col_offset) < (first.lineno, first.col_offset)
+
+    @staticmethod
+    def _call_args(node: ast.Call) -> List[Union[ast.expr, ast.keyword]]:
+        """Positional and keyword arguments in source order (`ast` lists them apart)."""
+        merged: List[Union[ast.expr, ast.keyword]] = [*node.args, *node.keywords]
+        if node.keywords and node.args:
+            merged.sort(key=_position)
+        return merged
+
+    # --- the traversal -------------------------------------------------------
+
+    def visit(self, node: ast.AST) -> None:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is not None:
+            method(node)
+        else:
+            self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)):
+                continue
+            self.visit(child)
+
+    def visit_body(self, statements: Sequence[ast.AST]) -> None:
+        for statement in statements:
+            self.visit(statement)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            bound = alias.asname or alias.name.split(".", 1)[0]
+            self.imports.append(ImportFact(alias.name, (), self.scope, node.lineno, False, (bound,)))
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = _from_module(node)
+        if len(node.names) == 1 and node.names[0].name == "*":
+            names: Tuple[str, ...] = ("*",)
+            bound: Tuple[str, ...] = ("*",)
+        else:
+            names = tuple(alias.name for alias in node.names)
+            bound = tuple(alias.asname or alias.name for alias in node.names)
+        self.imports.append(ImportFact(module, names, self.scope, node.lineno, True, bound))
+
+    def _function(self, node: AnyFunction) -> None:
+        decorators = []
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+            decorators.append((self.value(decorator), self.loc(decorator)))
+        params = self._params(node.args)
+        outer_kind = self.frame.kind
+        class_qualname = self.frame.qualname if outer_kind == "class" else None
+        if outer_kind == "class":
+            self.frame.methods.append(node.name)
+        qualname = self._qualname(node.name)
+        def_scope = self.scope
+        collected = _collect(node.body, node.args)
+        frame = Frame("function", qualname, collected.bound, collected.imports, collected.globals)
+        self.frames.append(frame)
+        self.visit_body(node.body)
+        self.frames.pop()
+        self.functions.append(
+            FunctionFact(
+                name=node.name,
+                qualname=qualname,
+                loc=self.name_loc(node),
+                decorators=tuple(decorators),
+                params=params,
+                returns=tuple(frame.returns),
+                locals=tuple(frame.locals),
+                class_qualname=class_qualname,
+                scope=def_scope,
+            )
+        )
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    def _params(self, args: ast.arguments) -> Tuple[ParamFact, ...]:
+        positional = list(args.posonlyargs) + list(args.args)
+        defaults: List[Optional[ast.expr]] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+        result = []
+        for index, arg in enumerate(positional):
+            kind: ParamKind = "posonly" if index < len(args.posonlyargs) else "pos"
+            result.append(self._param(arg, kind, defaults[index]))
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+            result.append(self._param(arg, "kwonly", default))
+        if args.vararg is not None:
+            result.append(self._param(args.vararg, "vararg", None))
+        if args.kwarg is not None:
+            result.append(self._param(args.kwarg, "varkw", None))
+        return tuple(result)
+
+    def _param(self, arg: ast.arg, kind: ParamKind, default: Optional[ast.expr]) -> ParamFact:
+        if default is not None:
+            self.visit(default)
+        annotation = self.value(arg.annotation) if arg.annotation is not None else None
+        return ParamFact(arg.arg, kind, default is not None, annotation)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        bases = []
+        arguments: List[Union[ast.expr, ast.keyword]] = [*node.bases, *node.keywords]
+        arguments.sort(key=_position)
+        for argument in arguments:
+            self.visit(argument.value if isinstance(argument, (ast.keyword, ast.Starred)) else argument)
+            if not isinstance(argument, (ast.keyword, ast.Starred)):
+                bases.append(self.value(argument))
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        qualname = self._qualname(node.name)
+        scope = self.scope
+        frame = Frame("class", qualname, set(), {})
+        self.frames.append(frame)
+        self.visit_body(node.body)
+        self.frames.pop()
+        self.classes.append(
+            ClassFact(
+                name=node.name,
+                qualname=qualname,
+                loc=self.name_loc(node),
+                bases=tuple(bases),
+                attributes=tuple(frame.attributes),
+                methods=tuple(frame.methods),
+                scope=scope,
+            )
+        )
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        return None
+
+    def _bind(self, name: str, value: Value, loc: Loc) -> None:
+        binding = Binding(name, value, loc)
+        frame = self.frame
+        if frame.kind == "module" or name in frame.globals_declared:
+            self.globals.append(binding)
+        elif frame.kind == "class":
+            frame.attributes.append(binding)
+        else:
+            frame.locals.append(binding)
+
+    def _assign_target(self, target: ast.expr, value: Value) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(target.id, value, self.loc(target))
+        elif isinstance(target, (ast.Attribute, ast.Subscript)):
+            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._assign_target(element, Opaque("unpack"))
+        elif isinstance(target, ast.Starred):
+            self._assign_target(target.value, Opaque("unpack"))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        value = self.value(node.value)
+        for target in node.targets:
+            self._assign_target(target, value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is None:
+            return
+        self.visit(node.value)
+        self._assign_target(node.target, self.value(node.value))
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        op = OPERATORS.get(type(node.op).__name__, type(node.op).__name__)
+        value = BinOp(op, self.value(node.target), self.value(node.value))
+        self._assign_target(node.target, value)
+
+    def _for(self, node: Union[ast.For, ast.AsyncFor]) -> None:
+        self.visit(node.iter)
+        self._assign_target(node.target, IterItem(self.value(node.iter)))
+        self.visit_body(node.body)
+        self.visit_body(node.orelse)
+
+    visit_For = _for
+    visit_AsyncFor = _for
+
+    def _with(self, node: Union[ast.With, ast.AsyncWith]) -> None:
+        pushed = managed = 0
+        for item in node.items:
+            expression = item.context_expr
+            self.visit(expression)
+            if item.optional_vars is not None:
+                self._assign_target(item.optional_vars, self.value(expression))
+            if isinstance(expression, ast.Call):
+                self.frame.managers.append(self.value(expression.func))
+                managed += 1
+                if isinstance(expression.func, ast.Attribute) and expression.func.attr in CONTEXT_METHODS:
+                    self.frame.contexts.append(self.value(expression.func.value))
+                    pushed += 1
+        self.visit_body(node.body)
+        for _ in range(pushed):
+            self.frame.contexts.pop()
+        for _ in range(managed):
+            self.frame.managers.pop()
+
+    visit_With = _with
+    visit_AsyncWith = _with
+
+    def visit_If(self, node: ast.If) -> None:
+        if self.frame.kind == "module" and _is_main_test(node.test):
+            self.visit(node.test)
+            self.main_block = True
+            self.visit_body(node.body)
+            self.main_block = False
+            self.visit_body(node.orelse)
+            return
+        self.generic_visit(node)
+
+    def visit_Return(self, node: ast.Return) -> None:
+        frame = self._function_frame()
+        if frame is not None and node.value is not None:
+            frame.returns.append(self.value(node.value))
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        value = self.value(node)
+        assert isinstance(value, Call)
+        arg_locs: Tuple[Tuple[str, Loc], ...] = ()
+        if isinstance(node.func, ast.Attribute) and node.func.attr in TASK_CALL_METHODS:
+            arg_locs = self._arg_locs(node)
+        self.calls.append(CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers()))
+        func = value.func
+        if isinstance(func, Ref) and func.scope in ("import", "builtin"):
+            self._importing_call(func.path, value)
+        self.visit(node.func)
+        for arg in self._call_args(node):
+            self.visit(arg.value if isinstance(arg, (ast.keyword, ast.Starred)) else arg)
+
+    def _arg_locs(self, node: ast.Call) -> Tuple[Tuple[str, Loc], ...]:
+        result = []
+        position = 0
+        for arg in self._call_args(node):
+            if isinstance(arg, ast.Starred) or (isinstance(arg, ast.keyword) and arg.arg is None):
+                continue
+            if isinstance(arg, ast.keyword):
+                result.append((str(arg.arg), self.loc(arg.value)))
+            else:
+                result.append((str(position), self.loc(arg)))
+                position += 1
+        return tuple(result)
+
+    def _importing_call(self, path: str, call: Call) -> None:
+        if path in DYNAMIC_IMPORTERS:
+            self.dynamic_scopes.add(self.scope)
+        if path not in IMPORTING_CALLS:
+            return
+        first = call.args[0] if call.args else None
+        if isinstance(first, Const) and isinstance(first.value, str):
+            module = first.value.split(":", 1)[0]
+            self.imports.append(ImportFact(module, (), self.scope, 0, False))
+        else:
+            self.dynamic_scopes.add(self.scope)
+
+    def _function_frames(self) -> List[Frame]:
+        start = 0
+        for index, frame in enumerate(self.frames):
+            if frame.kind == "function":
+                start = index
+        return self.frames[start:]
+
+    def _contexts(self) -> Tuple[Value, ...]:
+        return tuple(context for frame in self._function_frames() for context in frame.contexts)
+
+    def _managers(self) -> Tuple[Value, ...]:
+        return tuple(manager for frame in self._function_frames() for manager in frame.managers)
+
+    def _use(self, dotted: str, loc_of: "ast.AST | Loc") -> None:
+        if self._function_frame() is None:
+            return
+        ref = self.qualify(dotted)
+        if ref.scope == "builtin" and not (self.star_import and ref.root not in BUILTIN_NAMES):
+            return
+        if ref.scope == "local" and not ("." in dotted and ref.last in RESULT_ATTRS):
+            return
+        contexts = self._contexts()
+        key = (self.scope, ref.path + ref.scope, contexts)
+        if key not in self.uses:
+            loc = loc_of if isinstance(loc_of, Loc) else self.loc(loc_of)
+            self.uses[key] = UseFact(ref, loc, self.scope, contexts)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        dotted = dotted_name(node)
+        if dotted is not None:
+            self._use(dotted, node)
+            return
+        self.visit(node.value)
+        self._use(node.attr, self.attr_loc(node))  # libcst visits the attribute's Name too
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self._use(node.id, node)
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for key, item in zip(node.keys, node.values):  # source order: key, value, key, value
+            if key is not None:
+                self.visit(key)
+            self.visit(item)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self.visit(node.body)  # `body if test else orelse`, in source order
+        self.visit(node.test)
+        self.visit(node.orelse)
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self.visit(node.key)
+        self.visit(node.value)
+        for generator in node.generators:
+            self.visit(generator)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        self.visit(node.value)
+
+    def _names_statement(self, node: Union[ast.Global, ast.Nonlocal]) -> None:
+        # libcst visits the Name of each declared name.
+        start = self.source.offset(node.lineno, self.source.column(node.lineno, node.col_offset))
+        end = self.source.offset(node.end_lineno or node.lineno, self.source.column(node.end_lineno or node.lineno, node.end_col_offset or 0))
+        position = start
+        for name in node.names:
+            match = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])").search(self.source.text, position + 1, end)
+            if match is None:
+                continue
+            position = match.end()
+            self._use(name, self._span(match.start(), match.end()))
+
+    visit_Global = _names_statement
+    visit_Nonlocal = _names_statement
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name is not None and node.type is not None:
+            after = self.source.offset(node.type.end_lineno or node.lineno, self.source.column(node.type.end_lineno or node.lineno, node.type.end_col_offset or 0))
+            match = re.compile(rf"\)*\s*as\s+({re.escape(node.name)})\b").match(self.source.text, after)
+            if match is not None:
+                self._use(node.name, self._span(match.start(1), match.end(1)))
+        self.visit_body(node.body)
+
+    def facts(self) -> ModuleFacts:
+        return ModuleFacts(
+            imports=tuple(self.imports),
+            globals=tuple(self.globals),
+            functions=tuple(self.functions),
+            classes=tuple(self.classes),
+            calls=tuple(self.calls),
+            stores=tuple(self.stores),
+            uses=tuple(sorted(self.uses.values(), key=lambda use: (use.loc.line, use.loc.col))),
+            dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
+            detailed=True,
+        )
+
+
+def extract_facts_ast(tree: ast.Module, text: str) -> ModuleFacts:
+    extractor = AstFactExtractor(tree, Source(text))
+    extractor.visit_body(tree.body)
+    return extractor.facts()
+
+
+__all__ = ["extract_facts_ast"]
