@@ -149,6 +149,9 @@ class ImportFact:
     is_from: bool
     # The names bound in the importing module, parallel to names (or one for `import`).
     bound: Tuple[str, ...] = ()
+    # Written where a failed import is caught (`try: ... except ImportError`, `with
+    # suppress(ImportError)`): the module may be absent where the code runs.
+    optional: bool = False
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ class Entry:
     place: Place  # where the statement that applies it runs
     origin: Origin
     ctx: Optional[Place] = None  # where the value is written, when not at `place`
+    # Why the value may differ at run time although the key is set (then value is None):
+    # "may be overridden by optional module x.local_settings (x/settings.py:40), absent from the repository".
+    note: Optional[str] = None
 
     @property
     def value_ctx(self) -> Place:
@@ -85,6 +88,7 @@ class SettingValue:
     origin: Origin
     raw_key: str
     ctx: Optional[Place] = None  # where the value is written, to evaluate it
+    note: Optional[str] = None  # why the value is not known although the setting is (Entry.note)
 
 
 @dataclass
@@ -135,7 +139,7 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
             name = canonical_setting(entry.key, ns)
             if name is None:
                 continue
-            setting = SettingValue(name, entry.value, entry.origin, entry.key, entry.value_ctx)
+            setting = SettingValue(name, entry.value, entry.origin, entry.key, entry.value_ctx, entry.note)
             previous = chosen.get(name)
             if previous is None or previous[0] <= source.priority:
                 chosen[name] = (source.priority, setting)
