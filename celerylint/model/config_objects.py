@@ -236,7 +236,7 @@ class ConfigObjects:
             return self.class_mapping(obj, place)
         if isinstance(obj, InstObj) and isinstance(obj.cls, ClassObj):
             mapping = self.class_mapping(obj.cls, place)
-            mapping.extend(self._instance_attributes(obj.cls, place or (obj.cls.module, MODULE_SCOPE)))
+            mapping.extend(self._instance_attributes(obj.cls, place))
             return mapping
         if isinstance(obj, AttrOf) and obj.path == "config" and self.is_flask(obj.base):
             return self.flask_mapping(obj.base)
@@ -297,7 +297,7 @@ class ConfigObjects:
             if fact.scope != MODULE_SCOPE or "*" not in fact.names:
                 continue
             star = self.index.absolute(info, fact.module)
-            target = self.index.get(star, info)
+            target = self.index.get(star, info) or self._sibling(info, star)
             if target is not None:
                 starred = self.module_mapping(target.name, applied, seen)
                 lined.extend((fact.line, entry) for entry in starred.entries)
@@ -323,9 +323,21 @@ class ConfigObjects:
             mapping.entries.append(replace(entry, value=None, note=later[0]) if later else entry)
         return mapping
 
+    def _sibling(self, info: ModuleInfo, name: str) -> Optional[ModuleInfo]:
+        """`from settings_ldap import *` next to settings_ldap.py: Python 2's implicit relative
+        import, or the package's folder on sys.path (cabot's settings)."""
+        if name.startswith(".") or not info.package or name.split(".", 1)[0] in SETTINGLESS_PACKAGES:
+            return None
+        return self.index.by_name.get(f"{info.package}.{name}")
+
     def _absent_star_module(self, star: str, optional: bool) -> Optional[str]:
         """How to name a star-imported module the repository does not hold, when it may set
-        settings: None for modules known to set none (the standard library, Celery, frameworks)."""
+        settings: None for modules known to set none (the standard library, Celery, frameworks).
+
+        Optional (`except ImportError`) or not, a project module that is absent is treated alike:
+        without the `try` the import must succeed where the code runs, so the module is created
+        there (generated, or copied in at deploy time, as mediacms's docker local_settings.py is).
+        An installed package's module may define settings too (nautobot.core.settings)."""
         top = star.lstrip(".").split(".", 1)[0]
         if self._is_project_name(star) or star.startswith("."):
             if optional:
