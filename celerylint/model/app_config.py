@@ -32,8 +32,9 @@ class Entry:
     place: Place  # where the statement that applies it runs
     origin: Origin
     ctx: Optional[Place] = None  # where the value is written, when not at `place`
-    # Why the value may differ at run time although the key is set (then value is None):
-    # "may be overridden by optional module x.local_settings (x/settings.py:40), absent from the repository".
+    # Why the value may differ at run time although the key is set ("may be overridden by the star
+    # import at x/settings.py:40 of optional module x.local_settings, absent from the repository"):
+    # the value is what the repository writes, not necessarily what runs.
     note: Optional[str] = None
 
     @property
@@ -139,7 +140,8 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
             name = canonical_setting(entry.key, ns)
             if name is None:
                 continue
-            setting = SettingValue(name, entry.value, entry.origin, entry.key, entry.value_ctx, entry.note)
+            value = entry.value if entry.note is None else None  # a value that may be overridden is not known
+            setting = SettingValue(name, value, entry.origin, entry.key, entry.value_ctx, entry.note)
             previous = chosen.get(name)
             if previous is None or previous[0] <= source.priority:
                 chosen[name] = (source.priority, setting)

@@ -43,7 +43,10 @@ def _attribute(value: Value) -> Optional[Tuple[Value, str]]:
 
 
 def _comparable(entry: Optional[Entry]) -> object:
-    """What makes two candidates' values the same: a literal by itself, else where it is written."""
+    """What makes two candidates' values the same: a literal by itself, else where it is written;
+    a value that may be overridden is only the same as itself."""
+    if entry is not None and entry.note is not None:
+        return entry
     if entry is None or isinstance(entry.value, Const):
         return entry.value if entry is not None else None
     return (entry.value, entry.value_ctx)
@@ -167,6 +170,8 @@ class ConfigObjects:
         if not (isinstance(lookup.key, Const) and isinstance(lookup.key.value, str)):
             return self._any_item_mapping(container, place, origin, depth)
         entry = container.get(lookup.key.value)
+        if entry is not None and entry.note is not None:
+            return Mapping(opaque=[Opacity(entry.note, place, entry.origin)])
         if entry is not None and entry.value is not None:
             entry_info = self.index.by_name.get(entry.value_ctx[0], info)
             return self.mapping_for(entry_info, entry.value_ctx[1], entry.value, place, entry.origin, depth + 1)
@@ -181,7 +186,7 @@ class ConfigObjects:
         candidates = []
         for entry in container.entries:
             entry_info = self.index.by_name.get(entry.value_ctx[0])
-            if entry.value is None or entry_info is None:
+            if entry.value is None or entry.note is not None or entry_info is None:
                 return Mapping(opaque=[Opacity("an item chosen at run time", place, origin)])
             candidates.append(self.mapping_for(entry_info, entry.value_ctx[1], entry.value, place, entry.origin, depth + 1))
         return self._agreement(candidates, place, origin)
@@ -206,7 +211,7 @@ class ConfigObjects:
         choices = []
         for entry in container.entries:
             entry_info = self.index.by_name.get(entry.value_ctx[0])
-            if entry.value is None or entry_info is None:
+            if entry.value is None or entry.note is not None or entry_info is None:
                 return None
             choices.append(self.resolver.resolve(Ctx(entry_info, entry.value_ctx[1]), entry.value))
         return choices
@@ -278,8 +283,9 @@ class ConfigObjects:
 
         A star import of a module the repository does not hold (`try: from .local_settings import *
         except ImportError: pass`, or a required one created at deploy time) may set any key: a key
-        the repository does not set is unknown; one set before that import stays set but its value
-        is unknown (the module may override it); one set after it is known (it wins)."""
+        the repository does not set is unknown; one set before that import stays set but carries a
+        note, its value may be overridden (Celery settings: value unknown; INSTALLED_APPS: what the
+        repository lists, which the module may extend); one set after it is known (it wins)."""
         seen = seen if seen is not None else set()
         info = self.index.by_name.get(name)
         mapping = Mapping()
@@ -319,8 +325,8 @@ class ConfigObjects:
                     if bound.isupper() or bound in ("broker_url", "result_backend"):
                         lined.append((fact.line, Entry(bound, None, applied, Origin(info.rel, fact.line, 1), ctx)))
         for line, entry in lined:
-            later = [note for star_line, note in overriders if star_line > line]
-            mapping.entries.append(replace(entry, value=None, note=later[0]) if later else entry)
+            later = [note for star_line, note in sorted(overriders) if star_line > line]
+            mapping.entries.append(replace(entry, note=later[0]) if later else entry)
         return mapping
 
     def _sibling(self, info: ModuleInfo, name: str) -> Optional[ModuleInfo]:
