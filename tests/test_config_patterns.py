@@ -208,12 +208,20 @@ def test_attribute_missing_from_one_choice_is_unknown(project) -> None:  # type:
 # --- instances: attributes set in __init__ ------------------------------------------------------
 
 
-def test_attributes_set_by_setattr_in_init_are_unknown(project) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "writes",
+    [
+        "for k, v in values.items():\n            setattr(self, k, v)\n",
+        "self.__dict__.update(values)\n",
+        "vars(self).update(values)\n",
+    ],
+)
+def test_attributes_set_at_run_time_in_init_are_unknown(project, writes: str) -> None:  # type: ignore[no-untyped-def]
     model = _project(
         project,
         {
             "config.py": "class Config:\n    broker_url = 'redis://'\n"
-            "    def __init__(self, values):\n        for k, v in values.items():\n            setattr(self, k, v)\n",
+            "    def __init__(self, values):\n        print(self)\n        " + writes,
             "app.py": "from celery import Celery\nfrom config import Config\napp = Celery('p')\napp.config_from_object(Config({}))\n",
         },
     )

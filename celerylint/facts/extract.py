@@ -10,6 +10,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from celerylint.facts.types import (
+    IMPORT_ERRORS,
     ParamKind,
     RESULT_ATTRS,
     MAIN_SCOPE,
@@ -568,9 +569,6 @@ class FactExtractor(cst.CSTVisitor):
             dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
             detailed=True,
         )
-
-
-IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
 
 def _catches_import_error(kind: Optional[cst.BaseExpression]) -> bool:

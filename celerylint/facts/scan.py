@@ -8,6 +8,7 @@ import re
 from typing import Dict, List, Optional, Set, Tuple
 
 from celerylint.facts.types import (
+    IMPORT_ERRORS,
     MODULE_SCOPE,
     Binding,
     ClassFact,
@@ -150,9 +151,6 @@ def _literal(node: Optional[ast.expr]) -> Value:
 
 def _inner_scope(scope: str, name: str) -> str:
     return f"{scope}.{name}" if scope else name
-
-
-IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 
 
 def _catches_import_error(kind: Optional[ast.expr]) -> bool:

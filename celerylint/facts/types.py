@@ -26,6 +26,9 @@ RESULT_ATTRS = frozenset(
     {"state", "status", "result", "get", "ready", "successful", "failed", "wait", "info", "traceback"}
 )
 
+# Exception classes whose handler catches a failed import: the import is optional.
+IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
 # --- Values: what an expression is, as far as one file can tell -------------
 
 # Where a dotted name comes from:

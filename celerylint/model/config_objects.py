@@ -65,7 +65,9 @@ def _sets_attributes(call: Call, receiver: str) -> bool:
         return True
     if isinstance(func, Ref) and func.path == f"{receiver}.__dict__.update":
         return True
-    return isinstance(func, Attr) and isinstance(func.base, Call) and func.base.args[:1] == (Ref("local", receiver),)
+    if not (isinstance(func, Attr) and func.attr == "update" and isinstance(func.base, Call)):
+        return False
+    return func.base.func == Ref("builtin", "vars") and func.base.args[:1] == (Ref("local", receiver),)
 
 
 class ConfigObjects:
