@@ -26,7 +26,8 @@ on every run. The golden files (fixtures/*/inspect.json) pin it, so that a model
 
     RECORD: {"state": "not set"}
           | {"state": "set", "value": JSON or null, "literal": whether value is the value,
-             "origin": "path:line", "raw_key": the key as written}
+             "origin": "path:line", "raw_key": the key as written,
+             "note": why the value is not known (only when it applies: "may be overridden by ...")}
           | {"state": "unknown", "reasons": [{"why", "origin"}]}
 
 Paths inside a project are relative to its root, in posix form; URL passwords are masked.
@@ -70,7 +71,9 @@ def mask_password(text: str) -> str:
     return URL_PASSWORD.sub(lambda match: match.group("head") + "****", text)
 
 
-def _show_value(value: Optional[Value]) -> str:
+def _show_value(value: Optional[Value], note: Optional[str] = None) -> str:
+    if note:
+        return "<set, value not known>"
     if isinstance(value, Const):
         return mask_password(repr(value.value))
     if isinstance(value, Seq) and all(isinstance(item, Const) for item in value.items):
@@ -94,7 +97,8 @@ def _describe_setting(project: Project, app: AppObj, name: str) -> str:
     config = project.config(app)
     state, setting = config.lookup(name)
     if state == "set" and setting is not None:
-        return f"{_show_value(_constant(project, setting))}  (from {setting.origin}, as {setting.raw_key})"
+        note = f"; {setting.note}" if setting.note else ""
+        return f"{_show_value(_constant(project, setting), note)}  (from {setting.origin}, as {setting.raw_key}{note})"
     if state == "unknown":
         specific = config.uncertain.get(name)
         opacities = list(config.opaque) + ([specific] if specific is not None else [])
@@ -235,7 +239,10 @@ def _setting_record(project: Project, config: ResolvedConfig, name: str) -> Dict
     state, setting = config.lookup(name)
     if state == "set" and setting is not None:
         literal, value = _literal(_constant(project, setting))
-        return _record("set", value, literal, str(setting.origin), setting.raw_key)
+        record = _record("set", value, literal, str(setting.origin), setting.raw_key)
+        if setting.note:
+            record["note"] = setting.note
+        return record
     if state == "unknown":
         reasons = [(opacity.why, str(opacity.origin)) for opacity in config.opaque]
         specific = config.uncertain.get(name)
@@ -446,7 +453,8 @@ def _setting_line(project: Project, app: AppObj, name: str, worker: Optional[Wor
     config = project.config(app, worker.closure.places() if worker is not None else None)
     state, setting = config.lookup(name)
     if state == "set" and setting is not None:
-        return f"{_show_value(_constant(project, setting))} ({setting.origin})"
+        note = f"; {setting.note}" if setting.note else ""
+        return f"{_show_value(_constant(project, setting), note)} ({setting.origin}{note})"
     if state == "unknown":
         why = config.uncertain.get(name) or (config.opaque[0] if config.opaque else None)
         return f"unknown ({why.why} at {why.origin})" if why is not None else "unknown"

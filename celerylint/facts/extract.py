@@ -8,6 +8,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from celerylint.facts.types import (
+    IMPORT_ERRORS,
     ParamKind,
     RESULT_ATTRS,
     MAIN_SCOPE,
@@ -168,6 +169,7 @@ class FactExtractor(cst.CSTVisitor):
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
+        self.optional_imports = 0  # depth of blocks whose failed imports are caught
         # `from x import *` at module level: an unbound name may come from there.
         self.star_import = any(
             isinstance(statement, cst.SimpleStatementLine)
@@ -233,7 +235,7 @@ class FactExtractor(cst.CSTVisitor):
         for alias in node.names:
             module = dotted_name(alias.name) or ""
             bound = _asname(alias) or module.split(".", 1)[0]
-            self.imports.append(ImportFact(module, (), self.scope, line, False, (bound,)))
+            self.imports.append(ImportFact(module, (), self.scope, line, False, (bound,), self.optional_imports > 0))
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
@@ -245,7 +247,19 @@ class FactExtractor(cst.CSTVisitor):
         else:
             names = tuple(dotted_name(alias.name) or "" for alias in node.names)
             bound = tuple(_asname(alias) or name for alias, name in zip(node.names, names))
-        self.imports.append(ImportFact(module, names, self.scope, line, True, bound))
+        self.imports.append(ImportFact(module, names, self.scope, line, True, bound, self.optional_imports > 0))
+        return False
+
+    def visit_Try(self, node: cst.Try) -> bool:
+        optional = any(_catches_import_error(handler.type) for handler in node.handlers)
+        self.optional_imports += optional
+        node.body.visit(self)
+        self.optional_imports -= optional
+        for handler in node.handlers:
+            handler.visit(self)
+        for block in (node.orelse, node.finalbody):
+            if block is not None:
+                block.visit(self)
         return False
 
     # --- definitions ------------------------------------------------------
@@ -403,7 +417,10 @@ class FactExtractor(cst.CSTVisitor):
                 if isinstance(expression.func, cst.Attribute) and expression.func.attr.value in CONTEXT_METHODS:
                     self.frame.contexts.append(self.value(expression.func.value))
                     pushed += 1
+        suppressing = any(_suppresses_import_error(item.item) for item in node.items)
+        self.optional_imports += suppressing
         node.body.visit(self)
+        self.optional_imports -= suppressing
         for _ in range(pushed):
             self.frame.contexts.pop()
         for _ in range(managed):
@@ -518,6 +535,26 @@ class FactExtractor(cst.CSTVisitor):
             dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
             detailed=True,
         )
+
+
+def _catches_import_error(kind: Optional[cst.BaseExpression]) -> bool:
+    """`except:`, `except ImportError`, `except (ImportError, X)`, `except Exception`."""
+    if kind is None:
+        return True
+    if isinstance(kind, cst.Tuple):
+        return any(_catches_import_error(element.value) for element in kind.elements)
+    name = dotted_name(kind)
+    return name is not None and name.rsplit(".", 1)[-1] in IMPORT_ERRORS
+
+
+def _suppresses_import_error(expression: cst.BaseExpression) -> bool:
+    """`suppress(ImportError)`, `contextlib.suppress(ModuleNotFoundError, ...)`."""
+    if not isinstance(expression, cst.Call):
+        return False
+    name = dotted_name(expression.func)
+    if name is None or name.rsplit(".", 1)[-1] != "suppress":
+        return False
+    return any(_catches_import_error(arg.value) for arg in expression.args)
 
 
 def _is_main_test(test: cst.BaseExpression) -> bool:

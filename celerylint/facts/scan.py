@@ -8,6 +8,7 @@ import re
 from typing import Dict, List, Optional, Set, Tuple
 
 from celerylint.facts.types import (
+    IMPORT_ERRORS,
     MODULE_SCOPE,
     Binding,
     ClassFact,
@@ -62,36 +63,38 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
     aliases = {}
     classes: List[ClassFact] = []
     defined: Set[str] = set()  # every name bound at module level, for "does the module have X"
-    stack: List[Tuple[List[ast.stmt], str]] = [(tree.body, MODULE_SCOPE)]
+    # Each block with its scope and whether a failed import in it is caught (`try`/`except ImportError`).
+    stack: List[Tuple[List[ast.stmt], str, bool]] = [(tree.body, MODULE_SCOPE, False)]
     while stack:
-        body, scope = stack.pop()
+        body, scope, optional = stack.pop()
         for node in body:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     bound = alias.asname or alias.name.split(".")[0]
-                    imports.append(ImportFact(alias.name, (), scope, node.lineno, False, (bound,)))
+                    imports.append(ImportFact(alias.name, (), scope, node.lineno, False, (bound,), optional))
                     if scope == MODULE_SCOPE:
                         aliases[bound] = alias.name if alias.asname else bound
             elif isinstance(node, ast.ImportFrom):
                 module = "." * node.level + (node.module or "")
                 names = tuple(alias.name for alias in node.names)
                 bound_names = tuple(alias.asname or alias.name for alias in node.names)
-                imports.append(ImportFact(module, names, scope, node.lineno, True, bound_names))
+                imports.append(ImportFact(module, names, scope, node.lineno, True, bound_names, optional))
                 if scope == MODULE_SCOPE:
                     for alias in node.names:
                         joined = module + alias.name if module.endswith(".") or not module else f"{module}.{alias.name}"
                         aliases[alias.asname or alias.name] = joined
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                stack.append((node.body, _inner_scope(scope, node.name)))
+                stack.append((node.body, _inner_scope(scope, node.name), False))
                 if scope == MODULE_SCOPE:
                     defined.add(node.name)
             elif isinstance(node, ast.ClassDef):
-                stack.append((node.body, _inner_scope(scope, node.name)))
+                stack.append((node.body, _inner_scope(scope, node.name), False))
                 if scope == MODULE_SCOPE:
                     defined.add(node.name)
             else:
+                guarded = _guarded_body(node)
                 for child_body in _child_bodies(node):
-                    stack.append((child_body, scope))
+                    stack.append((child_body, scope, optional or child_body is guarded))
             if scope == MODULE_SCOPE:
                 defined.update(_assigned_names(node))
     globals_: List[Binding] = []
@@ -148,6 +151,29 @@ def _literal(node: Optional[ast.expr]) -> Value:
 
 def _inner_scope(scope: str, name: str) -> str:
     return f"{scope}.{name}" if scope else name
+
+
+def _catches_import_error(kind: Optional[ast.expr]) -> bool:
+    if kind is None:
+        return True
+    if isinstance(kind, ast.Tuple):
+        return any(_catches_import_error(element) for element in kind.elts)
+    name = kind.attr if isinstance(kind, ast.Attribute) else kind.id if isinstance(kind, ast.Name) else None
+    return name in IMPORT_ERRORS
+
+
+def _guarded_body(node: ast.stmt) -> Optional[List[ast.stmt]]:
+    """The block of `node` whose failed imports are caught: a `try` body with an `except
+    ImportError` (or broader) handler, or a `with suppress(ImportError):` body."""
+    if isinstance(node, ast.Try) and any(_catches_import_error(handler.type) for handler in node.handlers):
+        return node.body
+    if isinstance(node, ast.With):
+        for item in node.items:
+            call = item.context_expr
+            if isinstance(call, ast.Call) and getattr(call.func, "attr", getattr(call.func, "id", None)) == "suppress":
+                if any(_catches_import_error(arg) for arg in call.args):
+                    return node.body
+    return None
 
 
 def _child_bodies(node: ast.stmt) -> List[List[ast.stmt]]:

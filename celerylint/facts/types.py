@@ -26,6 +26,9 @@ RESULT_ATTRS = frozenset(
     {"state", "status", "result", "get", "ready", "successful", "failed", "wait", "info", "traceback"}
 )
 
+# Exception classes whose handler catches a failed import: the import is optional.
+IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
 # --- Values: what an expression is, as far as one file can tell -------------
 
 # Where a dotted name comes from:
@@ -149,6 +152,9 @@ class ImportFact:
     is_from: bool
     # The names bound in the importing module, parallel to names (or one for `import`).
     bound: Tuple[str, ...] = ()
+    # Written where a failed import is caught (`try: ... except ImportError`, `with
+    # suppress(ImportError)`): the module may be absent where the code runs.
+    optional: bool = False
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ class Entry:
     place: Place  # where the statement that applies it runs
     origin: Origin
     ctx: Optional[Place] = None  # where the value is written, when not at `place`
+    # Why the value may differ at run time although the key is set ("may be overridden by the star
+    # import at x/settings.py:40 of optional module x.local_settings, absent from the repository"):
+    # the value is what the repository writes, not necessarily what runs.
+    note: Optional[str] = None
 
     @property
     def value_ctx(self) -> Place:
@@ -85,6 +89,7 @@ class SettingValue:
     origin: Origin
     raw_key: str
     ctx: Optional[Place] = None  # where the value is written, to evaluate it
+    note: Optional[str] = None  # why the value is not known although the setting is (Entry.note)
 
 
 @dataclass
@@ -135,7 +140,8 @@ def resolve_config(sources: List[Source], executed: Optional[FrozenSet[Place]]) 
             name = canonical_setting(entry.key, ns)
             if name is None:
                 continue
-            setting = SettingValue(name, entry.value, entry.origin, entry.key, entry.value_ctx)
+            value = entry.value if entry.note is None else None  # a value that may be overridden is not known
+            setting = SettingValue(name, value, entry.origin, entry.key, entry.value_ctx, entry.note)
             previous = chosen.get(name)
             if previous is None or previous[0] <= source.priority:
                 chosen[name] = (source.priority, setting)

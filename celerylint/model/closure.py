@@ -292,6 +292,8 @@ class ClosureBuilder:
         for entry in entries:
             if entry.value is None:
                 return None
+            if entry.note is not None:  # what the repository lists; the absent module may add apps
+                self.uncertain(f"INSTALLED_APPS {entry.note}")
             owner = self.graph.index.by_name.get(entry.value_ctx[0], settings)
             current = self._evaluate_list(owner, entry.value, 0, current)
             if current is None:
