@@ -27,6 +27,7 @@ from celerylint.facts.common import (
     join,
 )
 from celerylint.facts.types import (
+    IMPORT_ERRORS,
     MAIN_SCOPE,
     MODULE_SCOPE,
     RESULT_ATTRS,
@@ -196,6 +197,26 @@ def _position(node: ast.AST) -> Tuple[int, int]:
     return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
 
 
+def _catches_import_error(kind: Optional[ast.expr]) -> bool:
+    """`except:`, `except ImportError`, `except (ImportError, X)`, `except Exception`."""
+    if kind is None:
+        return True
+    if isinstance(kind, ast.Tuple):
+        return any(_catches_import_error(element) for element in kind.elts)
+    name = dotted_name(kind)
+    return name is not None and name.rsplit(".", 1)[-1] in IMPORT_ERRORS
+
+
+def _suppresses_import_error(expression: ast.expr) -> bool:
+    """`suppress(ImportError)`, `contextlib.suppress(ModuleNotFoundError, ...)`."""
+    if not isinstance(expression, ast.Call):
+        return False
+    name = dotted_name(expression.func)
+    if name is None or name.rsplit(".", 1)[-1] != "suppress":
+        return False
+    return any(_catches_import_error(arg.value if isinstance(arg, ast.Starred) else arg) for arg in expression.args)
+
+
 def _is_main_test(test: ast.expr) -> bool:
     if not isinstance(test, ast.Compare) or len(test.ops) != 1:
         return False
@@ -222,6 +243,7 @@ class AstFactExtractor:
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
+        self.optional_imports = 0  # depth of blocks whose failed imports are caught
         self.star_import = any(
             isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names)
             for statement in tree.body
@@ -487,7 +509,7 @@ class AstFactExtractor:
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             bound = alias.asname or alias.name.split(".", 1)[0]
-            self.imports.append(ImportFact(alias.name, (), self.scope, node.lineno, False, (bound,)))
+            self.imports.append(ImportFact(alias.name, (), self.scope, node.lineno, False, (bound,), self.optional_imports > 0))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = _from_module(node)
@@ -497,7 +519,16 @@ class AstFactExtractor:
         else:
             names = tuple(alias.name for alias in node.names)
             bound = tuple(alias.asname or alias.name for alias in node.names)
-        self.imports.append(ImportFact(module, names, self.scope, node.lineno, True, bound))
+        self.imports.append(ImportFact(module, names, self.scope, node.lineno, True, bound, self.optional_imports > 0))
+
+    def visit_Try(self, node: ast.Try) -> None:
+        optional = any(_catches_import_error(handler.type) for handler in node.handlers)
+        self.optional_imports += optional
+        self.visit_body(node.body)
+        self.optional_imports -= optional
+        self.visit_body(node.handlers)
+        self.visit_body(node.orelse)
+        self.visit_body(node.finalbody)
 
     def _function(self, node: AnyFunction) -> None:
         decorators = []
@@ -646,7 +677,10 @@ class AstFactExtractor:
                 if isinstance(expression.func, ast.Attribute) and expression.func.attr in CONTEXT_METHODS:
                     self.frame.contexts.append(self.value(expression.func.value))
                     pushed += 1
+        suppressing = any(_suppresses_import_error(item.context_expr) for item in node.items)
+        self.optional_imports += suppressing
         self.visit_body(node.body)
+        self.optional_imports -= suppressing
         for _ in range(pushed):
             self.frame.contexts.pop()
         for _ in range(managed):
