@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from celerylint.facts.types import Attr, Call, CallFact, Ref, UseFact, Value
+from celerylint.facts.types import Attr, Call, CallFact, Ref, UseFact, Value, last_name
 from celerylint.model.graph import ProgramGraph
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, InstObj, Obj
@@ -21,10 +21,12 @@ ORM_BASES = frozenset(
     }
 )
 CONTEXT_FACTORIES = ("app_context", "test_request_context")
+REQUEST_CONTEXT_FACTORIES = frozenset({"test_request_context", "request_context"})
 # Task base classes of extensions that run each task inside an app (or request) context.
 EXTERNAL_CONTEXT_BASES = frozenset(
     {f"flask_celeryext.{module}{name}" for module in ("", "app.") for name in ("AppContextTask", "RequestContextTask")}
 )
+EXTERNAL_REQUEST_BASES = frozenset(f"flask_celeryext.{module}RequestContextTask" for module in ("", "app."))
 # Names that need an application context, and names that need a request, by what they are.
 APP_CONTEXT_NAMES = {
     "flask.current_app": "current_app",
@@ -106,6 +108,30 @@ def pushes_context(graph: ProgramGraph, cls: ClassObj) -> bool:
             if call.scope.startswith(item.qualname + ".") and is_context_push(graph, info, call):
                 return True
     return False
+
+
+def pushes_request_context(graph: ProgramGraph, cls: ClassObj) -> bool:
+    """Whether a Task base class's `__call__` makes `X.test_request_context()` (or
+    `request_context`): its tasks then run with a request, so request state works."""
+    for item in graph.resolver.mro(cls):
+        if not isinstance(item, ClassObj):
+            continue
+        info = graph.index.by_name.get(item.module)
+        if info is None:
+            continue
+        for call in info.facts.calls:
+            if call.scope == f"{item.qualname}.__call__" and makes_request_context(call):
+                return True
+    return False
+
+
+def makes_request_context(call: CallFact) -> bool:
+    return last_name(call.value.func) in REQUEST_CONTEXT_FACTORIES
+
+
+def in_request_context(call: CallFact) -> bool:
+    """A call made inside `with X.test_request_context(...)` (or `request_context`)."""
+    return any(last_name(manager) in REQUEST_CONTEXT_FACTORIES for manager in call.managers)
 
 
 def _makes_app_context(graph: ProgramGraph, info: ModuleInfo, call: CallFact) -> bool:
