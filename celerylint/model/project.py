@@ -27,6 +27,7 @@ from celerylint.model.flask import (
 from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
+from celerylint.model.serializers import SerializerChanges, find_serializer_changes
 from celerylint.model.tasks import TaskDef, find_tasks
 from celerylint.model.workers import WorkerEntry, app_reference_problem, find_workers
 
@@ -414,6 +415,11 @@ class Project:
             else:
                 return "unknown", None
         return ("set", chosen.pop()) if len(chosen) == 1 else ("unknown", None)
+
+    @cached_property
+    def serializer_changes(self) -> SerializerChanges:
+        """Serializers the project registers with kombu, and types it teaches kombu's JSON."""
+        return find_serializer_changes(self.graph)
 
     # --- results -------------------------------------------------------------------------
 
