@@ -62,6 +62,11 @@ QUERY_REFINERS = frozenset(
      "group_by", "having", "execution_options", "with_for_update", "populate_existing", "select_from", "join_from",
      "yield_per", "params", "correlate", "unique"}
 )
+# Session (and Flask-SQLAlchemy 3 `db.`) methods that run a `select(M)`, and what they give.
+SELECT_RUNNERS = {
+    "scalars": "scalars", "scalar": "instance", "execute": "result",
+    "first_or_404": "instance", "one_or_404": "instance",
+}
 SELECT_FUNCS = frozenset({"sqlalchemy.select", "sqlalchemy.sql.select", "sqlalchemy.future.select", "sqlalchemy.sql.expression.select"})
 # Results of `session.query(M)`, `session.scalars(select(M))`, `session.execute(select(M))`:
 # method -> the state it leads to ("instance": one ORM instance; "rows": not followed).
@@ -307,9 +312,8 @@ class ArgumentClassifier:
                     continue
                 if name == "query":
                     model, state = self._model(first), "query"
-                elif name in ("scalars", "scalar", "execute"):
-                    model = self._selected_model(first)
-                    state = {"scalars": "scalars", "scalar": "instance", "execute": "result"}[name]
+                elif name in SELECT_RUNNERS:
+                    model, state = self._selected_model(first), SELECT_RUNNERS[name]
                 if state and model is None:
                     return None
             elif state in ("query", "scalars") and name in QUERY_REFINERS:
@@ -539,6 +543,38 @@ def stamp():
     record.delay(uuid.uuid4())  # expect: CEL005
     record.delay({"price": Decimal("1.10")})  # expect: CEL005
     record.delay({1, 2})  # expect: CEL005
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/models.py
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class User(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+# --- proj/tasks.py
+from celery import Celery
+
+from proj.models import User, db
+
+app = Celery("proj", broker="redis://", backend="redis://")
+
+
+@app.task(time_limit=60)
+def welcome(user):
+    return user
+
+
+def view(user_id):
+    welcome.delay(db.one_or_404(db.select(User).filter_by(id=user_id)))  # expect: CEL005
+    welcome.delay(db.session.scalars(db.select(User)).first())  # expect: CEL005
+    welcome.delay(db.get_or_404(User, user_id))  # expect: CEL005
+    welcome.delay(db.session.get(User, user_id).id)
+    welcome.delay(db.one_or_404(db.select(User.id)))
 '''
     ),
 )
