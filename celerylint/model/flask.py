@@ -3,7 +3,7 @@ ORM model, what Flask state a name is."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
 from celerylint.facts.types import Attr, Call, CallFact, Ref, UseFact, Value, last_name
 from celerylint.model.graph import ProgramGraph
@@ -89,40 +89,35 @@ def is_orm_model(graph: ProgramGraph, obj: Obj) -> bool:
     return isinstance(obj, ClassObj) and graph.resolver.reaches(obj, is_orm_base)
 
 
+def _method_calls(graph: ProgramGraph, cls: ClassObj) -> Iterator[Tuple[ModuleInfo, CallFact, bool]]:
+    """Calls made in the methods of a class and its project bases: (module, call, in `__call__`)."""
+    for item in graph.resolver.mro(cls):
+        if not isinstance(item, ClassObj):
+            continue
+        info = graph.index.by_name.get(item.module)
+        if info is None:
+            continue
+        for call in info.facts.calls:
+            if call.scope.startswith(item.qualname + "."):
+                yield info, call, call.scope == f"{item.qualname}.__call__"
+
+
 def pushes_context(graph: ProgramGraph, cls: ClassObj) -> bool:
     """Whether a Task base class runs tasks inside a Flask app context (not via current_app).
 
     Any `X.app_context()` made in `__call__` counts, however it is entered (`with`,
     `.push()`, an ExitStack); so does `X.app_context().push()` in any of its methods.
     """
-    for item in graph.resolver.mro(cls):
-        if not isinstance(item, ClassObj):
-            continue
-        info = graph.index.by_name.get(item.module)
-        if info is None:
-            continue
-        call_scope = f"{item.qualname}.__call__"
-        for call in info.facts.calls:
-            if call.scope == call_scope and _makes_app_context(graph, info, call):
-                return True
-            if call.scope.startswith(item.qualname + ".") and is_context_push(graph, info, call):
-                return True
-    return False
+    return any(
+        (in_call and _makes_app_context(graph, info, call)) or is_context_push(graph, info, call)
+        for info, call, in_call in _method_calls(graph, cls)
+    )
 
 
 def pushes_request_context(graph: ProgramGraph, cls: ClassObj) -> bool:
     """Whether a Task base class's `__call__` makes `X.test_request_context()` (or
     `request_context`): its tasks then run with a request, so request state works."""
-    for item in graph.resolver.mro(cls):
-        if not isinstance(item, ClassObj):
-            continue
-        info = graph.index.by_name.get(item.module)
-        if info is None:
-            continue
-        for call in info.facts.calls:
-            if call.scope == f"{item.qualname}.__call__" and makes_request_context(call):
-                return True
-    return False
+    return any(in_call and makes_request_context(call) for _, call, in_call in _method_calls(graph, cls))
 
 
 def makes_request_context(call: CallFact) -> bool:
