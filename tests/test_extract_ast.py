@@ -33,6 +33,7 @@ SHAPES = {
     "subscripts": "def f():\n    x[(a) | (b), 'c',] = 0\n    t.delay((a), (b))\n    t.delay(((a), (b)))\n    x[a, b] = 1\n    y[(a, b)] = 2\n    z[1:2] = 3\n    return conf['x'], conf[('y')]\n",
     "star_import_and_builtins": "from x import *\ndef f():\n    return thing.delay(len(y))\n",
     "optional_imports": "try:\n    from .local import *\nexcept (ImportError, KeyError):\n    import x\nelse:\n    import y\nfinally:\n    import z\ntry:\n    import a\nexcept ValueError:\n    pass\nwith suppress(ImportError):\n    import b\nwith contextlib.suppress(KeyError):\n    import c\n",
+    "stores_and_request_contexts": "from flask import session, g\ndef f(sessions):\n    with app.test_request_context():\n        session['k'] = v\n    g.user = u\n    x[a:b] = 1\n    d[(k, j)] += 2\n    c.a.b = 3\n    return [s.get(k) for s in sessions]\n",
     "names_deleted_and_walrus": "def f():\n    del x\n    if (n := t.delay(1)):\n        n.get()\n",
 }
 

@@ -11,6 +11,7 @@ from celerylint.facts.types import Binding, Value
 BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
 CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
+REQUEST_CONTEXT_METHODS = frozenset({"test_request_context", "request_context"})
 # Calls that import a module named by their first argument.
 IMPORTING_CALLS = frozenset(
     {

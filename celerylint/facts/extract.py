@@ -30,12 +30,14 @@ from celerylint.facts.types import (
     StoreFact,
     UseFact,
     Value,
+    last_name,
 )
 from celerylint.facts.common import (
     BUILTIN_NAMES,
     CONTEXT_METHODS,
     DYNAMIC_IMPORTERS,
     IMPORTING_CALLS,
+    REQUEST_CONTEXT_METHODS,
     TASK_CALL_METHODS,
     Frame,
     join,
@@ -91,6 +93,12 @@ class _BindingCollector(cst.CSTVisitor):
             self._target(node.name.name)
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._target(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        # A comprehension's variable is its own scope's; taking it as the enclosing scope's local
+        # keeps `[s.get(k) for s in sessions]` from reading as an imported `session`, at the cost
+        # of a same-named global read elsewhere in the function looking local (unknown, silent).
         self._target(node.target)
 
     def visit_Global(self, node: cst.Global) -> None:
@@ -166,7 +174,7 @@ class FactExtractor(cst.CSTVisitor):
         self.classes: List[ClassFact] = []
         self.calls: List[CallFact] = []
         self.stores: List[StoreFact] = []
-        self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
+        self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
@@ -369,6 +377,12 @@ class FactExtractor(cst.CSTVisitor):
             self._bind(target.value, value, target)
         elif isinstance(target, (cst.Attribute, cst.Subscript)):
             self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope))
+            # `session["k"] = v`, `g.user = u`: the object stored into is read (a use); the
+            # attribute or item being written is not.
+            target.value.visit(self)
+            if isinstance(target, cst.Subscript):
+                for index in target.slice:
+                    index.visit(self)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._assign_target(element.value, Opaque("unpack"), node)
@@ -509,9 +523,10 @@ class FactExtractor(cst.CSTVisitor):
         if ref.scope == "local" and not ("." in dotted and ref.last in RESULT_ATTRS):
             return
         contexts = self._contexts()
-        key = (self.scope, ref.path + ref.scope, contexts)
+        in_request = any(last_name(manager) in REQUEST_CONTEXT_METHODS for manager in self._managers())
+        key = (self.scope, ref.path + ref.scope, contexts, in_request)
         if key not in self.uses:
-            self.uses[key] = UseFact(ref, self.loc(node), self.scope, contexts)
+            self.uses[key] = UseFact(ref, self.loc(node), self.scope, contexts, in_request)
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         dotted = dotted_name(node)

@@ -22,6 +22,7 @@ from celerylint.facts.common import (
     DYNAMIC_IMPORTERS,
     IMPORTING_CALLS,
     MAX_VALUE_DEPTH,
+    REQUEST_CONTEXT_METHODS,
     TASK_CALL_METHODS,
     Frame,
     join,
@@ -55,6 +56,7 @@ from celerylint.facts.types import (
     Sub,
     UseFact,
     Value,
+    last_name,
 )
 
 # libcst's class names for what `ast` calls otherwise: operators (BinOp.op) and Opaque kinds.
@@ -148,6 +150,8 @@ class _Bindings:
                 self.bound.add(node.name)
         elif isinstance(node, ast.NamedExpr):
             self.target(node.target)
+        elif isinstance(node, ast.comprehension):
+            self.target(node.target)  # as extract._BindingCollector.visit_CompFor
         elif isinstance(node, ast.Global):
             self.globals.update(node.names)
         elif isinstance(node, ast.Import):
@@ -240,7 +244,7 @@ class AstFactExtractor:
         self.classes: List[ClassFact] = []
         self.calls: List[CallFact] = []
         self.stores: List[StoreFact] = []
-        self.uses: Dict[Tuple[str, str, Tuple[Value, ...]], UseFact] = {}
+        self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
@@ -631,6 +635,10 @@ class AstFactExtractor:
             self._bind(target.id, value, self.loc(target))
         elif isinstance(target, (ast.Attribute, ast.Subscript)):
             self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope))
+            # The object stored into is read (a use), as in extract.py.
+            self.visit(target.value)
+            if isinstance(target, ast.Subscript):
+                self.visit(target.slice)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
                 self._assign_target(element, Opaque("unpack"))
@@ -766,10 +774,11 @@ class AstFactExtractor:
         if ref.scope == "local" and not ("." in dotted and ref.last in RESULT_ATTRS):
             return
         contexts = self._contexts()
-        key = (self.scope, ref.path + ref.scope, contexts)
+        in_request = any(last_name(manager) in REQUEST_CONTEXT_METHODS for manager in self._managers())
+        key = (self.scope, ref.path + ref.scope, contexts, in_request)
         if key not in self.uses:
             loc = loc_of if isinstance(loc_of, Loc) else self.loc(loc_of)
-            self.uses[key] = UseFact(ref, loc, self.scope, contexts)
+            self.uses[key] = UseFact(ref, loc, self.scope, contexts, in_request)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         dotted = dotted_name(node)

@@ -103,7 +103,9 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
             bases = tuple(ref for ref in (_base_ref(base, aliases) for base in node.bases) if ref)
             loc = Loc(node.lineno, node.col_offset + 1, node.lineno, node.col_offset + 1)
             attributes = tuple(_bindings(node.body))
-            classes.append(ClassFact(node.name, node.name, loc, bases, attributes, ()))
+            # Method names too: `__json__` decides whether kombu's JSON encodes an instance.
+            methods = tuple(item.name for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+            classes.append(ClassFact(node.name, node.name, loc, bases, attributes, methods))
     globals_.extend(_bindings(tree.body))
     defined.update(bound for fact in imports if fact.scope == MODULE_SCOPE for bound in fact.bound)
     return ModuleFacts(

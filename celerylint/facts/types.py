@@ -135,6 +135,11 @@ class Opaque:
 
 Value = Union[Ref, Const, Attr, Call, Sub, Seq, DictVal, BinOp, IterItem, LambdaVal, Opaque]
 
+
+def last_name(value: Value) -> str:
+    """The last name of `a.b.name` or `f().name`, else ""."""
+    return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
+
 # --- Statements and definitions ---------------------------------------------
 
 MODULE_SCOPE = ""
@@ -195,6 +200,8 @@ class UseFact:
     loc: Loc
     scope: str
     contexts: Tuple[Value, ...] = ()
+    # Inside `with X.test_request_context(...)` / `with X.request_context(...)` in its function.
+    in_request_context: bool = False
 
 
 @dataclass(frozen=True)

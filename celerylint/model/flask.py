@@ -3,9 +3,9 @@ ORM model, what Flask state a name is."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
-from celerylint.facts.types import Attr, Call, CallFact, Ref, UseFact, Value
+from celerylint.facts.types import Attr, Call, CallFact, Ref, UseFact, Value, last_name
 from celerylint.model.graph import ProgramGraph
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, InstObj, Obj
@@ -21,10 +21,12 @@ ORM_BASES = frozenset(
     }
 )
 CONTEXT_FACTORIES = ("app_context", "test_request_context")
+REQUEST_CONTEXT_FACTORIES = frozenset({"test_request_context", "request_context"})
 # Task base classes of extensions that run each task inside an app (or request) context.
 EXTERNAL_CONTEXT_BASES = frozenset(
     {f"flask_celeryext.{module}{name}" for module in ("", "app.") for name in ("AppContextTask", "RequestContextTask")}
 )
+EXTERNAL_REQUEST_BASES = frozenset(f"flask_celeryext.{module}RequestContextTask" for module in ("", "app."))
 # Names that need an application context, and names that need a request, by what they are.
 APP_CONTEXT_NAMES = {
     "flask.current_app": "current_app",
@@ -87,25 +89,44 @@ def is_orm_model(graph: ProgramGraph, obj: Obj) -> bool:
     return isinstance(obj, ClassObj) and graph.resolver.reaches(obj, is_orm_base)
 
 
-def pushes_context(graph: ProgramGraph, cls: ClassObj) -> bool:
-    """Whether a Task base class runs tasks inside a Flask app context (not via current_app).
-
-    Any `X.app_context()` made in `__call__` counts, however it is entered (`with`,
-    `.push()`, an ExitStack); so does `X.app_context().push()` in any of its methods.
-    """
+def _method_calls(graph: ProgramGraph, cls: ClassObj) -> Iterator[Tuple[ModuleInfo, CallFact, bool]]:
+    """Calls made in the methods of a class and its project bases: (module, call, in `__call__`)."""
     for item in graph.resolver.mro(cls):
         if not isinstance(item, ClassObj):
             continue
         info = graph.index.by_name.get(item.module)
         if info is None:
             continue
-        call_scope = f"{item.qualname}.__call__"
         for call in info.facts.calls:
-            if call.scope == call_scope and _makes_app_context(graph, info, call):
-                return True
-            if call.scope.startswith(item.qualname + ".") and is_context_push(graph, info, call):
-                return True
-    return False
+            if call.scope.startswith(item.qualname + "."):
+                yield info, call, call.scope == f"{item.qualname}.__call__"
+
+
+def pushes_context(graph: ProgramGraph, cls: ClassObj) -> bool:
+    """Whether a Task base class runs tasks inside a Flask app context (not via current_app).
+
+    Any `X.app_context()` made in `__call__` counts, however it is entered (`with`,
+    `.push()`, an ExitStack); so does `X.app_context().push()` in any of its methods.
+    """
+    return any(
+        (in_call and _makes_app_context(graph, info, call)) or is_context_push(graph, info, call)
+        for info, call, in_call in _method_calls(graph, cls)
+    )
+
+
+def pushes_request_context(graph: ProgramGraph, cls: ClassObj) -> bool:
+    """Whether a Task base class's `__call__` makes `X.test_request_context()` (or
+    `request_context`): its tasks then run with a request, so request state works."""
+    return any(in_call and makes_request_context(call) for _, call, in_call in _method_calls(graph, cls))
+
+
+def makes_request_context(call: CallFact) -> bool:
+    return last_name(call.value.func) in REQUEST_CONTEXT_FACTORIES
+
+
+def in_request_context(call: CallFact) -> bool:
+    """A call made inside `with X.test_request_context(...)` (or `request_context`)."""
+    return any(last_name(manager) in REQUEST_CONTEXT_FACTORIES for manager in call.managers)
 
 
 def _makes_app_context(graph: ProgramGraph, info: ModuleInfo, call: CallFact) -> bool:

@@ -20,10 +20,14 @@ from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSett
 from celerylint.model.closure import Closure, apps_in
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.deploy import DeployFacts
-from celerylint.model.flask import EXTERNAL_CONTEXT_BASES, is_context_push, pushes_context, sqlalchemy_bound_to_app
+from celerylint.model.flask import (
+    EXTERNAL_CONTEXT_BASES, EXTERNAL_REQUEST_BASES, in_request_context, is_context_push, pushes_context,
+    pushes_request_context, sqlalchemy_bound_to_app,
+)
 from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
+from celerylint.model.serializers import SerializerChanges, find_serializer_changes
 from celerylint.model.tasks import TaskDef, find_tasks
 from celerylint.model.workers import WorkerEntry, app_reference_problem, find_workers
 
@@ -315,6 +319,25 @@ class Project:
         uses = [use for use in task.module.facts.uses if use.scope in scopes]
         return sorted(uses, key=lambda use: (use.scope != task.function.qualname, use.loc.line, use.loc.col))
 
+    def task_request_uses(self, task: TaskDef) -> List[UseFact]:
+        """The task's name uses that run without a request context: not inside `with
+        X.test_request_context():`, nor in a helper the task calls only inside one."""
+        if self._extension_context_base(task, EXTERNAL_REQUEST_BASES):
+            return []
+        classes, _ = self.task_base_classes(task)
+        if any(pushes_request_context(self.graph, cls) for cls in classes):
+            return []
+        info = task.module
+        outside: Dict[str, bool] = {}  # helper -> called at least once outside a request context
+        for call in self.graph.calls_in(info, task.function.qualname):
+            target = self.resolve(info, call.scope, call.value.func)
+            if isinstance(target, FuncObj) and target.module == info.name:
+                outside[target.qualname] = outside.get(target.qualname, False) or not in_request_context(call)
+        return [
+            use for use in self.task_uses(task)
+            if not use.in_request_context and outside.get(use.scope, True)
+        ]
+
     def has_app_context(self, task: TaskDef) -> bool:
         """Whether the task runs inside a Flask app context (or that cannot be ruled out)."""
         if self._extension_context_base(task):
@@ -342,7 +365,7 @@ class Project:
         version = self.deploy.version("flask-sqlalchemy")
         return not (version is not None and version[:1] < (3,) and sqlalchemy_bound_to_app(self.graph))
 
-    def _extension_context_base(self, task: TaskDef) -> bool:
+    def _extension_context_base(self, task: TaskDef, names: FrozenSet[str] = EXTERNAL_CONTEXT_BASES) -> bool:
         """The task's base (or its app's Task class) is an extension's context-pushing Task."""
         base = task.option("base")
         if base is not None:
@@ -351,7 +374,7 @@ class Project:
             candidates = [(item.value, item.module, item.scope) for app in self.task_apps(task) for item in self.task_classes(app)]
         for value, info, scope in candidates:
             obj = self.resolve(info, scope, value)
-            if isinstance(obj, ExtObj) and obj.path in EXTERNAL_CONTEXT_BASES:
+            if isinstance(obj, ExtObj) and obj.path in names:
                 return True
         return False
 
@@ -392,6 +415,11 @@ class Project:
             else:
                 return "unknown", None
         return ("set", chosen.pop()) if len(chosen) == 1 else ("unknown", None)
+
+    @cached_property
+    def serializer_changes(self) -> SerializerChanges:
+        """Serializers the project registers with kombu, and types it teaches kombu's JSON."""
+        return find_serializer_changes(self.graph)
 
     # --- results -------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def check_request_context(project: Project) -> Iterator[Report]:
     for task in project.tasks:
         if not task.module.facts.detailed:
             continue
-        for use in project.task_uses(task):
+        for use in project.task_request_uses(task):
             label = needs_request(project.graph, task.module, use)
             if label is None:
                 continue
@@ -330,6 +330,40 @@ def remember():
     return session.get("cart")  # expect: CEL004
 '''
     ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import session
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+@celery.task(time_limit=60)
+def checkout(total):
+    session["last_total"] = total  # expect: CEL004
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import flash
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+def announce(count):
+    flash(f"{count} rows imported")  # expect: CEL004
+
+
+@celery.task(time_limit=60)
+def import_rows(rows):
+    announce(len(rows))
+'''
+    ),
 )
 CEL004_VALID = (
     case(
@@ -368,6 +402,85 @@ def checkout():
     remember.delay(session.get("cart"))  # read in the view, passed as plain data
 '''
     ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/db.py
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+Session = sessionmaker(bind=create_engine("sqlite://"))
+# --- proj/celery_app.py
+from celery import Celery
+from flask import session
+
+from proj.db import Session
+
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+def cart_view():
+    return session.get("cart")  # a view: it has a request
+
+
+@celery.task(time_limit=60)
+def archive(order_id):
+    with Session() as session:  # a SQLAlchemy session, not flask.session
+        order = session.get("Order", order_id)
+        session.info["archived"] = order
+
+
+@celery.task(time_limit=60)
+def archive_everywhere(order_id, shards):
+    return [session.get("Order", order_id) for session in (Session(bind=shard) for shard in shards)]
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+from flask import Flask, flash, render_template, session
+
+flask_app = Flask(__name__)
+celery = Celery("proj", broker="redis://", backend="redis://")
+
+
+def notify():
+    flash("generated")
+
+
+@celery.task(time_limit=60)
+def render_report(data):
+    with flask_app.test_request_context("/reports"):  # the task makes its own request
+        notify()
+        return render_template("report.html", data=data, user=session.get("user"))
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery, Task
+from flask import Flask, session
+
+flask_app = Flask(__name__)
+
+
+class RequestTask(Task):
+    def __call__(self, *args, **kwargs):
+        with flask_app.test_request_context():  # every task runs inside a request
+            return self.run(*args, **kwargs)
+
+
+celery = Celery("proj", broker="redis://", backend="redis://", task_cls=RequestTask)
+
+
+@celery.task(time_limit=60)
+def greet():
+    return session.get("name", "guest")
+'''
+    ),
 )
 
 
@@ -375,7 +488,12 @@ REQUEST_CONTEXT_RULE = Rule(
     code="CEL004",
     name="request-context-in-task",
     summary="A task uses request state (request, session, flash, current_user) that a worker never has.",
-    what="Reports the first use of `flask.request`, `flask.session`, `flask.flash` or `flask_login.current_user` in a task.",
+    what=(
+        "Reports the first use, in a task's body or in a same-module function it calls, of "
+        "`flask.request`, `flask.session` (reads, `session[\"k\"] = v`, `session.get()`), "
+        "`flask.flash()` or `flask_login.current_user`. Silent inside `with app.test_request_context():` "
+        "and for tasks whose base pushes a request context."
+    ),
     why=(
         "A worker runs outside any HTTP request. Even inside an app context these raise "
         "`RuntimeError: Working outside of request context.`, and `current_user` is None."
