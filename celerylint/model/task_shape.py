@@ -9,12 +9,12 @@ come from a wrapper or a `**` spread: the rules that ask stay silent then.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import FrozenSet, List, Optional, Set, Tuple
+from typing import FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from celerylint.facts.types import Call, Const, FunctionFact, ParamFact, Ref, Attr, Value
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
-from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, Obj, ValObj
+from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, Obj, UnknownObj, ValObj
 
 CELERY_TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.app.Task"})
 # Methods a Task class may override that change what a call does with its arguments. `run` and
@@ -60,15 +60,42 @@ def task_classes(project: Project, task: TaskDef) -> Optional[TaskClasses]:
             obj = project.resolver.resolve_dotted(value.value.replace(":", "."), info)
         if _is_celery_task(obj):
             continue
-        if not isinstance(obj, ClassObj):
+        if not isinstance(obj, ClassObj) or not _walk(project, obj, found):
             return None
-        for item in project.resolver.mro(obj):
-            if isinstance(item, ClassObj):
-                if item not in found:
-                    found.append(item)
-            elif not (_is_celery_task(item) or (isinstance(item, ExtObj) and item.path == "builtins.object")):
-                return None
     return TaskClasses(tuple(found))
+
+
+def _walk(project: Project, cls: ClassObj, found: List[ClassObj], depth: int = 0) -> bool:
+    """Add cls and its project bases to found; False when a base is not known."""
+    if cls in found:
+        return True
+    if depth > 20:
+        return False
+    found.append(cls)
+    fact = project.resolver.classes.get((cls.module, cls.qualname))
+    info = project.index.by_name.get(cls.module)
+    if fact is None or info is None:
+        return False
+    for base in fact.bases:
+        for obj in _base_values(project, info, fact.scope, base):
+            if _is_celery_task(obj) or obj == cls or (isinstance(obj, ExtObj) and obj.path == "builtins.object"):
+                continue  # `class ContextTask(app.Task)` then `app.Task = ContextTask`: Celery's Task
+            if not (isinstance(obj, ClassObj) and _walk(project, obj, found, depth + 1)):
+                return False
+    return True
+
+
+def _base_values(project: Project, info: ModuleInfo, scope: str, base: Value) -> List[Obj]:
+    """What a base class expression may be, following a local name and a parameter to the
+    call sites (`TaskBase = celery.Task` in a `make_celery(celery)` function)."""
+    obj = project.resolve(info, scope, base)
+    if not isinstance(obj, UnknownObj):
+        return [obj]
+    if isinstance(base, Ref) and base.scope == "local" and "." not in base.path:
+        bound = project.graph.local_value(info, scope, base.path)
+        if bound is not None:
+            return project.graph.receivers(info, scope, bound)
+    return project.graph.receivers(info, scope, base)
 
 
 def _is_celery_task(obj: Obj) -> bool:
@@ -77,17 +104,18 @@ def _is_celery_task(obj: Obj) -> bool:
     )
 
 
-def passes_arguments_through(project: Project, classes: TaskClasses) -> bool:
-    """No class overrides how a call hands its arguments to the task, except a `__call__`
-    that only wraps `self.run(*args, **kwargs)` (the Flask app-context base)."""
+def passes_arguments_through(project: Project, classes: TaskClasses, methods: Iterable[str] = CALL_METHODS) -> bool:
+    """No class overrides one of ``methods`` (how a call hands its arguments to the task),
+    except a `__call__` that only wraps `self.run(*args, **kwargs)` (the Flask app-context base)."""
+    wanted = set(methods)
     for cls in classes.classes:
         fact = project.resolver.classes.get((cls.module, cls.qualname))
         if fact is None:
             return False
-        for name in CALL_METHODS:
+        for name in sorted(wanted):
             if name in fact.methods and not (name == "__call__" and _forwards(project, cls)):
                 return False
-        if any(binding.name in CALL_METHODS for binding in fact.attributes):
+        if any(binding.name in wanted for binding in fact.attributes):
             return False
     return True
 

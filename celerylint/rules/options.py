@@ -30,8 +30,12 @@ def _attributes_read(project: Project) -> FrozenSet[str]:
     return frozenset(names)
 
 
+NEAR_MISS = 0.85  # a typo of one of Celery's own options (ignore_results, soft_timelimit)
+
+
 def check(project: Project) -> Iterator[Report]:
     known = decorator_options() | task_attributes()
+    public = sorted(name for name in known if not name.startswith("_"))
     read = None
     for task in project.tasks:
         if not task.exact:
@@ -40,12 +44,15 @@ def check(project: Project) -> Iterator[Report]:
             if name in known:
                 continue
             classes = task_classes(project, task)
-            if classes is None or name in classes.declared(project):
-                continue  # an unknown base class may use it; a known one declares it
+            typo = difflib.get_close_matches(name, public, n=1, cutoff=NEAR_MISS)
+            if classes is not None and name in classes.declared(project):
+                continue  # the project's base class declares it
+            if classes is None and not typo:
+                continue  # an unknown base class may use it; a typo of Celery's own option is one anyway
             read = _attributes_read(project) if read is None else read
             if name in read:
                 continue
-            close = difflib.get_close_matches(name, sorted(n for n in known if not n.startswith("_")), n=1)
+            close = typo or difflib.get_close_matches(name, public, n=1)
             hint = f" Did you mean {close[0]}=?" if close else ""
             yield report(
                 task.module.rel, task.decorator_loc,
@@ -78,10 +85,6 @@ from celery import shared_task
 @shared_task(max_retry=3, soft_timelimit=10)  # expect: CEL020
 def fetch(url):
     return url
-# --- proj/celery_app.py
-from celery import Celery
-
-app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
 '''
     ),
 )
@@ -127,6 +130,27 @@ def import_feed(url):
     return url
 '''
     ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+from celery.signals import task_prerun
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+@task_prerun.connect
+def take_lock(sender=None, **kwargs):
+    if getattr(sender, "exclusive", False):  # the project reads its own option
+        return sender.name
+
+
+@app.task(exclusive=True)
+def rebuild_index():
+    return None
+'''
+    ),
 )
 
 RULE = Rule(
@@ -136,8 +160,9 @@ RULE = Rule(
     what=(
         "Checks the keywords of `@app.task(...)` and `@shared_task(...)` against Celery's `Task` class "
         "attributes and the options its task decorator handles (read from the installed Celery), "
-        "with a did-you-mean. Silent for keywords a project base class declares, for external or "
-        "unknown base classes, and for names the project's code reads as attributes."
+        "with a did-you-mean. Silent for keywords a project base class declares, for names the "
+        "project's code reads as attributes, and, with an external or unknown base class, for "
+        "anything but a near miss of one of Celery's own options."
     ),
     why=(
         "Celery never validates these keywords: each becomes a class attribute of the task. "

@@ -117,14 +117,31 @@ def _outcome(project: Project, task: TaskDef, how: str) -> Optional[str]:
     return "TypeError in the caller, nothing is sent" if checked else "sent, then the worker fails it with TypeError"
 
 
-def _known_signature(project: Project, task: TaskDef) -> Optional[CallerSignature]:
+# The Task methods a call of each kind goes through before the function gets its arguments.
+# `__call__` runs the function in the worker; with argument checking on, a send fails before it.
+PATHS = {
+    "delay": ("delay", "apply_async"),
+    "apply_async": ("apply_async",),
+    "s": ("s", "si", "signature", "subtask", "apply_async"),
+    "si": ("s", "si", "signature", "subtask", "apply_async"),
+    "apply": ("apply", "__call__"),
+    "call": ("__call__",),
+}
+
+
+def _known_signature(project: Project, task: TaskDef, how: str) -> Optional[CallerSignature]:
+    """The task's signature, when every class method the call goes through passes the
+    arguments on unchanged."""
     signature = caller_signature(task)
     if signature is None:
         return None
     classes = task_classes(project, task)
-    if classes is None or not passes_arguments_through(project, classes):
+    if classes is None:
         return None
-    return signature
+    methods = PATHS[how]
+    if "apply_async" in methods and checks_arguments(project, task, classes) is not True:
+        methods = (*methods, "__call__")  # the worker's call is where it fails
+    return signature if passes_arguments_through(project, classes, methods) else None
 
 
 def _defined(task: TaskDef, signature: CallerSignature) -> Related:
@@ -191,7 +208,7 @@ def _execution_option(sent: Sent, name: str, key: str, swallowed: bool, outcome:
 
 def _findings(project: Project, code: str) -> Iterator[Report]:
     for info, call, task, sent in _task_calls(project):
-        signature = _known_signature(project, task)
+        signature = _known_signature(project, task, sent.how)
         if signature is None:
             continue
         for problem in _problems(project, task, signature, sent):
