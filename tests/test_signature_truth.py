@@ -96,6 +96,12 @@ def _check_call(module: Any, expression: str, message: str, code: str) -> None:
                 signature.delay()
             assert not send_task.called
             assert signature.apply().failed()  # run by a worker (eagerly here): the task fails
+        elif "sent, then the worker fails it with TypeError" in message:
+            eval(expression, {}, names)
+            assert send_task.called  # no check in the caller: the message leaves
+            (_, _, args, kwargs), options = send_task.call_args[0][:4], send_task.call_args[1]
+            result = options["task_type"].apply(args, kwargs)  # what a worker does with it
+            assert result.failed() and isinstance(result.result, TypeError)
         elif "the task fails with TypeError" in message:
             result = eval(expression, {}, names)
             assert result.failed() and isinstance(result.result, TypeError)

@@ -30,7 +30,7 @@ class Sent:
     their location keys, and whether that is all (no `*`/`**` spread of unknown shape)."""
 
     how: str  # "delay", "apply_async", "apply", "s", "si" or "call" (a direct call)
-    callee: str  # as written: `add.delay`, `tasks.add`
+    callee: str  # `add.delay`, `add`
     positional: Optional[int]
     keywords: Tuple[Tuple[str, str], ...]
     complete: bool
@@ -86,7 +86,7 @@ def _task_calls(project: Project) -> Iterator[Tuple[ModuleInfo, CallFact, TaskDe
             continue
         task = project.task_for(info, call.scope, Ref(func.scope, func.path.rpartition(".")[0]))
         if task is not None:
-            sent = _sent(call, func.last, func.path)
+            sent = _sent(call, func.last, f"{func.path.rsplit('.', 2)[-2]}.{func.last}")
             if sent is not None:
                 yield info, call, task, sent
     names = sorted({task.function.name for task in project.tasks})
@@ -95,7 +95,7 @@ def _task_calls(project: Project) -> Iterator[Tuple[ModuleInfo, CallFact, TaskDe
         if isinstance(func, Ref):
             task = project.task_for(info, call.scope, func)
             if task is not None:
-                sent = _sent(call, "call", func.path)
+                sent = _sent(call, "call", func.last)
                 if sent is not None:
                     yield info, call, task, sent
 
@@ -198,12 +198,11 @@ def _problems(project: Project, task: TaskDef, signature: CallerSignature, sent:
 
 
 def _execution_option(sent: Sent, name: str, key: str, swallowed: bool, outcome: str) -> Problem:
-    method = "delay" if sent.how == "delay" else sent.how
-    if swallowed:
-        effect = f"the task's **kwargs swallow it and no {name} is applied"
-    else:
-        effect = outcome
-    return Problem("CEL022", key, f"{method}() hands {name}= to the task as an argument, not an option: {effect}. Use apply_async(args, {name}=...)")
+    effect = f"the task's **kwargs swallow it, no {name} is applied" if swallowed else outcome
+    return Problem(
+        "CEL022", key,
+        f"{sent.callee}() hands {name}= to the task as an argument, not an option: {effect}. Use apply_async(args, {name}=...)",
+    )
 
 
 def _findings(project: Project, code: str) -> Iterator[Report]:
@@ -293,6 +292,25 @@ def resync_all(ids):
         sync.delay(account_id, True, 3)  # expect: CEL009
     sync.si()  # expect: CEL009
     sync(account_id=1, fast=True)  # expect: CEL009
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+@app.task(typing=False)
+def archive(path):
+    return path
+
+
+def archive_all(root, name):
+    archive.delay(root, name)  # expect: CEL009
+    archive.apply((root,), {"name": name})  # expect: CEL009
 '''
     ),
 )
