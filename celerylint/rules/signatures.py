@@ -21,7 +21,7 @@ from celerylint.rules.base import Report, Rule, case, related_at, report
 SENDING = ("delay", "apply_async")
 # Methods whose keywords all go to the task (the ones CEL022 looks at).
 STAR_METHODS = ("delay", "s", "si")
-METHODS = ("delay", "apply_async", "apply", "s", "si")
+METHODS = ("delay", "apply_async", "apply", "s", "si", "signature")
 
 
 @dataclass(frozen=True)
@@ -29,21 +29,22 @@ class Sent:
     """What a call gives the task: how many positionals (None: not known), the keywords with
     their location keys, and whether that is all (no `*`/`**` spread of unknown shape)."""
 
-    how: str  # "delay", "apply_async", "apply", "s", "si" or "call" (a direct call)
+    how: str  # "delay", "apply_async", "apply", "s", "si", "signature" or "call" (a direct call)
     callee: str  # `add.delay`, `add`
     positional: Optional[int]
     keywords: Tuple[Tuple[str, str], ...]
     complete: bool
     args_key: Optional[str] = None  # apply_async: where the args tuple is written
+    immutable: bool = False  # signature(..., immutable=True) is an si()
 
     def position_key(self, index: int) -> Optional[str]:
         """Where the index-th positional argument is written."""
-        return self.args_key if self.how in ("apply_async", "apply") else str(index)
+        return self.args_key if self.how in ("apply_async", "apply", "signature") else str(index)
 
     @property
     def partial(self) -> bool:
         """`.s()` makes a partial signature: a chain or a later `.delay(...)` adds arguments."""
-        return self.how == "s"
+        return self.how == "s" or (self.how == "signature" and not self.immutable)
 
 
 def _sent(call: CallFact, how: str, callee: str) -> Optional[Sent]:
@@ -53,6 +54,9 @@ def _sent(call: CallFact, how: str, callee: str) -> Optional[Sent]:
         return Sent(how, callee, None if value.has_star else len(value.args), named, not value.has_star)
     if value.has_star:
         return None  # `apply_async(**options)` may hold args= and kwargs=
+    immutable = value.kwarg("immutable")
+    if immutable is not None and not isinstance(immutable, Const):
+        return None
     args, args_key = (value.kwarg("args"), "args") if value.kwarg("args") is not None else (value.args[0] if value.args else None, "0")
     kwargs, kwargs_key = (value.kwarg("kwargs"), "kwargs") if value.kwarg("kwargs") is not None else (
         value.args[1] if len(value.args) > 1 else None, "1"
@@ -75,7 +79,8 @@ def _sent(call: CallFact, how: str, callee: str) -> Optional[Sent]:
         complete = complete and not kwargs.has_spread
     else:
         complete = False
-    return Sent(how, callee, positional, tuple(keywords), complete, args_key if args is not None else None)
+    fixed = isinstance(immutable, Const) and bool(immutable.value)
+    return Sent(how, callee, positional, tuple(keywords), complete, args_key if args is not None else None, fixed)
 
 
 def _task_calls(project: Project) -> Iterator[Tuple[ModuleInfo, CallFact, TaskDef, Sent]]:
@@ -109,7 +114,7 @@ def _outcome(project: Project, task: TaskDef, how: str) -> Optional[str]:
     classes = task_classes(project, task)
     if classes is None:
         return None
-    if how in ("s", "si"):
+    if how in ("s", "si", "signature"):
         return "TypeError when the signature is sent or run"
     checked = checks_arguments(project, task, classes)
     if checked is None:
@@ -124,6 +129,7 @@ PATHS = {
     "apply_async": ("apply_async",),
     "s": ("s", "si", "signature", "subtask", "apply_async"),
     "si": ("s", "si", "signature", "subtask", "apply_async"),
+    "signature": ("s", "si", "signature", "subtask", "apply_async"),
     "apply": ("apply", "__call__"),
     "call": ("__call__",),
 }
@@ -292,6 +298,7 @@ def resync_all(ids):
         sync.delay(account_id, True, 3)  # expect: CEL009
     sync.si()  # expect: CEL009
     sync(account_id=1, fast=True)  # expect: CEL009
+    sync.signature((1,), {"quick": True})  # expect: CEL009
 '''
     ),
     case(
@@ -522,11 +529,12 @@ RULE = Rule(
     name="call-signature-mismatch",
     summary="A call passes arguments the task function cannot take.",
     what=(
-        "Checks `.delay()`, `.apply_async(args, kwargs)`, `.apply()`, `.s()`, `.si()` and direct calls "
+        "Checks `.delay()`, `.apply_async(args, kwargs)`, `.apply()`, `.s()`, `.si()`, "
+        "`.signature(args, kwargs)` and direct calls "
         "of known tasks against the task function: too many positionals, an unknown keyword, a "
         "required argument left out, one given twice. With `bind=True` the caller does not pass "
-        "`self`. A partial `.s()` may get more arguments later (a chain passes the previous result "
-        "first), so only its excess is checked. Silent for `*args`/`**kwargs` tasks, for spreads "
+        "`self`. A partial `.s()` (or `.signature()`) may get more arguments later (a chain passes "
+        "the previous result first), so only its excess is checked. Silent for `*args`/`**kwargs` tasks, for spreads "
         "of unknown shape (`*payload`), for tasks with other decorators and for task classes that "
         "override how a call is made."
     ),
