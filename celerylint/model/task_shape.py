@@ -43,21 +43,11 @@ class TaskClasses:
 
 def task_classes(project: Project, task: TaskDef) -> Optional[TaskClasses]:
     """The task's class chain, or None when some class in it is not known."""
-    base = task.option("base")
-    values: List[Tuple[Value, ModuleInfo, str]] = []
-    if base is not None:
-        values.append((base, task.module, task.function.scope))
-    else:
-        apps = project.task_apps(task)
-        if not apps:
-            return None  # a shared task of an app the project does not create
-        for app in apps:
-            values.extend((item.value, item.module, item.scope) for item in project.task_classes(app))
+    values = project.task_base_values(task)
+    if values is None:
+        return None  # a shared task of an app the project does not create
     found: List[ClassObj] = []
-    for value, info, scope in values:
-        obj = project.resolve(info, scope, value)
-        if isinstance(value, Const) and isinstance(value.value, str):
-            obj = project.resolver.resolve_dotted(value.value.replace(":", "."), info)
+    for obj in values:
         if _is_celery_task(obj):
             continue
         if not isinstance(obj, ClassObj) or not _walk(project, obj, found):
