@@ -106,7 +106,7 @@ def _check_call(module: Any, expression: str, message: str, code: str) -> None:
             result = eval(expression, {}, names)
             assert result.failed() and isinstance(result.result, TypeError)
         elif "swallow it" in message:
-            option = message.split("hands ", 1)[1].split("=", 1)[0]
+            option = message.split("passes ", 1)[1].split("=", 1)[0]
             eval(expression, {}, names)
             (_, _, args, kwargs), options = send_task.call_args[0][:4], send_task.call_args[1]
             assert option in kwargs and options.get(option) is None  # an argument of the task, not an option
@@ -145,3 +145,10 @@ def test_each_bad_case_fails_at_run_time_as_its_message_says(code: str, number: 
                 _check_declaration(_task_of(module, finding), finding.message)
             else:
                 _check_call(module, _flagged_expression(case, finding), finding.message, code)
+
+
+@pytest.mark.parametrize("code", [*CODES, "CEL020"])
+def test_messages_are_short(code: str, tmp_path: Path) -> None:
+    for number, case in enumerate(RULES_BY_CODE[code].invalid):
+        for finding in _findings(case, code, tmp_path / str(number)):
+            assert len(finding.message) <= 150, finding.message

@@ -204,10 +204,10 @@ def _problems(project: Project, task: TaskDef, signature: CallerSignature, sent:
 
 
 def _execution_option(sent: Sent, name: str, key: str, swallowed: bool, outcome: str) -> Problem:
-    effect = f"the task's **kwargs swallow it, no {name} is applied" if swallowed else outcome
+    effect = f"its **kwargs swallow it, no {name} is applied" if swallowed else outcome
     return Problem(
         "CEL022", key,
-        f"{sent.callee}() hands {name}= to the task as an argument, not an option: {effect}. Use apply_async(args, {name}=...)",
+        f"{sent.callee}() passes {name}= to the task, not as an option: {effect}. Use apply_async(args, {name}=...)",
     )
 
 
@@ -244,16 +244,16 @@ def check_bind(project: Project) -> Iterator[Report]:
             loc = task.function.loc
             yield report(
                 task.module.rel, loc,
-                f"task '{task.name}' takes self without bind=True: the caller's first argument lands in self "
-                "and the rest shift by one. Add bind=True.",
+                f"'{task.function.name}' takes self without bind=True: the caller's first argument lands in self, "
+                "the rest shift by one. Add bind=True.",
                 [related_at(task.module.rel, task.decorator_loc.line, task.decorator_loc.col, "the task decorator")],
             )
         elif bound is True and not any(param.kind in (*POSITIONAL, "vararg") for param in params):
             loc = task.decorator_loc
             yield report(
                 task.module.rel, loc,
-                f"bind=True passes the task as the first argument, but '{task.function.name}' takes no "
-                "positional parameter: every call fails with TypeError. Add self, or drop bind=True.",
+                f"bind=True passes the task as first argument, but '{task.function.name}' has no positional "
+                "parameter: every call fails with TypeError. Add self.",
             )
 
 
