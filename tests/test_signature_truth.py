@@ -90,6 +90,10 @@ def _check_call(module: Any, expression: str, message: str, code: str) -> None:
             with pytest.raises(TypeError):
                 eval(expression, {}, names)
             assert not send_task.called
+        elif "gets the previous result" in message:
+            workflow = eval(expression, {}, names)
+            assert workflow.apply().failed()  # run member after member, as workers do: the callback fails
+            assert isinstance(workflow.apply().result, TypeError)
         elif "TypeError when the signature is sent or run" in message:
             signature = eval(expression, {}, names)
             with pytest.raises(TypeError):

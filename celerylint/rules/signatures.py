@@ -4,13 +4,14 @@ CEL014: a task declared with the wrong idea of `bind`; CEL022: an execution opti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import Iterator, List, Optional, Set, Tuple
 
-from celerylint.facts.types import CallFact, Const, DictVal, Ref, Seq
+from celerylint.facts.types import Attr, BinOp, Call, CallFact, Const, DictVal, Ref, Seq, Value
 from celerylint.findings import Related
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
+from celerylint.model.resolve import ExtObj
 from celerylint.model.task_options import execution_options
 from celerylint.model.task_shape import (
     POSITIONAL, CallerSignature, bind_option, caller_signature, checks_arguments, passes_arguments_through,
@@ -36,6 +37,7 @@ class Sent:
     complete: bool
     args_key: Optional[str] = None  # apply_async: where the args tuple is written
     immutable: bool = False  # signature(..., immutable=True) is an si()
+    after_result: bool = False  # a chain or chord callback: the previous result comes first
 
     def position_key(self, index: int) -> Optional[str]:
         """Where the index-th positional argument is written."""
@@ -83,8 +85,61 @@ def _sent(call: CallFact, how: str, callee: str) -> Optional[Sent]:
     return Sent(how, callee, positional, tuple(keywords), complete, args_key if args is not None else None, fixed)
 
 
+CHAINS = frozenset({"celery.chain", "celery.canvas.chain", "celery.canvas._chain"})
+CHORDS = frozenset({"celery.chord", "celery.canvas.chord", "celery.canvas._chord"})
+MAX_NESTING = 8
+
+
+def _callbacks(project: Project) -> Set[Tuple[str, str, Call]]:
+    """The signatures that get the previous task's result as their first argument: the members
+    of `chain(a, b, ...)` after the first, `a | b` when a sends tasks, a chord's body and
+    `link=` callbacks. Keyed by (module, scope, the `.s(...)` call)."""
+    found: Set[Tuple[str, str, Call]] = set()
+    for info in project.index.modules():
+        values: List[Tuple[str, Value]] = [(call.scope, call.value) for call in info.facts.calls]
+        values.extend((function.qualname, binding.value) for function in info.facts.functions for binding in function.locals)
+        values.extend(("", binding.value) for binding in info.facts.globals)
+        for scope, value in values:
+            for callback in _callbacks_in(project, info, scope, value):
+                found.add((info.name, scope, callback))
+    return found
+
+
+def _callbacks_in(project: Project, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> Iterator[Call]:
+    if depth > MAX_NESTING:
+        return
+    if isinstance(value, BinOp):
+        if value.op == "BitOr" and isinstance(value.right, Call) and project.is_canvas(info, scope, value.left):
+            yield value.right
+        yield from _callbacks_in(project, info, scope, value.left, depth + 1)
+        yield from _callbacks_in(project, info, scope, value.right, depth + 1)
+    elif isinstance(value, Call):
+        func = value.func
+        callee = project.resolve(info, scope, func)
+        path = callee.path if isinstance(callee, ExtObj) else ""
+        if path in CHAINS:
+            yield from (item for item in value.args[1:] if isinstance(item, Call))
+        elif path in CHORDS and len(value.args) > 1 and isinstance(value.args[1], Call):
+            yield value.args[1]
+        elif isinstance(func, Call) and value.args and isinstance(value.args[0], Call):
+            chord = project.resolve(info, scope, func.func)
+            if isinstance(chord, ExtObj) and chord.path in CHORDS:
+                yield value.args[0]  # chord(header)(body)
+        link = value.kwarg("link")
+        if isinstance(link, Call):
+            yield link
+        for item in (func, *value.args, *(item for _, item in value.kwargs)):
+            yield from _callbacks_in(project, info, scope, item, depth + 1)
+    elif isinstance(value, Attr):
+        yield from _callbacks_in(project, info, scope, value.base, depth + 1)
+    elif isinstance(value, Seq):
+        for item in value.items:
+            yield from _callbacks_in(project, info, scope, item, depth + 1)
+
+
 def _task_calls(project: Project) -> Iterator[Tuple[ModuleInfo, CallFact, TaskDef, Sent]]:
     """Every call that sends, signs, applies or calls a known task, with what it passes."""
+    callbacks: Optional[Set[Tuple[str, str, Call]]] = None
     for info, call in project.calls_named(*METHODS):
         func = call.value.func
         if not isinstance(func, Ref) or "." not in func.path:
@@ -92,6 +147,10 @@ def _task_calls(project: Project) -> Iterator[Tuple[ModuleInfo, CallFact, TaskDe
         task = project.task_for(info, call.scope, Ref(func.scope, func.path.rpartition(".")[0]))
         if task is not None:
             sent = _sent(call, func.last, f"{func.path.rsplit('.', 2)[-2]}.{func.last}")
+            if sent is not None and sent.partial:
+                callbacks = _callbacks(project) if callbacks is None else callbacks
+                if (info.name, call.scope, call.value) in callbacks:
+                    sent = replace(sent, after_result=True)
             if sent is not None:
                 yield info, call, task, sent
     names = sorted({task.function.name for task in project.tasks})
@@ -178,11 +237,14 @@ def _problems(project: Project, task: TaskDef, signature: CallerSignature, sent:
         elif not signature.varkw:
             yield Problem("CEL009", key, f"{callee} passes {name}=, which the task does not take: {outcome}")
     positional = signature.positional
-    if sent.positional is not None and not signature.varargs and sent.positional > len(positional):
-        yield Problem(
-            "CEL009", sent.position_key(len(positional)),
-            f"{callee} passes {sent.positional} positional arguments, the task takes {len(positional)}: {outcome}",
-        )
+    count = None if sent.positional is None else sent.positional + sent.after_result
+    if count is not None and not signature.varargs and count > len(positional):
+        where = sent.position_key(len(positional) - sent.after_result) if len(positional) > 0 or not sent.after_result else None
+        if sent.after_result:
+            text = f"{callee} gets the previous result, then {sent.positional} more; the task takes {len(positional)}"
+        else:
+            text = f"{callee} passes {sent.positional} positional arguments, the task takes {len(positional)}"
+        yield Problem("CEL009", where, f"{text}: {outcome}")
     if sent.partial or sent.positional is None:
         return
     given = {name for name, _ in sent.keywords}
@@ -318,6 +380,30 @@ def archive(path):
 def archive_all(root, name):
     archive.delay(root, name)  # expect: CEL009
     archive.apply((root,), {"name": name})  # expect: CEL009
+'''
+    ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery import Celery, chain
+
+app = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)
+
+
+@app.task
+def fetch(url):
+    return url
+
+
+@app.task
+def store(path):
+    return path
+
+
+def mirror(url, path):
+    chain(fetch.s(url), store.s(path))  # expect: CEL009
+    fetch.s(url) | store.s(path)  # expect: CEL009
 '''
     ),
 )
