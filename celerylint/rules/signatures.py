@@ -273,8 +273,22 @@ def _execution_option(sent: Sent, name: str, key: str, swallowed: bool, outcome:
     )
 
 
+EXPECTING_ERRORS = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesMessage"})
+
+
+def _expects_error(call: CallFact) -> bool:
+    """Inside `with pytest.raises(...)` / `self.assertRaises(...)`: the failure is the point."""
+    for manager in call.managers:
+        name = manager.last if isinstance(manager, Ref) else manager.attr if isinstance(manager, Attr) else ""
+        if name in EXPECTING_ERRORS:
+            return True
+    return False
+
+
 def _findings(project: Project, code: str) -> Iterator[Report]:
     for info, call, task, sent in _task_calls(project):
+        if _expects_error(call):
+            continue
         signature = _known_signature(project, task, sent.how)
         if signature is None:
             continue
@@ -439,6 +453,15 @@ def crawl(url, extra, options):
     parse.delay(*extra)  # the shape of extra is not known
     parse.apply_async(kwargs=options)
     log.delay(1, 2, 3, level="x")
+# --- tests/test_tasks.py
+import pytest
+
+from proj.tasks import parse
+
+
+def test_parse_needs_a_page():
+    with pytest.raises(TypeError):
+        parse.delay()  # the failure is what the test checks
 '''
     ),
     case(
