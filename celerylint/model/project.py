@@ -270,8 +270,9 @@ class Project:
                 apps.extend(app for app in self.apps_in(worker.closure) if app not in apps)
         return apps
 
-    def task_base_classes(self, task: TaskDef) -> Tuple[List[ClassObj], bool]:
-        """The classes a task's base may be, and whether all of them are known."""
+    def task_base_values(self, task: TaskDef) -> Optional[List[Obj]]:
+        """What the task's base is: its `base=`, else its apps' Task classes
+        (none written: Celery's Task). None for a shared task of an app the project does not create."""
         base = task.option("base")
         values: List[Tuple[Value, ModuleInfo, str]] = []
         if base is not None:
@@ -279,15 +280,25 @@ class Project:
         else:
             apps = self.task_apps(task)
             if not apps:
-                return [], False  # a shared task of an app the project does not create: its Task class is not known
+                return None
             for app in apps:
                 values.extend((item.value, item.module, item.scope) for item in self.task_classes(app))
-        classes: List[ClassObj] = []
-        known = True
+        found: List[Obj] = []
         for value, info, scope in values:
             obj = self.resolve(info, scope, value)
             if isinstance(value, Const) and isinstance(value.value, str):
                 obj = self.resolver.resolve_dotted(value.value.replace(":", "."), info)
+            found.append(obj)
+        return found
+
+    def task_base_classes(self, task: TaskDef) -> Tuple[List[ClassObj], bool]:
+        """The classes a task's base may be, and whether all of them are known."""
+        values = self.task_base_values(task)
+        if values is None:
+            return [], False  # a shared task of an app the project does not create: its Task class is not known
+        classes: List[ClassObj] = []
+        known = True
+        for obj in values:
             if isinstance(obj, ClassObj):
                 classes.append(obj)
             elif not (isinstance(obj, (ExtObj, AttrOf)) and str(getattr(obj, "path", "")).endswith("Task")):

@@ -22,6 +22,9 @@ class TaskDef:
     app: Optional[AppObj]  # None for @shared_task
     options: Tuple[Tuple[str, Value], ...]
     decorator_loc: Loc
+    # The decorator is `app.task`/`shared_task` itself with no `**` spread: `options` are all
+    # the options Celery gets (False for a project wrapper such as a Celery subclass's method).
+    exact: bool = True
 
     @property
     def name(self) -> str:
@@ -59,21 +62,24 @@ def _task_from_decorator(
 ) -> Optional[TaskDef]:
     options: Tuple[Tuple[str, Value], ...] = ()
     target = decorator
+    spread = False
     if isinstance(decorator, Call):
-        target, options = decorator.func, decorator.kwargs
+        target, options, spread = decorator.func, decorator.kwargs, decorator.has_star
     if not isinstance(target, Ref):
         return None
     obj = graph.resolve(info, function.scope, target)
     if isinstance(obj, ExtObj) and obj.path in SHARED_TASK:
-        return TaskDef(info, function, None, options, loc)
+        return TaskDef(info, function, None, options, loc, not spread)
+    exact = not spread
     if isinstance(obj, AttrOf) and obj.path == "task":
         owners = apps.apps_of(obj.base)
     elif isinstance(obj, FuncObj) and target.last != "task" and _wraps_app_task(graph, obj):
         # A task decorator of a Celery subclass (IndicoCelery.periodic_task) on an app.
         owners = apps.apps_of(graph.resolve(info, function.scope, Ref(target.scope, target.path.rpartition(".")[0])))
+        exact = False
     else:
         return None
-    return TaskDef(info, function, owners[0], options, loc) if len(owners) == 1 else None
+    return TaskDef(info, function, owners[0], options, loc, exact) if len(owners) == 1 else None
 
 
 def _wraps_app_task(graph: ProgramGraph, method: FuncObj) -> bool:
