@@ -16,10 +16,14 @@ RULE_NAMES: Dict[str, str] = {
     "CEL006": "missing-time-limit",
     "CEL007": "result-get-in-task",
     "CEL008": "ignored-result-read",
+    "CEL009": "call-signature-mismatch",
     "CEL013": "fixed-task-id",
+    "CEL014": "bind-mismatch",
     "CEL015": "worker-app-not-found",
     "CEL018": "queue-without-worker",
     "CEL019": "worker-broker-mismatch",
+    "CEL020": "unknown-task-option",
     "CEL021": "unknown-task-name",
+    "CEL022": "execution-option-in-delay",
 }
 ALL_CODES = tuple(RULE_NAMES)
