@@ -193,6 +193,7 @@ class FactExtractor(cst.CSTVisitor):
         top = _collect(module.body)
         self.frames: List[_Frame] = [_Frame("module", MODULE_SCOPE, top.bound, top.imports)]
         self.main_block = False
+        self.conditional_depth = 0  # enclosing `if` bodies and ImportError-catching `try` bodies
         self.imports: List[ImportFact] = []
         self.globals: List[Binding] = []
         self.functions: List[FunctionFact] = []
@@ -267,7 +268,7 @@ class FactExtractor(cst.CSTVisitor):
         for alias in node.names:
             module = dotted_name(alias.name) or ""
             bound = _asname(alias) or module.split(".", 1)[0]
-            self.imports.append(ImportFact(module, (), self.scope, line, False, (bound,)))
+            self.imports.append(ImportFact(module, (), self.scope, line, False, (bound,), self.conditional_depth > 0))
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
@@ -279,7 +280,7 @@ class FactExtractor(cst.CSTVisitor):
         else:
             names = tuple(dotted_name(alias.name) or "" for alias in node.names)
             bound = tuple(_asname(alias) or name for alias, name in zip(node.names, names))
-        self.imports.append(ImportFact(module, names, self.scope, line, True, bound))
+        self.imports.append(ImportFact(module, names, self.scope, line, True, bound, self.conditional_depth > 0))
         return False
 
     # --- definitions ------------------------------------------------------
@@ -453,7 +454,25 @@ class FactExtractor(cst.CSTVisitor):
             if node.orelse is not None:
                 node.orelse.visit(self)
             return False
-        return True
+        node.test.visit(self)
+        self.conditional_depth += 1
+        node.body.visit(self)
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        self.conditional_depth -= 1
+        return False
+
+    def visit_Try(self, node: cst.Try) -> bool:
+        guarded = any(_catches_import_error(handler) for handler in node.handlers)
+        self.conditional_depth += guarded
+        node.body.visit(self)
+        self.conditional_depth -= guarded
+        for handler in node.handlers:
+            handler.visit(self)
+        for part in (node.orelse, node.finalbody):
+            if part is not None:
+                part.visit(self)
+        return False
 
     def visit_Return(self, node: cst.Return) -> None:
         frame = self._function_frame()
@@ -552,6 +571,18 @@ class FactExtractor(cst.CSTVisitor):
             dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
             detailed=True,
         )
+
+
+IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _catches_import_error(handler: cst.ExceptHandler) -> bool:
+    """A bare `except:`, or one naming ImportError (or a base of it), alone or in a tuple."""
+    kind = handler.type
+    if kind is None:
+        return True
+    names = [element.value for element in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    return any((dotted_name(name) or "").rsplit(".", 1)[-1] in IMPORT_ERRORS for name in names)
 
 
 def _is_main_test(test: cst.BaseExpression) -> bool:

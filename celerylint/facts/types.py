@@ -149,6 +149,9 @@ class ImportFact:
     is_from: bool
     # The names bound in the importing module, parallel to names (or one for `import`).
     bound: Tuple[str, ...] = ()
+    # Under an `if` or in a `try` whose handler catches ImportError: it may never run, or its
+    # failure is handled (compatibility shims, `if TYPE_CHECKING:`).
+    conditional: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from celerylint.rules import context, dispatch, names, registration, results, serialization, syntax, timelimits, waiting, workers
+from celerylint.rules import (
+    compat,
+    context,
+    dispatch,
+    names,
+    registration,
+    results,
+    secrets,
+    serialization,
+    syntax,
+    timelimits,
+    transactions,
+    urls,
+    waiting,
+    workers,
+)
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule
 
@@ -22,9 +37,13 @@ ALL_RULES: List[Rule] = [
     results.IGNORED_RULE,
     dispatch.RULE,
     workers.RULE,
+    secrets.RULE,
+    compat.RULE,
     workers.QUEUE_RULE,
     workers.BROKER_RULE,
     names.RULE,
+    transactions.RULE,
+    urls.RULE,
 ]
 SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
 RULES_BY_CODE: Dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
