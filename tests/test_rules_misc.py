@@ -99,6 +99,7 @@ def test_imports_that_may_not_run_are_conditional(source: str, conditional: bool
         ("amqp://guest:guest@localhost//;amqp://app:R3alPw@mq2.shop.net//", "mq2.shop.net"),
         ("amqp://guest:other@mq.shop.net//", "mq.shop.net"),
         ("sqs://AKIAXXEXAMPLEKEY:wJalrXUtnFEMI@sqs.us-east-1.amazonaws.com/1/q", "sqs.us-east-1.amazonaws.com"),
+        ("sqs://AKIAIOSFODNN7:wJalrXUtnFEMIK7MDENG@", "AWS SQS"),  # kombu's SQS: no host, AWS keys
     ],
 )
 def test_secrets(url: str, host: str) -> None:

@@ -7,7 +7,7 @@ import re
 from typing import Dict, Iterator, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
-from celerylint.facts.types import MODULE_SCOPE, Binding, Call, Const, Loc, Ref, Value
+from celerylint.facts.types import MODULE_SCOPE, Call, Const, Loc, Ref, Sub, Value
 from celerylint.model.app_config import Origin
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project
@@ -53,9 +53,10 @@ def _secret_host(url: str) -> Optional[str]:
     if "://" not in url:
         return None
     try:
-        netloc = urlsplit(url).netloc
+        parts = urlsplit(url)
     except ValueError:
         return None
+    netloc = parts.netloc
     userinfo, at, hostport = netloc.rpartition("@")
     if not at:
         return None
@@ -64,7 +65,11 @@ def _secret_host(url: str) -> Optional[str]:
     if not colon or _placeholder(password) or (user, password) == ("guest", "guest"):
         return None
     host = _host(hostport)
-    return None if host is None or _local(host) else host
+    if host is None:
+        # No host: kombu's default, localhost, except for SQS, where the user and password
+        # are an AWS access key and its secret.
+        return "AWS SQS" if parts.scheme.lower() == "sqs" else None
+    return None if _local(host) else host
 
 
 def _placeholder(password: str) -> bool:
@@ -119,21 +124,26 @@ def _url_setting(name: str) -> Optional[str]:
     return setting if setting in URL_SETTINGS else None
 
 
-def _named_settings(project: Project) -> Iterator[Tuple[ModuleInfo, str, Binding, str]]:
-    """Module constants and class attributes named for a URL setting in any spelling Celery,
-    Django (`CELERY_BROKER_URL`) or Flask configs use, wherever they are written."""
+def _named_settings(project: Project) -> Iterator[Tuple[ModuleInfo, str, Value, str, Origin]]:
+    """Values written under the name of a URL setting in any spelling Celery, Django
+    (`CELERY_BROKER_URL`) or Flask configs use, wherever they are written: module constants,
+    class attributes, `config["CELERY_BROKER_URL"] = ...`, `settings.BROKER_URL = ...`."""
     for info in project.index.modules():
         if info.is_test:
             continue
-        for binding in info.facts.globals:
+        bindings = [(MODULE_SCOPE, binding) for binding in info.facts.globals]
+        bindings += [(cls.scope, binding) for cls in info.facts.classes for binding in cls.attributes]
+        for scope, binding in bindings:
             setting = _url_setting(binding.name)
             if setting is not None:
-                yield info, MODULE_SCOPE, binding, setting
-        for cls in info.facts.classes:
-            for binding in cls.attributes:
-                setting = _url_setting(binding.name)
-                if setting is not None:
-                    yield info, cls.scope, binding, setting
+                yield info, scope, binding.value, setting, project.origin(info, binding.loc)
+        for store in info.facts.stores:
+            target = store.target
+            key = target.key if isinstance(target, Sub) else None
+            name = key.value if isinstance(key, Const) else target.last if isinstance(target, Ref) else None
+            setting = _url_setting(name) if isinstance(name, str) else None
+            if setting is not None:
+                yield info, store.scope, store.value, setting, project.origin(info, store.loc)
 
 
 def _app_settings(project: Project) -> Iterator[Tuple[ModuleInfo, str, Value, str, Origin]]:
@@ -152,9 +162,7 @@ def _app_settings(project: Project) -> Iterator[Tuple[ModuleInfo, str, Value, st
 
 def check(project: Project) -> Iterator[Report]:
     seen: Dict[Tuple[str, int], None] = {}
-    candidates: List[Tuple[ModuleInfo, str, Value, str, Origin]] = list(_app_settings(project))
-    for info, scope, binding, setting in _named_settings(project):
-        candidates.append((info, scope, binding.value, setting, project.origin(info, binding.loc)))
+    candidates = list(_app_settings(project)) + list(_named_settings(project))
     for info, scope, value, setting, where in candidates:
         if (where.rel, where.line) in seen:
             continue
@@ -189,6 +197,11 @@ import os
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://:s3cr3t-Token@redis.prod.shop.net:6379/0")  # expect: CEL016
 CELERY_RESULT_BACKEND = "db+postgresql://celery:hunter2@10.0.3.7/results"  # expect: CEL016
+# --- proj/app.py
+from flask import Flask
+
+app = Flask(__name__)
+app.config["CELERY_BROKER_URL"] = "amqp://shop:Xk29fjw02@mq.shop.net//"  # expect: CEL016
 '''
     ),
 )
@@ -229,7 +242,8 @@ RULE = Rule(
         "Reports a broker or result backend URL (`broker=`, `backend=`, `broker_url`, `result_backend`, "
         "`CELERY_BROKER_URL`, `BROKER_URL`, `CELERY_RESULT_BACKEND`... in an app's configuration, a "
         "settings module or a config class), or the default of `os.environ.get(...)`/`env(..., "
-        "default=...)` for one, that holds a password for a host other than the local machine. Silent "
+        "default=...)` for one, that holds a password for a host other than the local machine (for SQS, "
+        "the AWS secret key). Silent "
         "for RabbitMQ's `guest:guest`, loopback addresses, single-label host names (docker-compose "
         "and Kubernetes services, reachable only inside their deployment), documentation domains "
         "(`example.com`, `.test`), and placeholders (`password`, `changeme`, `<password>`, `${...}`)."
