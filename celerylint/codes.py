@@ -20,10 +20,14 @@ RULE_NAMES: Dict[str, str] = {
     "CEL013": "fixed-task-id",
     "CEL014": "bind-mismatch",
     "CEL015": "worker-app-not-found",
+    "CEL016": "secret-in-url",
+    "CEL017": "removed-celery-api",
     "CEL018": "queue-without-worker",
     "CEL019": "worker-broker-mismatch",
     "CEL020": "unknown-task-option",
     "CEL021": "unknown-task-name",
     "CEL022": "execution-option-in-delay",
+    "CEL023": "dispatch-before-commit",
+    "CEL024": "url-for-without-server-name",
 }
 ALL_CODES = tuple(RULE_NAMES)

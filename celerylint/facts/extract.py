@@ -168,6 +168,7 @@ class FactExtractor(cst.CSTVisitor):
         top = _collect(module.body)
         self.frames: List[Frame] = [Frame("module", MODULE_SCOPE, top.bound, top.imports)]
         self.main_block = False
+        self.conditional_depth = 0  # enclosing `if` bodies and ImportError-catching `try` bodies
         self.imports: List[ImportFact] = []
         self.globals: List[Binding] = []
         self.functions: List[FunctionFact] = []
@@ -243,7 +244,7 @@ class FactExtractor(cst.CSTVisitor):
         for alias in node.names:
             module = dotted_name(alias.name) or ""
             bound = _asname(alias) or module.split(".", 1)[0]
-            self.imports.append(ImportFact(module, (), self.scope, line, False, (bound,), self.optional_imports > 0))
+            self.imports.append(ImportFact(module, (), self.scope, line, False, (bound,), self.optional_imports > 0, self.conditional_depth > 0))
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
@@ -255,14 +256,16 @@ class FactExtractor(cst.CSTVisitor):
         else:
             names = tuple(dotted_name(alias.name) or "" for alias in node.names)
             bound = tuple(_asname(alias) or name for alias, name in zip(node.names, names))
-        self.imports.append(ImportFact(module, names, self.scope, line, True, bound, self.optional_imports > 0))
+        self.imports.append(ImportFact(module, names, self.scope, line, True, bound, self.optional_imports > 0, self.conditional_depth > 0))
         return False
 
     def visit_Try(self, node: cst.Try) -> bool:
         optional = any(_catches_import_error(handler.type) for handler in node.handlers)
         self.optional_imports += optional
+        self.conditional_depth += optional
         node.body.visit(self)
         self.optional_imports -= optional
+        self.conditional_depth -= optional
         for handler in node.handlers:
             handler.visit(self)
         for block in (node.orelse, node.finalbody):
@@ -450,7 +453,13 @@ class FactExtractor(cst.CSTVisitor):
             if node.orelse is not None:
                 node.orelse.visit(self)
             return False
-        return True
+        node.test.visit(self)
+        self.conditional_depth += 1
+        node.body.visit(self)
+        if node.orelse is not None:
+            node.orelse.visit(self)
+        self.conditional_depth -= 1
+        return False
 
     def visit_Return(self, node: cst.Return) -> None:
         frame = self._function_frame()

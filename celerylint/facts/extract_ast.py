@@ -248,6 +248,7 @@ class AstFactExtractor:
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
+        self.conditional_depth = 0  # enclosing `if` bodies and ImportError-catching `try` bodies
         self.star_import = any(
             isinstance(statement, ast.ImportFrom) and any(alias.name == "*" for alias in statement.names)
             for statement in tree.body
@@ -513,7 +514,7 @@ class AstFactExtractor:
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             bound = alias.asname or alias.name.split(".", 1)[0]
-            self.imports.append(ImportFact(alias.name, (), self.scope, node.lineno, False, (bound,), self.optional_imports > 0))
+            self.imports.append(ImportFact(alias.name, (), self.scope, node.lineno, False, (bound,), self.optional_imports > 0, self.conditional_depth > 0))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = _from_module(node)
@@ -523,13 +524,15 @@ class AstFactExtractor:
         else:
             names = tuple(alias.name for alias in node.names)
             bound = tuple(alias.asname or alias.name for alias in node.names)
-        self.imports.append(ImportFact(module, names, self.scope, node.lineno, True, bound, self.optional_imports > 0))
+        self.imports.append(ImportFact(module, names, self.scope, node.lineno, True, bound, self.optional_imports > 0, self.conditional_depth > 0))
 
     def visit_Try(self, node: ast.Try) -> None:
         optional = any(_catches_import_error(handler.type) for handler in node.handlers)
         self.optional_imports += optional
+        self.conditional_depth += optional
         self.visit_body(node.body)
         self.optional_imports -= optional
+        self.conditional_depth -= optional
         self.visit_body(node.handlers)
         self.visit_body(node.orelse)
         self.visit_body(node.finalbody)
@@ -705,7 +708,11 @@ class AstFactExtractor:
             self.main_block = False
             self.visit_body(node.orelse)
             return
-        self.generic_visit(node)
+        self.visit(node.test)
+        self.conditional_depth += 1
+        self.visit_body(node.body)
+        self.visit_body(node.orelse)
+        self.conditional_depth -= 1
 
     def visit_Return(self, node: ast.Return) -> None:
         frame = self._function_frame()

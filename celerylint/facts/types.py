@@ -160,6 +160,9 @@ class ImportFact:
     # Written where a failed import is caught (`try: ... except ImportError`, `with
     # suppress(ImportError)`): the module may be absent where the code runs.
     optional: bool = False
+    # Under an `if` or in a `try` whose handler catches ImportError: it may never run, or its
+    # failure is handled (compatibility shims, `if TYPE_CHECKING:`).
+    conditional: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Dict, List
 
 from celerylint.rules import (
-    context, dispatch, names, options, registration, results, serialization, signatures, syntax, timelimits, waiting, workers,
+    compat, context, dispatch, names, options, registration, results, secrets, serialization, signatures, syntax,
+    timelimits, transactions, urls, waiting, workers,
 )
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule
@@ -26,11 +27,15 @@ ALL_RULES: List[Rule] = [
     dispatch.RULE,
     signatures.BIND_RULE,
     workers.RULE,
+    secrets.RULE,
+    compat.RULE,
     workers.QUEUE_RULE,
     workers.BROKER_RULE,
     options.RULE,
     names.RULE,
     signatures.EXECUTION_OPTION_RULE,
+    transactions.RULE,
+    urls.RULE,
 ]
 SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
 RULES_BY_CODE: Dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
