@@ -15,6 +15,7 @@ from celerylint.facts.types import (
     Binding,
     Call,
     CallFact,
+    Const,
     ClassFact,
     FunctionFact,
     ImportFact,
@@ -448,14 +449,18 @@ class Resolver:
             writes = self.instance_attrs.get(owner, {}).get(attr)
             if not writes:
                 continue
+            fallback: Obj = UNKNOWN
             for module, scope, value in writes:
                 info = self.module(module)
                 if info is None:
                     continue
                 found = self.resolve(Ctx(info, scope), value, depth + 1)
-                if not isinstance(found, UnknownObj):
+                # `self.app = None` in __init__, the app in init_app(): the app is what is used.
+                if isinstance(found, ValObj) and found.value == Const(None):
+                    fallback = found
+                elif not isinstance(found, UnknownObj):
                     return found
-            return UNKNOWN
+            return fallback
         return None
 
     def assigned_method(self, cls: Optional[ClassObj], attr: str, depth: int = 0) -> Optional[FuncObj]:
