@@ -147,7 +147,7 @@ class ClosureBuilder:
         if isinstance(func, ExtObj) and func.path in LAZY_PROXIES and call.args:
             # The worker builds the app behind a lazy proxy as soon as it uses it.
             target = self.graph.resolve(info, scope, call.args[0])
-            if isinstance(target, FuncObj) and self.graph.resolver.lazy_target(Ctx(info, scope), call) is not None:
+            if isinstance(target, FuncObj) and isinstance(self.graph.resolver.lazy_target(Ctx(info, scope), call), AppObj):
                 self.add_function(target, "a lazy proxy")
         if isinstance(func, FuncObj):
             self.add_function(func, f"{info.name}")

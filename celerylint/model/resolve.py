@@ -585,7 +585,8 @@ class Resolver:
         else:
             function = self.resolve(ctx, argument, depth + 1)
             found = self._returned(function, depth + 1) if isinstance(function, FuncObj) else UNKNOWN
-        return None if isinstance(found, UnknownObj) else found
+        # Only what the proxy is known to be (an app, an instance): a literal stays the proxy.
+        return None if isinstance(found, (UnknownObj, ValObj, ParamObj)) else found
 
     def _returned(self, func: FuncObj, depth: int) -> Obj:
         fact = self.functions.get((func.module, func.qualname))
