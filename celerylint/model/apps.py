@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, Attr, Call, CallFact, Const, Loc, Opaque, Ref, Sub, Value
+from celerylint.facts.types import MODULE_SCOPE, Attr, Call, CallFact, Const, FunctionFact, Loc, Opaque, Ref, Sub, Value
 from celerylint.model.app_config import (
     FROM_OBJECT,
     PRECONF,
@@ -202,11 +202,13 @@ class _AppsBuilder:
         function = self.graph.resolver.functions.get((init.module, init.qualname))
         info = self.graph.index.by_name.get(init.module)
         varkw = next((p.name for p in function.params if p.kind == "varkw"), None) if function is not None else None
-        if function is None or info is None or varkw is None or not _passes_kwargs_up(info, init.qualname, varkw):
+        if function is None or info is None or varkw is None or not _passes_kwargs_up(info, init.qualname):
             return
         place = (info.name, init.qualname)
         entries: List[Entry] = []
-        for key, value, loc, is_default in _kwargs_writes(info, init.qualname, varkw):
+        writes, unknown = _kwargs_writes(info, function, varkw)
+        opaque = tuple(Opacity(f"{varkw} filled at run time", place, origin(info, loc)) for loc in unknown) if overrides else ()
+        for key, value, loc, is_default in writes:
             if is_default == overrides:
                 continue
             if is_default and definition.call.kwarg(key) is not None:
@@ -220,8 +222,8 @@ class _AppsBuilder:
                     listed.append(setting)
             else:
                 entries.append(Entry(CONSTRUCTOR_ALIASES.get(key, key), value, place, origin(info, loc)))
-        if entries:
-            sources.append(Source(tuple(entries), (), PRECONF, None, place))
+        if entries or opaque:
+            sources.append(Source(tuple(entries), opaque, PRECONF, None, place))
 
     def _find_extension_apps(self) -> None:
         for info, call in self.graph.calls_named(*EXTENSIONS):
@@ -367,7 +369,7 @@ class _AppsBuilder:
                 self.sources[app].append(Source((entry,), (), PRECONF, None, place))
 
 
-def _passes_kwargs_up(info: ModuleInfo, scope: str, varkw: str) -> bool:
+def _passes_kwargs_up(info: ModuleInfo, scope: str) -> bool:
     """`super().__init__(..., **kwargs)` (or `Celery.__init__(self, ..., **kwargs)`) in ``scope``."""
     for call in info.facts.calls:
         func = call.value.func
@@ -378,15 +380,20 @@ def _passes_kwargs_up(info: ModuleInfo, scope: str, varkw: str) -> bool:
     return False
 
 
-def _kwargs_writes(info: ModuleInfo, scope: str, varkw: str) -> List[Tuple[str, Value, Loc, bool]]:
+def _kwargs_writes(info: ModuleInfo, function: FunctionFact, varkw: str) -> Tuple[List[Tuple[str, Value, Loc, bool]], List[Loc]]:
     """What a function writes into its ``**kwargs`` dict, in source order: (key, value, where,
-    whether it is only a default): `kwargs["k"] = v`, `kwargs.setdefault("k", v)`, `kwargs.update(k=v)`."""
+    whether it is only a default): `kwargs["k"] = v`, `kwargs.setdefault("k", v)`, `kwargs.update(k=v)`;
+    and where it writes what is not known (a computed key, `kwargs.update(other)`, `kwargs = ...`)."""
+    scope = function.qualname
     found: List[Tuple[int, int, str, Value, Loc, bool]] = []
+    unknown: List[Loc] = [binding.loc for binding in function.locals if binding.name == varkw]
     for store in info.facts.stores:
         target = store.target
         if store.scope == scope and isinstance(target, Sub) and target.base == Ref("local", varkw):
             if isinstance(target.key, Const) and isinstance(target.key.value, str):
                 found.append((store.loc.line, store.loc.col, target.key.value, store.value, store.loc, False))
+            else:
+                unknown.append(store.loc)
     for call in info.facts.calls:
         func = call.value.func
         if call.scope != scope or not isinstance(func, Ref) or func.path not in (f"{varkw}.setdefault", f"{varkw}.update"):
@@ -398,4 +405,8 @@ def _kwargs_writes(info: ModuleInfo, scope: str, varkw: str) -> List[Tuple[str, 
         elif func.last == "update":
             for key, value in call.value.kwargs:
                 found.append((call.loc.line, call.loc.col, key, value, call.loc, False))
-    return [item[2:] for item in sorted(found, key=lambda item: (item[0], item[1]))]
+            if call.value.args or call.value.has_star:
+                unknown.append(call.loc)
+        else:
+            unknown.append(call.loc)
+    return [item[2:] for item in sorted(found, key=lambda item: (item[0], item[1]))], unknown
