@@ -133,6 +133,8 @@ class _AppsBuilder:
             self._init_kwargs_sources(app, definition, self.sources[app], overrides=False)
             self._constructor_sources(app, definition)
             self._init_kwargs_sources(app, definition, self.sources[app], overrides=True)
+            if not self.task_classes.get(app):
+                self._class_task_cls(app)
             for info in hidden.get(app, ()):
                 # In force wherever the broken module runs: a worker that never imports it
                 # still has a known configuration.
@@ -224,6 +226,25 @@ class _AppsBuilder:
                 entries.append(Entry(CONSTRUCTOR_ALIASES.get(key, key), value, place, origin(info, loc)))
         if entries or opaque:
             sources.append(Source(tuple(entries), opaque, PRECONF, None, place))
+
+    def _class_task_cls(self, app: AppObj) -> None:
+        """`class MyCelery(Celery): task_cls = "pkg.tasks:BaseTask"`: Celery takes the class
+        attribute when the call passes no task_cls (`self.task_cls = task_cls or self.task_cls`)."""
+        cls = self.app_class_of.get(app)
+        if cls is None:
+            return
+        resolver = self.graph.resolver
+        for owner in resolver.mro(cls):
+            if not isinstance(owner, ClassObj):
+                continue
+            fact = resolver.classes.get((owner.module, owner.qualname))
+            info = self.graph.index.by_name.get(owner.module)
+            if fact is None or info is None:
+                continue
+            for binding in reversed(fact.attributes):
+                if binding.name == "task_cls":
+                    self.task_classes.setdefault(app, []).append(TaskClassSetting(binding.value, info, fact.scope, binding.loc))
+                    return
 
     def _find_extension_apps(self) -> None:
         for info, call in self.graph.calls_named(*EXTENSIONS):
