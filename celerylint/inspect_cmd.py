@@ -154,7 +154,8 @@ def render(project: Project) -> str:
         lines.append("No Celery app found.")
     for app, definition in sorted(project.apps.items(), key=lambda item: (item[1].module.rel, item[1].loc.line)):
         scope = f" in {definition.scope}()" if definition.scope else ""
-        lines.append(f"Celery app created at {definition.module.rel}:{definition.loc.line}{scope}")
+        made = "annotated (its value is not known)" if definition.annotated else "created"
+        lines.append(f"Celery app {made} at {definition.module.rel}:{definition.loc.line}{scope}")
         for name in SHOWN_SETTINGS:
             lines.append(f"  {name}: {_describe_setting(project, app, name)}")
     lines.append("")
@@ -282,7 +283,10 @@ def _app_json(project: Project, app: AppObj) -> Dict[str, Json]:
             obj = project.resolver.resolve_dotted(value.value.replace(":", "."), info)
         task_cls.add((info.rel, loc.line, _obj_name(obj) or ""))
     autodiscover = sorted({(item.module.rel, item.call.loc.line) for item in project.autodiscoveries if item.app == app})
+    # An app known only from an annotation (`app: Celery`) says so; others keep their layout.
+    annotated: Dict[str, Json] = {"annotated": True} if definition.annotated else {}
     return {
+        **annotated,
         "created": project.app_label(app),
         "module": definition.module.name,
         "scope": definition.scope or None,

@@ -175,6 +175,7 @@ class FactExtractor(cst.CSTVisitor):
         self.classes: List[ClassFact] = []
         self.calls: List[CallFact] = []
         self.stores: List[StoreFact] = []
+        self.annotations: List[Binding] = []
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
@@ -368,8 +369,10 @@ class FactExtractor(cst.CSTVisitor):
     def _bind(self, name: str, value: Value, node: cst.CSTNode) -> None:
         binding = Binding(name, value, self.loc(node))
         frame = self.frame
-        if frame.kind == "module" or name in frame.globals_declared:
+        if frame.kind == "module":
             self.globals.append(binding)
+        elif name in frame.globals_declared:
+            self.globals.append(Binding(name, value, binding.loc, self.scope))
         elif frame.kind == "class":
             frame.attributes.append(binding)
         else:
@@ -400,11 +403,24 @@ class FactExtractor(cst.CSTVisitor):
         return False
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> bool:
+        self._annotation(node.target, node.annotation.annotation)
         if node.value is None:
             return False
         node.value.visit(self)
         self._assign_target(node.target, self.value(node.value), node)
         return False
+
+    def _annotation(self, target: cst.BaseExpression, annotation: cst.BaseExpression) -> None:
+        """A module global's annotation: a hint of what the name holds when its value is not known."""
+        frame = self.frame
+        if not isinstance(target, cst.Name) or not (frame.kind == "module" or target.value in frame.globals_declared):
+            return
+        if isinstance(annotation, cst.SimpleString):
+            try:
+                annotation = cst.parse_expression(annotation.evaluated_value if isinstance(annotation.evaluated_value, str) else "")
+            except cst.ParserSyntaxError:
+                return
+        self.annotations.append(Binding(target.value, self.value(annotation), self.loc(target), self.scope))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> bool:
         node.value.visit(self)
@@ -558,6 +574,7 @@ class FactExtractor(cst.CSTVisitor):
             uses=tuple(sorted(self.uses.values(), key=lambda use: (use.loc.line, use.loc.col))),
             dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
             detailed=True,
+            annotations=tuple(self.annotations),
         )
 
 

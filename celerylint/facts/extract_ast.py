@@ -247,6 +247,7 @@ class AstFactExtractor:
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
+        self.annotations: List[Binding] = []
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
         self.conditional_depth = 0  # enclosing `if` bodies and ImportError-catching `try` bodies
         self.star_import = any(
@@ -626,8 +627,10 @@ class AstFactExtractor:
     def _bind(self, name: str, value: Value, loc: Loc) -> None:
         binding = Binding(name, value, loc)
         frame = self.frame
-        if frame.kind == "module" or name in frame.globals_declared:
+        if frame.kind == "module":
             self.globals.append(binding)
+        elif name in frame.globals_declared:
+            self.globals.append(Binding(name, value, loc, self.scope))
         elif frame.kind == "class":
             frame.attributes.append(binding)
         else:
@@ -655,10 +658,24 @@ class AstFactExtractor:
             self._assign_target(target, value)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._annotation(node.target, node.annotation)
         if node.value is None:
             return
         self.visit(node.value)
         self._assign_target(node.target, self.value(node.value))
+
+    def _annotation(self, target: ast.expr, annotation: ast.expr) -> None:
+        """A module global's annotation: a hint of what the name holds when its value is not known."""
+        frame = self.frame
+        if not isinstance(target, ast.Name) or not (frame.kind == "module" or target.id in frame.globals_declared):
+            return
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, (str, bytes)) and self._literals(annotation) == 1:
+            text = annotation.value if isinstance(annotation.value, str) else ""
+            try:
+                annotation = ast.parse(text.strip(), mode="eval").body
+            except (SyntaxError, ValueError):
+                return
+        self.annotations.append(Binding(target.id, self.value(annotation), self.loc(target), self.scope))
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -854,6 +871,7 @@ class AstFactExtractor:
             uses=tuple(sorted(self.uses.values(), key=lambda use: (use.loc.line, use.loc.col))),
             dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
             detailed=True,
+            annotations=tuple(self.annotations),
         )
 
 

@@ -212,6 +212,9 @@ class Binding:
     name: str
     value: Value
     loc: Loc
+    # Where the assignment runs: a module global assigned in a function (`global x; x = ...`)
+    # runs, and has its value evaluated, in that function.
+    scope: str = MODULE_SCOPE
 
 
 @dataclass(frozen=True)
@@ -276,3 +279,6 @@ class ModuleFacts:
     # Cheap scans only: every name bound at module level (defs, classes, assignments, imports);
     # ("*",) when they are not known (a file too large to parse).
     defined_names: Tuple[str, ...] = ()
+    # Module-level names with a type annotation (`app: Celery`, `app: "Celery" = ...`,
+    # `app: Optional[Celery] = None`): value is the annotation, a string one parsed.
+    annotations: Tuple[Binding, ...] = ()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, Call, CallFact, Const, Loc, Ref, Sub, Value
+from celerylint.facts.types import MODULE_SCOPE, Attr, Call, CallFact, Const, FunctionFact, Loc, Opaque, Ref, Sub, Value
 from celerylint.model.app_config import (
     FROM_OBJECT,
     PRECONF,
@@ -23,7 +23,7 @@ from celerylint.model.app_config import (
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.graph import ProgramGraph, origin, transitive
 from celerylint.model.modules import ModuleInfo
-from celerylint.model.resolve import EXTENSION_APP_FACTORIES, EXTENSION_APP_HOLDERS, AppClassObj, AppObj, ClassObj, ExtObj, InstObj, Obj
+from celerylint.model.resolve import EXTENSION_APP_FACTORIES, EXTENSION_APP_HOLDERS, AppClassObj, AppObj, ClassObj, ExtObj, FuncObj, InstObj, Obj
 
 # Extensions that create and configure an app themselves: their calls, and the Task class they set.
 EXTENSIONS = {
@@ -44,6 +44,8 @@ class AppDef:
     call: Call
     loc: Loc
     extension: Optional[str] = None  # the extension that creates it (Flask-CeleryExt), if any
+    # Known only from an annotation (`app: Celery`): an app whose creation is not seen.
+    annotated: bool = False
 
     @property
     def label(self) -> str:
@@ -125,7 +127,14 @@ class _AppsBuilder:
             if definition.extension is not None:
                 self._extension_sources(app, definition)
                 continue
+            if definition.annotated:
+                self._annotated_sources(app, definition)
+                continue
+            self._init_kwargs_sources(app, definition, self.sources[app], overrides=False)
             self._constructor_sources(app, definition)
+            self._init_kwargs_sources(app, definition, self.sources[app], overrides=True)
+            if not self.task_classes.get(app):
+                self._class_task_cls(app)
             for info in hidden.get(app, ()):
                 # In force wherever the broken module runs: a worker that never imports it
                 # still has a known configuration.
@@ -158,6 +167,84 @@ class _AppsBuilder:
                     self.app_class_of[obj] = func
                     # Attribute lookups on this app follow its class (IndicoCelery.periodic_task).
                     resolver.app_class_of[obj] = func
+        self._find_annotated_apps()
+
+    def _find_annotated_apps(self) -> None:
+        """Globals annotated as Celery apps whose value does not resolve to an app the project
+        creates: apps of unknown configuration, so that their tasks are seen."""
+        resolver = self.graph.resolver
+        for info in self.graph.index.modules():
+            for annotation in info.facts.annotations:
+                hinted = resolver.annotated_app(info.name, annotation.name)
+                if hinted is None or hinted in self.definitions or resolver.module_attr(info.name, annotation.name) != hinted:
+                    continue
+                call = Call(annotation.value)
+                self.definitions[hinted] = AppDef(hinted, info, annotation.scope, call, annotation.loc, annotated=True)
+                self.sources[hinted] = []
+
+    def _annotated_sources(self, app: AppObj, definition: AppDef) -> None:
+        """Nothing is known of an app seen only through an annotation: its settings and Task class."""
+        info = definition.module
+        place = (info.name, definition.scope)
+        why = "only its annotation says it is a Celery app: how it is made is not known"
+        self.sources[app].append(Source((), (Opacity(why, place, origin(info, definition.loc)),), FROM_OBJECT, None, place))
+        self.task_classes.setdefault(app, []).append(TaskClassSetting(Opaque("annotation"), info, definition.scope, definition.loc))
+
+    def _init_kwargs_sources(self, app: AppObj, definition: AppDef, sources: List[Source], overrides: bool) -> None:
+        """A Celery subclass whose `__init__` fills keyword arguments before passing them on
+        (`kwargs["include"] = [...]`, `kwargs.setdefault("task_cls", ...)`, then
+        `super().__init__(*args, **kwargs)`): defaults apply under the call's own keywords,
+        assignments over them."""
+        cls = self.app_class_of.get(app)
+        if cls is None:
+            return
+        init = self.graph.resolver.class_attr(cls, "__init__")
+        if not isinstance(init, FuncObj):
+            return
+        function = self.graph.resolver.functions.get((init.module, init.qualname))
+        info = self.graph.index.by_name.get(init.module)
+        varkw = next((p.name for p in function.params if p.kind == "varkw"), None) if function is not None else None
+        if function is None or info is None or varkw is None or not _passes_kwargs_up(info, init.qualname):
+            return
+        place = (info.name, init.qualname)
+        entries: List[Entry] = []
+        writes, unknown = _kwargs_writes(info, function, varkw)
+        opaque = tuple(Opacity(f"{varkw} filled at run time", place, origin(info, loc)) for loc in unknown) if overrides else ()
+        for key, value, loc, is_default in writes:
+            if is_default == overrides:
+                continue
+            if is_default and definition.call.kwarg(key) is not None:
+                continue  # the call passes it: setdefault leaves it
+            if key == "task_cls":
+                setting = TaskClassSetting(value, info, init.qualname, loc)
+                listed = self.task_classes.setdefault(app, [])
+                if overrides:
+                    listed.insert(0, setting)
+                else:
+                    listed.append(setting)
+            else:
+                entries.append(Entry(CONSTRUCTOR_ALIASES.get(key, key), value, place, origin(info, loc)))
+        if entries or opaque:
+            sources.append(Source(tuple(entries), opaque, PRECONF, None, place))
+
+    def _class_task_cls(self, app: AppObj) -> None:
+        """`class MyCelery(Celery): task_cls = "pkg.tasks:BaseTask"`: Celery takes the class
+        attribute when the call passes no task_cls (`self.task_cls = task_cls or self.task_cls`)."""
+        cls = self.app_class_of.get(app)
+        if cls is None:
+            return
+        resolver = self.graph.resolver
+        for owner in resolver.mro(cls):
+            if not isinstance(owner, ClassObj):
+                continue
+            fact = resolver.classes.get((owner.module, owner.qualname))
+            info = self.graph.index.by_name.get(owner.module)
+            if fact is None or info is None:
+                continue
+            for binding in reversed(fact.attributes):
+                if binding.name == "task_cls":
+                    self.task_classes.setdefault(app, []).append(TaskClassSetting(binding.value, info, fact.scope, binding.loc))
+                    return
 
     def _find_extension_apps(self) -> None:
         for info, call in self.graph.calls_named(*EXTENSIONS):
@@ -301,3 +388,46 @@ class _AppsBuilder:
         for obj in self.graph.receivers(info, scope, receiver):
             for app in model.apps_of(obj):
                 self.sources[app].append(Source((entry,), (), PRECONF, None, place))
+
+
+def _passes_kwargs_up(info: ModuleInfo, scope: str) -> bool:
+    """`super().__init__(..., **kwargs)` (or `Celery.__init__(self, ..., **kwargs)`) in ``scope``."""
+    for call in info.facts.calls:
+        func = call.value.func
+        if call.scope != scope or not call.value.has_star:
+            continue
+        if (isinstance(func, Attr) and func.attr == "__init__") or (isinstance(func, Ref) and func.last == "__init__"):
+            return True
+    return False
+
+
+def _kwargs_writes(info: ModuleInfo, function: FunctionFact, varkw: str) -> Tuple[List[Tuple[str, Value, Loc, bool]], List[Loc]]:
+    """What a function writes into its ``**kwargs`` dict, in source order: (key, value, where,
+    whether it is only a default): `kwargs["k"] = v`, `kwargs.setdefault("k", v)`, `kwargs.update(k=v)`;
+    and where it writes what is not known (a computed key, `kwargs.update(other)`, `kwargs = ...`)."""
+    scope = function.qualname
+    found: List[Tuple[int, int, str, Value, Loc, bool]] = []
+    unknown: List[Loc] = [binding.loc for binding in function.locals if binding.name == varkw]
+    for store in info.facts.stores:
+        target = store.target
+        if store.scope == scope and isinstance(target, Sub) and target.base == Ref("local", varkw):
+            if isinstance(target.key, Const) and isinstance(target.key.value, str):
+                found.append((store.loc.line, store.loc.col, target.key.value, store.value, store.loc, False))
+            else:
+                unknown.append(store.loc)
+    for call in info.facts.calls:
+        func = call.value.func
+        if call.scope != scope or not isinstance(func, Ref) or func.path not in (f"{varkw}.setdefault", f"{varkw}.update"):
+            continue
+        if func.last == "setdefault" and len(call.value.args) == 2 and isinstance(call.value.args[0], Const):
+            key = call.value.args[0].value
+            if isinstance(key, str):
+                found.append((call.loc.line, call.loc.col, key, call.value.args[1], call.loc, True))
+        elif func.last == "update":
+            for key, value in call.value.kwargs:
+                found.append((call.loc.line, call.loc.col, key, value, call.loc, False))
+            if call.value.args or call.value.has_star:
+                unknown.append(call.loc)
+        else:
+            unknown.append(call.loc)
+    return [item[2:] for item in sorted(found, key=lambda item: (item[0], item[1]))], unknown

@@ -17,7 +17,7 @@ from celerylint.model.apps import AppModel, Autodiscovery
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.graph import ProgramGraph
 from celerylint.model.modules import ModuleInfo
-from celerylint.model.resolve import AppObj, ClassObj, Ctx, ExtObj, FuncObj, ValObj
+from celerylint.model.resolve import LAZY_PROXIES, AppObj, ClassObj, Ctx, ExtObj, FuncObj, ValObj
 
 MAX_ROUNDS = 10
 
@@ -128,9 +128,27 @@ class ClosureBuilder:
         for call in facts.calls:
             if call.scope == scope:
                 self._follow_call(info, scope, call.value)
+        self._follow_property_reads(info, scope)
+
+    def _follow_property_reads(self, info: ModuleInfo, scope: str) -> None:
+        """Reading a property runs its getter (`@ext.celery.task`, `app = ext.celery`)."""
+        refs: List[Value] = [call.value.func for call in info.facts.calls if call.scope == scope]
+        refs.extend(decorator for function in info.facts.functions if function.scope == scope for decorator, _ in function.decorators)
+        if scope == MODULE_SCOPE:
+            refs.extend(binding.value for binding in info.facts.globals if binding.scope == scope)
+        for value in refs:
+            if isinstance(value, Call):
+                value = value.func
+            for getter in self.graph.resolver.property_getters(Ctx(info, scope), value):
+                self.add_function(getter, info.name)
 
     def _follow_call(self, info: ModuleInfo, scope: str, call: Call) -> None:
         func = self.graph.resolve(info, scope, call.func)
+        if isinstance(func, ExtObj) and func.path in LAZY_PROXIES and call.args:
+            # The worker builds the app behind a lazy proxy as soon as it uses it.
+            target = self.graph.resolve(info, scope, call.args[0])
+            if isinstance(target, FuncObj) and isinstance(self.graph.resolver.lazy_target(Ctx(info, scope), call), AppObj):
+                self.add_function(target, "a lazy proxy")
         if isinstance(func, FuncObj):
             self.add_function(func, f"{info.name}")
         elif isinstance(func, ClassObj):

@@ -86,19 +86,29 @@ class ProgramGraph:
         if function is None:
             return [UNKNOWN]
         position = next((i for i, p in enumerate(function.params) if p.name == param.name), -1)
-        if function.class_qualname:
-            position -= 1
         target = FuncObj(param.module, param.function)
+        # A function assigned onto a class (`Celery.init_app = init_app`) is called as a method:
+        # its first parameter is the receiver.
+        bound = bool(function.class_qualname) or self.resolver.is_assigned_method(target)
+        if bound:
+            position -= 1
         found: List[Obj] = []
-        for info, call in self.calls_named(function.name):
-            if self.resolve(info, call.scope, call.value.func) != target:
+        for info, call in self.calls_named(*{function.name, *self._assigned_names(target)}):
+            func = call.value.func
+            if self.resolve(info, call.scope, func) != target:
                 continue
             argument = call.value.kwarg(param.name)
             if argument is None and 0 <= position < len(call.value.args):
                 argument = call.value.args[position]
+            elif argument is None and position == -1 and not function.class_qualname and isinstance(func, Ref) and "." in func.path:
+                argument = Ref(func.scope, func.path.rpartition(".")[0])
             if argument is not None:
                 found.extend(self.receivers(info, call.scope, argument, depth + 1))
         return found or [UNKNOWN]
+
+    def _assigned_names(self, function: FuncObj) -> List[str]:
+        """The attribute names a function is assigned onto a class under (`Celery.init_app = ...`)."""
+        return [attr for (_, attr) in self.resolver.class_stores()] if self.resolver.is_assigned_method(function) else []
 
     def local_value(self, info: ModuleInfo, scope: str, name: str) -> Optional[Value]:
         """The last value bound to a local name in a function, if any."""

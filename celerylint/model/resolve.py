@@ -15,6 +15,7 @@ from celerylint.facts.types import (
     Binding,
     Call,
     CallFact,
+    Const,
     ClassFact,
     FunctionFact,
     ImportFact,
@@ -27,6 +28,24 @@ CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.ba
 # Apps that extensions create: a holder class whose attribute is the app, and factories.
 EXTENSION_APP_HOLDERS = {"flask_celeryext.FlaskCeleryExt": "celery", "flask_celeryext.ext.FlaskCeleryExt": "celery"}
 EXTENSION_APP_FACTORIES = frozenset({"flask_celeryext.create_celery_app", "flask_celeryext.app.create_celery_app"})
+# Objects that stand for what a function returns, built on first use: `Proxy(get_app)`.
+LAZY_PROXIES = frozenset(
+    {
+        "celery.local.Proxy",
+        "celery.local.PromiseProxy",
+        "celery.utils.objects.Proxy",
+        "werkzeug.local.LocalProxy",
+        "werkzeug.LocalProxy",
+    }
+)
+# Decorators that make a method an attribute computed on each read.
+PROPERTIES = frozenset(
+    {"builtins.property", "functools.cached_property", "werkzeug.utils.cached_property", "django.utils.functional.cached_property"}
+)
+# Annotations that wrap the type they name: `Optional[Celery]`, `Union[Celery, None]`.
+TYPE_WRAPPERS = frozenset(
+    {"typing.Optional", "typing.Union", "typing_extensions.Optional", "typing.Final", "typing.ClassVar", "typing_extensions.Final"}
+)
 MAX_DEPTH = 25
 
 
@@ -130,6 +149,11 @@ class Resolver:
         self.app_class_of: Dict[AppObj, ClassObj] = {}
         # The Task class an app uses (`task_cls=`, `app.Task = X`), where it is written.
         self.app_task_class: Dict[AppObj, Tuple[ModuleInfo, str, Value]] = {}
+        self.annotations: Dict[str, Dict[str, Binding]] = {}
+        # `self.x = v` in a method of a project class: class -> attribute -> (module, method, value), last first.
+        self.instance_attrs: Dict[ClassObj, Dict[str, List[Tuple[str, str, Value]]]] = {}
+        # `Cls.name = value` at module level, by the dotted name of what Cls names: found on first use.
+        self._class_stores: Optional[Dict[Tuple[str, str], Tuple[ModuleInfo, str, Value]]] = None
         for info in index.modules():
             self._index_module(info)
 
@@ -153,6 +177,23 @@ class Resolver:
         self.star_imports[info.name] = stars
         for call in facts.calls:
             self.calls_by_value.setdefault((info.name, call.scope, call.value), call)
+        self.annotations[info.name] = {binding.name: binding for binding in facts.annotations}
+        for store in facts.stores:
+            self._index_instance_store(info, store.target, store.scope, store.value)
+
+    def _index_instance_store(self, info: ModuleInfo, target: Value, scope: str, value: Value) -> None:
+        """`self.x = v` in a method: an attribute every instance of the class gets."""
+        if not (isinstance(target, Ref) and target.scope == "local" and target.path.count(".") == 1):
+            return
+        function = self.functions.get((info.name, scope))
+        if function is None or function.class_qualname is None or not function.params:
+            return
+        first = function.params[0]
+        holder, _, attr = target.path.partition(".")
+        if first.name != holder or first.kind not in ("pos", "posonly"):
+            return
+        cls = ClassObj(info.name, function.class_qualname)
+        self.instance_attrs.setdefault(cls, {}).setdefault(attr, []).insert(0, (info.name, scope, value))
 
     def module(self, name: str) -> Optional[ModuleInfo]:
         return self.index.by_name.get(name)
@@ -258,12 +299,46 @@ class Resolver:
         return None
 
     def module_attr(self, module: str, name: str, depth: int = 0) -> Obj:
+        found = self._module_attr(module, name, depth)
+        if isinstance(found, (AppObj, AppClassObj)):
+            return found
+        hinted = self.annotated_app(module, name, depth)
+        return hinted if hinted is not None else found
+
+    def annotated_app(self, module: str, name: str, depth: int = 0) -> Optional[AppObj]:
+        """The app a global annotated as a Celery app stands for (`app: Celery`), identified by the
+        annotation: what its value is may not be known, but it is an app."""
+        annotation = self.annotations.get(module, {}).get(name)
+        info = self.module(module)
+        if annotation is None or info is None:
+            return None
+        if not any(self.is_celery_class(obj) for obj in self._annotated_types(Ctx(info, annotation.scope), annotation.value, depth)):
+            return None
+        return AppObj(module, annotation.scope, annotation.loc.line, annotation.loc.col)
+
+    def _annotated_types(self, ctx: Ctx, value: Value, depth: int) -> List[Obj]:
+        """What an annotation names: `X`, `Optional[X]`, `Union[X, None]`, `X | None`."""
+        from celerylint.facts.types import BinOp, Seq, Sub
+
+        if depth > MAX_DEPTH:
+            return []
+        if isinstance(value, BinOp) and value.op == "BitOr":
+            return self._annotated_types(ctx, value.left, depth + 1) + self._annotated_types(ctx, value.right, depth + 1)
+        if isinstance(value, Sub):
+            wrapper = self.resolve(ctx, value.base, depth + 1)
+            if not (isinstance(wrapper, ExtObj) and wrapper.path in TYPE_WRAPPERS):
+                return []
+            items = value.key.items if isinstance(value.key, Seq) else (value.key,)
+            return [obj for item in items for obj in self._annotated_types(ctx, item, depth + 1)]
+        return [self.resolve(ctx, value, depth + 1)]
+
+    def _module_attr(self, module: str, name: str, depth: int = 0) -> Obj:
         info = self.module(module)
         if info is None:
             return UNKNOWN
         binding = self.globals.get(module, {}).get(name)
         if binding is not None:
-            return self.resolve(Ctx(info, MODULE_SCOPE), binding.value, depth + 1)
+            return self.resolve(Ctx(info, binding.scope), binding.value, depth + 1)
         if (module, name) in self.functions:
             return FuncObj(module, name)
         if (module, name) in self.classes:
@@ -302,6 +377,10 @@ class Resolver:
         if isinstance(obj, InstObj):
             if isinstance(obj.cls, ClassObj):
                 found = self.class_attr(obj.cls, attr, depth + 1)
+                if isinstance(found, FuncObj) and self.is_property(found):
+                    return self._returned(found, depth + 1)
+                if found is None:
+                    found = self.instance_attr(obj.cls, attr, depth + 1)
                 if found is not None:
                     return found
             elif EXTENSION_APP_HOLDERS.get(obj.cls) == attr:
@@ -320,10 +399,110 @@ class Resolver:
                 found = self.class_attr(cls, attr, depth + 1)
                 if isinstance(found, FuncObj):
                     return found
+            method = self.assigned_method(cls, attr, depth + 1)
+            if method is not None:
+                return method
             return AttrOf(obj, attr)
         if isinstance(obj, AttrOf):
             return AttrOf(obj.base, f"{obj.path}.{attr}")
         return UNKNOWN
+
+    def property_getters(self, ctx: Ctx, value: Value) -> List[FuncObj]:
+        """The property getters reading a dotted name runs (`ext.celery.task`: Ext.celery)."""
+        if not isinstance(value, Ref) or "." not in value.path:
+            return []
+        obj: Obj
+        if value.scope == "import":
+            info, attrs = self.index.longest_module_prefix(self.index.absolute(ctx.module, value.path), ctx.module)
+            if info is None:
+                return []
+            obj = ModObj(info.name)
+        else:
+            first, *attrs = value.path.split(".")
+            obj = self.resolve(ctx, Ref(value.scope, first))
+        getters: List[FuncObj] = []
+        for attr in attrs:
+            if isinstance(obj, InstObj) and isinstance(obj.cls, ClassObj):
+                found = self.class_attr(obj.cls, attr)
+                if isinstance(found, FuncObj) and self.is_property(found):
+                    getters.append(found)
+            obj = self.getattr(obj, attr)
+        return getters
+
+    def is_property(self, method: FuncObj) -> bool:
+        fact = self.functions.get((method.module, method.qualname))
+        info = self.module(method.module)
+        if fact is None or info is None:
+            return False
+        for decorator, _ in fact.decorators:
+            obj = self.resolve(Ctx(info, fact.scope), decorator)
+            if isinstance(obj, ExtObj) and obj.path in PROPERTIES:
+                return True
+        return False
+
+    def instance_attr(self, cls: ClassObj, attr: str, depth: int = 0) -> Optional[Obj]:
+        """What `self.attr = ...` in a method of the class (or of a base) sets, the last one written
+        that resolves; None when no method sets it."""
+        for owner in self.mro(cls):
+            if not isinstance(owner, ClassObj):
+                continue
+            writes = self.instance_attrs.get(owner, {}).get(attr)
+            if not writes:
+                continue
+            fallback: Obj = UNKNOWN
+            for module, scope, value in writes:
+                info = self.module(module)
+                if info is None:
+                    continue
+                found = self.resolve(Ctx(info, scope), value, depth + 1)
+                # `self.app = None` in __init__, the app in init_app(): the app is what is used.
+                if isinstance(found, ValObj) and found.value == Const(None):
+                    fallback = found
+                elif not isinstance(found, UnknownObj):
+                    return found
+            return fallback
+        return None
+
+    def assigned_method(self, cls: Optional[ClassObj], attr: str, depth: int = 0) -> Optional[FuncObj]:
+        """A function assigned onto an app's class or onto Celery itself (`Celery.init_app = init_app`)."""
+        stores = self.class_stores()
+        keys: List[str] = []
+        if cls is not None:
+            keys.extend(f"{owner.module}.{owner.qualname}" for owner in self.mro(cls) if isinstance(owner, ClassObj))
+        keys.extend(sorted(CELERY_CLASSES))
+        for key in keys:
+            found = stores.get((key, attr))
+            if found is not None:
+                info, scope, value = found
+                obj = self.resolve(Ctx(info, scope), value, depth + 1)
+                return obj if isinstance(obj, FuncObj) else None
+        return None
+
+    def class_stores(self) -> Dict[Tuple[str, str], Tuple[ModuleInfo, str, Value]]:
+        """`Celery.init_app = init_app` and the like at module level: (class, attribute) -> value."""
+        if self._class_stores is None:
+            self._class_stores = {}
+            for info in self.index.modules():
+                for store in info.facts.stores:
+                    target = store.target
+                    if store.scope != MODULE_SCOPE or not isinstance(target, Ref) or "." not in target.path:
+                        continue
+                    owner = self.resolve(Ctx(info, MODULE_SCOPE), Ref(target.scope, target.path.rpartition(".")[0]))
+                    if isinstance(owner, ExtObj) and owner.path in CELERY_CLASSES:
+                        key = owner.path
+                    elif isinstance(owner, ClassObj) and owner in self.app_classes:
+                        key = f"{owner.module}.{owner.qualname}"
+                    else:
+                        continue
+                    self._class_stores[(key, target.last)] = (info, MODULE_SCOPE, store.value)
+        return self._class_stores
+
+    def is_assigned_method(self, function: FuncObj) -> bool:
+        """Whether the function is assigned onto an app class: its first parameter is the app."""
+        for info, scope, value in self.class_stores().values():
+            if self.resolve(Ctx(info, scope), value) == function:
+                return True
+        return False
 
     def class_attr(self, cls: ClassObj, attr: str, depth: int = 0, seen: Optional[Set[ClassObj]] = None) -> Optional[Obj]:
         seen = seen if seen is not None else set()
@@ -386,11 +565,28 @@ class Resolver:
             if func.path in EXTENSION_APP_FACTORIES:
                 return AppObj(ctx.module.name, ctx.scope, line, 0)
             return InstObj(func.path, (ctx.module.name, ctx.scope, line))
+        if isinstance(func, ExtObj) and func.path in LAZY_PROXIES and call.args:
+            target = self.lazy_target(ctx, call, depth)
+            if target is not None:
+                return target
         if isinstance(func, ExtObj):
             return InstObj(func.path, (ctx.module.name, ctx.scope, 0))
         if isinstance(func, FuncObj):
             return self._returned(func, depth)
         return UNKNOWN
+
+    def lazy_target(self, ctx: Ctx, call: Call, depth: int = 0) -> Optional[Obj]:
+        """What `Proxy(get_app)` (or `Proxy(lambda: app)`) stands for, when that is known."""
+        from celerylint.facts.types import LambdaVal
+
+        argument = call.args[0]
+        if isinstance(argument, LambdaVal):
+            found = self.resolve(ctx, argument.body, depth + 1)
+        else:
+            function = self.resolve(ctx, argument, depth + 1)
+            found = self._returned(function, depth + 1) if isinstance(function, FuncObj) else UNKNOWN
+        # Only what the proxy is known to be (an app, an instance): a literal stays the proxy.
+        return None if isinstance(found, (UnknownObj, ValObj, ParamObj)) else found
 
     def _returned(self, func: FuncObj, depth: int) -> Obj:
         fact = self.functions.get((func.module, func.qualname))
@@ -432,6 +628,7 @@ class Resolver:
         if app not in self.app_task_class:
             self.app_task_class[app] = (info, scope, value)
             self._cache.clear()
+            self._class_stores = None
 
     def is_celery_class(self, obj: Obj) -> bool:
         if isinstance(obj, ExtObj):
@@ -450,4 +647,5 @@ class Resolver:
                 if any(self.is_celery_class(base) for base in self.bases(cls)):
                     self.app_classes.add(cls)
                     self._cache.clear()
+                    self._class_stores = None
                     changed = True
