@@ -37,12 +37,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from celerylint.facts.types import Const, Seq, Value
 from celerylint.model.app_config import ResolvedConfig, SettingValue
+from celerylint.model.env_config import mask_password
 from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.model.resolve import AppObj, ClassObj, ExtObj, Obj, ValObj
 from celerylint.model.flask import pushes_context
@@ -60,14 +60,6 @@ SHOWN_SETTINGS = (
     "task_always_eager",
     "task_ignore_result",
 )
-
-
-# scheme://user:password@host: inspect output lands in CI logs and bug reports.
-URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
-
-
-def mask_password(text: str) -> str:
-    return URL_PASSWORD.sub(lambda match: match.group("head") + "****", text)
 
 
 def _show_value(value: Optional[Value]) -> str:

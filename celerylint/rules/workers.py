@@ -3,10 +3,14 @@ no worker consumes. CEL019: a broker set only where the worker never runs."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, List, Optional
 
 from celerylint.facts.types import Loc
-from celerylint.model.project import Project
+from celerylint.findings import Related
+from celerylint.model.app_config import Origin
+from celerylint.model.env_config import mask_password
+from celerylint.model.project import Project, Seen, WebCommand, WorkerEntry
+from celerylint.model.resolve import AppObj
 from celerylint.rules.base import Report, Rule, case, related_at, report
 
 
@@ -286,7 +290,13 @@ QUEUE_RULE = Rule(
 
 
 def check_broker(project: Project) -> Iterator[Report]:
-    """CEL019: the broker is set only where the worker never runs."""
+    """CEL019: the worker's view of an app has no broker, or another one than the web process's."""
+    yield from _broker_never_run(project)
+    yield from _broker_differs(project)
+
+
+def _broker_never_run(project: Project) -> Iterator[Report]:
+    """The broker is set only where the worker never runs."""
     if any(name == "CELERY_BROKER_URL" for name, _ in project.deploy.env_settings):
         return  # the environment may give the worker its broker
     for app in project.apps:
@@ -310,7 +320,142 @@ def check_broker(project: Project) -> Iterator[Report]:
             break
 
 
+def _broker_differs(project: Project) -> Iterator[Report]:
+    """A worker and a web process of one deployment get different brokers from their environments."""
+    webs = project.web_commands
+    if not webs:
+        return
+    reported = set()
+    for command, env, worker in project.worker_commands():
+        if worker.closure.uncertain or not worker.options_known or worker.value("broker") is not None:
+            continue
+        for app in project.apps_in(worker.closure):
+            seen = project.setting_in_process(app, "broker_url", env, worker)
+            if seen is None:
+                continue
+            for web in webs:
+                if web.env.deployment != env.deployment:
+                    continue
+                published = project.setting_in_process(app, "broker_url", web.env)
+                if published is None or not seen.differs(published) or not (seen.sources or published.sources):
+                    continue
+                where = _mismatch_location(project, app, worker, seen, published)
+                key = (where, command.origin, web.origin)
+                if where is None or key in reported:
+                    continue
+                reported.add(key)
+                unset = project.environment.broker_variables(project.config(app))
+                yield report(
+                    where.rel, Loc(where.line, where.col, where.line, where.col),
+                    _short(f"the worker (`-A {worker.spec}`) consumes {_url(seen.text)}, the web process ({web.server}) "
+                           f"publishes to {_url(published.text)}: tasks wait in PENDING."),
+                    _mismatch_evidence(command.origin, worker.spec, seen, web, published, unset),
+                )
+                break
+
+
+def _mismatch_location(project: Project, app: AppObj, worker: WorkerEntry, seen: Seen, published: Seen) -> Optional[Origin]:
+    """The broker setting when a value came through it, else the worker's variable (the web's
+    when the worker sets none)."""
+    if seen.via_code or published.via_code:
+        for places in (worker.closure.places(), None):
+            state, setting = project.config(app, places).lookup("broker_url")
+            if state == "set" and setting is not None:
+                return setting.origin
+    for side in (seen, published):
+        if side.sources:
+            return side.sources[-1].origin
+    return None
+
+
+def _mismatch_evidence(worker_at: Origin, spec: str, seen: Seen, web: WebCommand, published: Seen, names: List[str]) -> List[Related]:
+    """Both commands and the variable lines each value came from; a side that sets none of the
+    variables the broker reads says so."""
+    none = f", which sets none of {', '.join(names)}" if names else ""
+    related = [related_at(worker_at.rel, worker_at.line, worker_at.col, f"the worker `celery -A {spec}`{'' if seen.sources else none}")]
+    related += [related_at(v.origin.rel, v.origin.line, v.origin.col, f"the worker's {v.name}") for v in seen.sources]
+    related.append(related_at(web.origin.rel, web.origin.line, web.origin.col, f"the web process ({web.server}){'' if published.sources else none}"))
+    related += [related_at(v.origin.rel, v.origin.line, v.origin.col, f"the web process's {v.name}") for v in published.sources]
+    return related
+
+
+def _url(text: str) -> str:
+    shown = mask_password(text)
+    return repr(shown if len(shown) <= 32 else shown[:29] + "...")
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= 150 else message[:147] + "..."
+
+
 CEL019_INVALID = (
+    case(
+        r'''
+# --- docker-compose.yml
+services:
+  web:
+    build: .
+    command: gunicorn proj.wsgi:application
+    environment:
+      - CELERY_BROKER_URL=redis://redis:6379/0
+  worker:
+    build: .
+    command: celery -A proj worker
+    environment:
+      - CELERY_BROKER_URL=redis://redis:6379/1  # expect: CEL019
+# --- proj/__init__.py
+# --- proj/celery.py
+from celery import Celery
+
+app = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+'''
+    ),
+    case(
+        r'''
+# --- docker-compose.yml
+x-app: &app
+  build: .
+services:
+  web:
+    <<: *app
+    command: gunicorn proj.wsgi:application
+  worker:
+    <<: *app
+    command: celery -A proj worker
+    environment:
+      REDIS_URL: redis://redis:6379/0
+# --- proj/__init__.py
+# --- proj/celery.py
+import os
+
+from celery import Celery
+
+app = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+app.conf.broker_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")  # expect: CEL019
+'''
+    ),
+    case(
+        r'''
+# --- deploy/web.service
+[Service]
+Environment=BROKER=redis://cache:6379/0
+ExecStart=/srv/venv/bin/gunicorn proj.wsgi
+# --- deploy/worker.service
+[Service]
+ExecStart=/srv/venv/bin/celery -A proj worker
+# --- proj/__init__.py
+# --- proj/celery.py
+from celery import Celery
+
+from proj.settings import CELERY_BROKER
+
+app = Celery("proj", broker=CELERY_BROKER, backend="redis://redis/1", task_time_limit=60)  # expect: CEL019
+# --- proj/settings.py
+import os
+
+CELERY_BROKER = os.getenv("BROKER")
+'''
+    ),
     case(
         r'''
 # --- Procfile
@@ -336,6 +481,58 @@ app = create_app()
     ),
 )
 CEL019_VALID = (
+    case(
+        r'''
+# --- docker-compose.yml
+x-env: &env
+  CELERY_BROKER_URL: redis://redis:6379/0
+services:
+  web:
+    build: .
+    command: gunicorn proj.wsgi:application
+    environment: *env
+  worker:
+    build: .
+    command: celery -A proj worker
+    environment: *env
+# --- proj/__init__.py
+# --- proj/celery.py
+from celery import Celery
+
+app = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+'''
+    ),
+    case(
+        r'''
+# --- docker-compose.yml
+services:
+  web:
+    build: .
+    command: gunicorn proj.wsgi:application
+    environment:
+      REDIS_URL: redis://redis:6379/0
+  worker:
+    build: .
+    command: celery -A proj worker
+    env_file: .env.production  # may set REDIS_URL too: not known
+  beat:
+    build: .
+    command: celery -A proj beat
+    environment:
+      REDIS_URL: ${REDIS_URL}
+# --- Procfile
+web: REDIS_URL=redis://cache:6379/0 gunicorn proj.wsgi
+worker: celery -A proj worker
+# --- proj/__init__.py
+# --- proj/celery.py
+import os
+
+from celery import Celery
+
+app = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+app.conf.broker_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+'''
+    ),
     case(
         r'''
 # --- Procfile
