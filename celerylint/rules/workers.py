@@ -1,5 +1,6 @@
 """Workers as deployed. CEL015: a worker command whose app Celery cannot load. CEL018: a queue
-no worker consumes. CEL019: a broker set only where the worker never runs."""
+no worker consumes. CEL019: a broker set only where the worker never runs, or another broker
+than the web process's."""
 
 from __future__ import annotations
 
@@ -601,20 +602,32 @@ def create_app():
 BROKER_RULE = Rule(
     code="CEL019",
     name="worker-broker-mismatch",
-    summary="The broker is set only in code the worker never runs.",
+    summary="A worker gets no broker, or another one than the web process: set only where it never runs, or by environments that differ.",
     what=(
         "For each app whose broker is set somewhere, resolves the configuration as each known "
         "worker sees it (what its `-A` module imports and runs at start). Reports the setting when a "
         "worker's view has no broker: the broker is set only in an app factory or a module the "
-        "worker never imports. Silent when the worker gets its broker another way (`-b`, "
-        "`CELERY_BROKER_URL` in a deployment file) or when what it runs is not known."
+        "worker never imports. Also reads the environment each deployed process starts with "
+        "(compose `environment:` with anchors and merge keys, Procfile and script assignments, "
+        "systemd `Environment=`, supervisor `environment=`) and follows settings that read it "
+        "(`os.environ`, `os.getenv`, django-environ, `CELERY_BROKER_URL`, which Celery reads "
+        "itself): reports when a worker and a web process (gunicorn, uwsgi, `flask run`, "
+        "`manage.py runserver`, ...) of one deployment get different brokers, or one sets the "
+        "variable and the other falls back to the default. Silent when the worker gets its broker "
+        "another way (`-b`), when what it runs is not known, or when either environment is not "
+        "all known (`env_file:`, `EnvironmentFile=`, `${VAR}` values, a dotenv file the code loads)."
     ),
     why=(
-        "With no broker configured, the worker connects to Celery's default "
-        "`amqp://guest@localhost//` (or fails to connect) while the web app publishes to the broker "
-        "it configured. The worker never sees the messages and every task waits in PENDING."
+        "A worker with no broker configured connects to Celery's default "
+        "`amqp://guest@localhost//` (or fails to connect); a worker given another broker URL "
+        "than the web process (another host, another Redis database) consumes from an empty queue. "
+        "Either way the worker never sees the messages the web app publishes and every task waits "
+        "in PENDING, with no error anywhere."
     ),
-    fix="Configure the broker where the app is created, or have the worker's module call the factory.",
+    fix=(
+        "Configure the broker where the app is created, or have the worker's module call the factory; "
+        "give the worker and the web process the same broker variables (one anchor, one env file)."
+    ),
     invalid=CEL019_INVALID,
     valid=CEL019_VALID,
     check=check_broker,
