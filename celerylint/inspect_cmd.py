@@ -50,7 +50,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from celerylint.facts.types import Const, Seq, Value
 from celerylint.model.app_config import ResolvedConfig, SettingValue
-from celerylint.model.env_config import mask_password
+from celerylint.model.env_config import TEMPLATE, mask_password
 from celerylint.model.process_env import ProcessEnv
 from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.model.resolve import AppObj, ClassObj, ExtObj, Obj, ValObj
@@ -468,7 +468,7 @@ def _processes(project: Project) -> List[Tuple[str, str, str, ProcessEnv, Option
 def _variable_record(project: Project, env: ProcessEnv, name: str) -> Dict[str, Json]:
     var = env.get(name)
     if var is not None:
-        exact = var.value is not None and "$" not in var.value
+        exact = var.value is not None and not TEMPLATE.search(var.value)
         return _record("set", mask_password(var.value) if var.value is not None else None, exact, str(var.origin), name)
     why = _variable_unknown(project, env, name)
     return _record("unknown", reasons=[(why, None)]) if why is not None else _record("not set")

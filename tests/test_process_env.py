@@ -10,7 +10,7 @@ import pytest
 
 from celerylint.model import yamlish
 from celerylint.model.deploy import scan_deploy_files
-from celerylint.model.process_env import FileProcesses, ProcessEnv, processes_of, web_server
+from celerylint.model.process_env import FileProcesses, ProcessEnv, processes_of, web_server, web_targets
 
 
 def _plain(node: yamlish.Node) -> object:
@@ -115,6 +115,19 @@ def test_yaml_outside_the_subset_is_an_error(text: str) -> None:
 )
 def test_web_server(command: str, server: Optional[str]) -> None:
     assert web_server(command) == server
+
+
+@pytest.mark.parametrize(
+    "command, targets",
+    [
+        ("gunicorn -b 0.0.0.0:8000 -k uvicorn.workers.UvicornWorker proj.asgi:application", ("uvicorn.workers.UvicornWorker", "proj.asgi")),
+        ("flask --app=shop.wsgi run --port 5000", ("shop.wsgi",)),
+        ("uwsgi --ini uwsgi.ini", ()),
+        ("python manage.py runserver 0.0.0.0:8000", ()),
+    ],
+)
+def test_web_targets(command: str, targets: Tuple[str, ...]) -> None:
+    assert web_targets(command) == targets
 
 
 def _processes(name: str, text: str) -> FileProcesses:
@@ -232,7 +245,7 @@ def test_systemd_unit() -> None:
         """,
     )
     env = found.envs_at(3)[0]
-    assert _vars(env) == {"BROKER": "redis://r/0", "DEBUG": "1"} and env.inherits is None and env.deployment == "."
+    assert _vars(env) == {"BROKER": "redis://r/0", "DEBUG": "1"} and env.inherits is None and env.deployment == "the systemd units in ."
     with_file = _processes("web.service", "[Service]\nEnvironmentFile=-/etc/proj.env\nExecStart=/srv/venv/bin/gunicorn proj.wsgi\n")
     assert with_file.webs[0].env.inherits == "EnvironmentFile /etc/proj.env"
 
@@ -275,3 +288,12 @@ def _commands(found: FileProcesses) -> List[Tuple[int, int]]:
 def test_yaml_that_is_not_compose_has_no_processes() -> None:
     text = "jobs:\n  test:\n    env:\n      A: 1\n"
     assert processes_of("ci.yml", "ci.yml", text, list(enumerate(text.splitlines(), 1))) is None
+
+
+def test_services_built_from_other_folders_are_other_deployments() -> None:
+    found = _processes(
+        "compose.yml",
+        "services:\n  a:\n    build: ./api\n    command: gunicorn api.wsgi\n"
+        "  b:\n    build:\n      context: .\n    command: gunicorn proj.wsgi\n  c:\n    image: x\n    command: uwsgi --ini u.ini\n",
+    )
+    assert [web.env.deployment for web in found.webs] == ["compose.yml (built from ./api)", "compose.yml", "compose.yml"]

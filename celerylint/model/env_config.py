@@ -33,6 +33,8 @@ DJANGO_ENVIRON_GETTERS = frozenset({"str"})
 DOTENV_LOADERS = frozenset({"dotenv.load_dotenv", "dotenv.main.load_dotenv", "environ.Env.read_env"})
 MAX_HOPS = 8
 NONE = "<None>"
+# `$X`, `${X}` (shells, compose, systemd), `%(ENV_X)s` (supervisor), `$(X)` (make): filled in at run time.
+TEMPLATE = re.compile(r"\$|%\(")
 # scheme://user:password@host: inspect output and messages land in CI logs and bug reports.
 URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
 
@@ -112,7 +114,7 @@ class EnvironmentReader:
         if var is not None:
             if var.value is None:
                 return Seen(f"${{{name}}}", False, (var,)), True
-            return Seen(var.value, "$" not in var.value, (var,)), True
+            return Seen(var.value, not TEMPLATE.search(var.value), (var,)), True
         if env.inherits is not None:
             return Seen(f"<{name} from {env.inherits}>", False), False
         if name in self.deploy.ambient or "<dotenv>" in self._code_sets:

@@ -19,6 +19,8 @@ from celerylint.model import yamlish
 from celerylint.model.app_config import Origin
 
 NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+FILE_NAME = re.compile(r"\.(py|ini|cfg|conf|toml|ya?ml|json|sock|pid|log|txt|sh)$")
+DOTTED = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[A-Za-z_]\w*(?:\(\))?)?")
 ASSIGNMENT = re.compile(rf"^({NAME})=(.*)$", re.DOTALL)
 WEB_SERVERS = frozenset({"gunicorn", "uwsgi", "daphne", "uvicorn", "hypercorn", "waitress-serve", "granian"})
 # Words that start another program with the rest of the line: skipped to find the real one.
@@ -65,6 +67,8 @@ class WebCommand:
     server: str
     origin: Origin
     env: ProcessEnv
+    # Dotted names on the command line (`proj.wsgi:application`): the web app it serves is one.
+    targets: Tuple[str, ...] = ()
 
 
 @dataclass
@@ -111,6 +115,22 @@ def web_server(command: str) -> Optional[str]:
         if program == "manage.py" and args[:1] in (["runserver"], ["run"]):
             return f"manage.py {args[0]}"
     return None
+
+
+def web_targets(command: str) -> Tuple[str, ...]:
+    """The dotted names a web command names (`proj.wsgi:application`, `--app=proj`), one of
+    which is the app it serves."""
+    found = []
+    for word in _split(command.replace("&&", " ").replace(";", " ")):
+        value = word.partition("=")[2] if word.startswith("-") else word
+        match = DOTTED.fullmatch(value)
+        if match and ("." in value or ":" in value) and not FILE_NAME.search(value):
+            found.append(match.group(1))
+    return tuple(found)
+
+
+def _web(server: str, origin: Origin, env: ProcessEnv, command: str) -> WebCommand:
+    return WebCommand(server, origin, env, web_targets(command))
 
 
 def _program_words(words: List[str]) -> List[str]:
@@ -174,7 +194,7 @@ def compose_processes(text: str, rel: str, overlay: Optional[str] = None) -> Opt
         result.commands.append((entry[1], max(entry[1], entry[2].end), env))
         server = web_server(command) if command is not None else None
         if server is not None:
-            result.webs.append(WebCommand(server, Origin(rel, entry[1], 1), env))
+            result.webs.append(_web(server, Origin(rel, entry[1], 1), env, command or ""))
     return result
 
 
@@ -211,7 +231,11 @@ def _service_env(service: yamlish.Mapping, rel: str, overlay: Optional[str]) -> 
                 variables.append(EnvVar(key.strip(), written if equals else None, Origin(rel, item.line, 1)))
     elif environment is not None:
         inherits = inherits or f"an environment this reader does not follow ({rel})"
-    return ProcessEnv(rel, tuple(variables), inherits)
+    build = service.get("build")
+    context = build if isinstance(build, yamlish.Scalar) else build.get("context") if isinstance(build, yamlish.Mapping) else None
+    # Services built from other folders run other code: they are other deployments.
+    deployment = f"{rel} (built from {context.text})" if isinstance(context, yamlish.Scalar) and context.text not in (None, ".", "./") else rel
+    return ProcessEnv(deployment, tuple(variables), inherits)
 
 
 def _describe(node: yamlish.Node) -> str:
@@ -241,7 +265,7 @@ def procfile_processes(lines: List[Tuple[int, str]], rel: str) -> FileProcesses:
         result.commands.append((number, number, env))
         server = web_server(command)
         if server is not None:
-            result.webs.append(WebCommand(server, Origin(rel, number, 1), env))
+            result.webs.append(_web(server, Origin(rel, number, 1), env, command))
     return result
 
 
@@ -282,7 +306,7 @@ def script_processes(lines: List[Tuple[int, str]], rel: str, makefile: bool) -> 
         result.commands.append((number, number, env))
         server = web_server(stripped)
         if server is not None:
-            result.webs.append(WebCommand(server, Origin(rel, number, 1), env))
+            result.webs.append(_web(server, Origin(rel, number, 1), env, stripped))
     return result
 
 
@@ -310,21 +334,22 @@ def systemd_processes(lines: List[Tuple[int, str]], rel: str) -> FileProcesses:
                 inherits = inherits or f"the service manager's environment ({rel})"
             else:
                 starts.append((number, value))
-    folder = str(PurePosixPath(rel).parent)
+    folder = f"the systemd units in {PurePosixPath(rel).parent}"
     for number, command in starts:
         reads_file = SOURCES_FILE.search(command) is not None
         env = ProcessEnv(folder, tuple(variables), _inherits(command, inherits or rel) if inherits or reads_file else None)
         result.commands.append((number, number, env))
         server = web_server(command.lstrip("-@+!:"))
         if server is not None:
-            result.webs.append(WebCommand(server, Origin(rel, number, 1), env))
+            result.webs.append(_web(server, Origin(rel, number, 1), env, command))
     return result
 
 
 def supervisor_processes(lines: List[Tuple[int, str]], rel: str) -> FileProcesses:
     """`[program:x]` sections: `command=` with `environment=KEY="v",...`, over supervisord's own."""
     result = FileProcesses()
-    inherited = f"supervisord's environment ({rel})"
+    folder = PurePosixPath(rel).parent  # one program a file, the files of a folder included together
+    inherited = f"supervisord's environment ({folder})"
     sections: List[Tuple[str, List[Tuple[int, str, str]]]] = []
     for number, line in lines:
         stripped = line.strip()
@@ -345,12 +370,11 @@ def supervisor_processes(lines: List[Tuple[int, str]], rel: str) -> FileProcesse
         for number, key, command in entries:
             if key != "command":
                 continue
-            env = ProcessEnv(rel, tuple(base + own), _inherits(command, inherited))
-            last = max((n for n, _, _ in entries), default=number)
-            result.commands.append((number, last if last == number else number, env))
+            env = ProcessEnv(f"the supervisor programs in {folder}", tuple(base + own), _inherits(command, inherited))
+            result.commands.append((number, number, env))
             server = web_server(command)
             if server is not None:
-                result.webs.append(WebCommand(server, Origin(rel, number, 1), env))
+                result.webs.append(_web(server, Origin(rel, number, 1), env, command))
     return result
 
 
@@ -387,12 +411,12 @@ def dockerfile_processes(lines: List[Tuple[int, str]], rel: str) -> FileProcesse
                 variables.append(EnvVar(name, value, Origin(rel, number, 1)))
                 result.ambient.append(name)
         elif instruction in ("CMD", "ENTRYPOINT"):
-            env = ProcessEnv(str(PurePosixPath(rel).parent), tuple(variables), f"the image {image or '?'}")
+            env = ProcessEnv(f"the Dockerfiles in {PurePosixPath(rel).parent}", tuple(variables), f"the image {image or '?'}")
             result.commands.append((number, number, env))
             command = _exec_form(rest)
             server = web_server(command)
             if server is not None:
-                result.webs.append(WebCommand(server, Origin(rel, number, 1), env))
+                result.webs.append(_web(server, Origin(rel, number, 1), env, command))
     return result
 
 

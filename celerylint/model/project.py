@@ -153,10 +153,14 @@ class Project:
                     break
         return found
 
-    @property
+    @cached_property
     def web_commands(self) -> Tuple[WebCommand, ...]:
-        """Web processes (gunicorn, uwsgi, `flask run`, ...) found in deployment files."""
-        return self.deploy.webs
+        """Web processes (gunicorn, uwsgi, `flask run`, ...) found in deployment files that serve
+        this project: their command names one of its modules, or names no module at all."""
+        def ours(web: WebCommand) -> bool:
+            return not web.targets or any(self.index.longest_module_prefix(target)[0] is not None for target in web.targets)
+
+        return tuple(web for web in self.deploy.webs if ours(web))
 
     @cached_property
     def environment(self) -> EnvironmentReader:

@@ -485,6 +485,34 @@ CEL019_VALID = (
     case(
         r'''
 # --- docker-compose.yml
+services:
+  billing:
+    build: ./billing  # another code base, with its own broker
+    command: gunicorn billing.wsgi
+    environment:
+      REDIS_URL: redis://redis:6379/5
+  admin:
+    build: .
+    command: gunicorn adminpanel.wsgi  # not a module of this project
+    environment:
+      REDIS_URL: redis://redis:6379/6
+  worker:
+    build: .
+    command: celery -A proj worker
+    environment:
+      REDIS_URL: redis://redis:6379/0
+# --- proj/__init__.py
+# --- proj/celery.py
+import os
+
+from celery import Celery
+
+app = Celery("proj", broker=os.environ["REDIS_URL"], backend="redis://redis/1", task_time_limit=60)
+'''
+    ),
+    case(
+        r'''
+# --- docker-compose.yml
 x-env: &env
   CELERY_BROKER_URL: redis://redis:6379/0
 services:
