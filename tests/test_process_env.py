@@ -10,6 +10,7 @@ import pytest
 
 from celerylint.model import yamlish
 from celerylint.model.deploy import scan_deploy_files
+from celerylint.model.env_config import Seen
 from celerylint.model.process_env import FileProcesses, ProcessEnv, processes_of, web_server, web_targets
 
 
@@ -111,6 +112,9 @@ def test_yaml_outside_the_subset_is_an_error(text: str) -> None:
         ("celery -A proj worker", None),
         ("flask db upgrade", None),
         ("echo gunicorn", None),
+        ("./initialize_data.sh ./manage.py runserver 0.0.0.0:8000", "manage.py runserver"),
+        ("/wait-for-it.sh db:5432 -- gunicorn proj.wsgi", "gunicorn"),
+        ("./deploy.sh gunicorn-config.py", None),
     ],
 )
 def test_web_server(command: str, server: Optional[str]) -> None:
@@ -297,3 +301,21 @@ def test_services_built_from_other_folders_are_other_deployments() -> None:
         "  b:\n    build:\n      context: .\n    command: gunicorn proj.wsgi\n  c:\n    image: x\n    command: uwsgi --ini u.ini\n",
     )
     assert [web.env.deployment for web in found.webs] == ["compose.yml (built from ./api)", "compose.yml", "compose.yml"]
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("amqp://guest:guest@rabbitmq//", "amqp://guest:guest@rabbitmq:5672//", True),
+        ("amqp://rabbitmq", "pyamqp://guest:guest@rabbitmq:5672//", True),
+        ("amqp://guest@localhost//", "amqp://localhost", True),
+        ("redis://redis:6379/0", "redis://redis", True),
+        ("redis://redis:6379/0", "redis://redis:6379/1", False),
+        ("redis://redis:6379/0", "redis://cache:6379/0", False),
+        ("amqp://rabbitmq//", "amqp://rabbitmq/app", False),
+        ("amqp://a:b@rabbitmq//", "amqp://a:c@rabbitmq//", False),
+        ("sqs://", "sqs://", True),
+    ],
+)
+def test_brokers_written_two_ways(a: str, b: str, same: bool) -> None:
+    assert Seen(a, True).differs(Seen(b, True)) is not same

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import FrozenSet, List, Optional, Set, Tuple
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, Const, Ref, Sub, Value
 from celerylint.model.app_config import ResolvedConfig, SettingValue
@@ -39,6 +40,29 @@ TEMPLATE = re.compile(r"\$|%\(")
 URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
 
 
+# Transports' defaults, as kombu fills them in (kombu/connection.py, kombu/transport/*.py).
+DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6379}
+TRANSPORT_ALIASES = {"pyamqp": "amqp", "librabbitmq": "amqp"}
+
+
+def url_identity(text: str) -> Tuple[object, ...]:
+    """What a broker URL connects to, its defaults filled in; other text stands for itself."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return (text,)
+    scheme = TRANSPORT_ALIASES.get(parts.scheme, parts.scheme)
+    if scheme not in DEFAULT_PORTS or ";" in text or not parts.hostname:
+        return (text,)
+    path = unquote(parts.path[1:]) if parts.path else ""
+    amqp = scheme.startswith("amqp")
+    user = unquote(parts.username) if parts.username else ("guest" if amqp else None)
+    password = unquote(parts.password) if parts.password else ("guest" if amqp else None)
+    vhost = path or ("/" if amqp else "0")
+    return (scheme, user, password, parts.hostname.lower(), port or DEFAULT_PORTS[scheme], vhost, tuple(sorted(parse_qsl(parts.query))))
+
+
 def mask_password(text: str) -> str:
     return URL_PASSWORD.sub(lambda match: match.group("head") + "****", text)
 
@@ -54,8 +78,9 @@ class Seen:
     via_code: bool = False  # the value came through a setting that reads the environment
 
     def differs(self, other: "Seen") -> bool:
-        """Provably different: both exact and not equal."""
-        return self.exact and other.exact and self.text != other.text
+        """Provably different: both exact, and not the same text nor the same broker written
+        two ways (`amqp://guest:guest@rabbitmq:5672//` is `amqp://rabbitmq//`)."""
+        return self.exact and other.exact and url_identity(self.text) != url_identity(other.text)
 
 
 @dataclass(frozen=True)

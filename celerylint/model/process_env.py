@@ -25,6 +25,7 @@ ASSIGNMENT = re.compile(rf"^({NAME})=(.*)$", re.DOTALL)
 WEB_SERVERS = frozenset({"gunicorn", "uwsgi", "daphne", "uvicorn", "hypercorn", "waitress-serve", "granian"})
 # Words that start another program with the rest of the line: skipped to find the real one.
 LAUNCHERS = frozenset({"exec", "nohup", "env", "command", "time", "stdbuf", "dumb-init", "tini", "--", "gosu", "su-exec", "chpst"})
+WRAPPERS = frozenset({"wait-for-it", "wait-for", "dockerize", "wait-for-it.sh"})
 RUNNERS = (("poetry", "run"), ("pipenv", "run"), ("uv", "run"), ("pdm", "run"), ("hatch", "run"), ("rye", "run"))
 # A command that reads a file into its environment: what it sets is not known.
 SOURCES_FILE = re.compile(r"(^|[\s;&|(])(source|\.)\s+\S|\bdotenv\b|\benv\s+\$\(|\bset\s+-a\b|\bexport\s+\$\(")
@@ -103,6 +104,13 @@ def web_server(command: str) -> Optional[str]:
                 if inner is not None:
                     return inner
             continue
+        if program.endswith(".sh") or program in WRAPPERS:
+            # `./wait-for-it.sh db:5432 -- gunicorn ...`, `./init.sh ./manage.py runserver`
+            starts = [i for i, word in enumerate(words[1:], 1) if _starts_program(PurePosixPath(word).name)]
+            inner = web_server(shlex.join(words[starts[0]:])) if starts else None
+            if inner is not None:
+                return inner
+            continue
         args = words[1:]
         if program.startswith("python") and args[:1] == ["-m"] and len(args) > 1:
             program, args = args[1], args[2:]
@@ -115,6 +123,10 @@ def web_server(command: str) -> Optional[str]:
         if program == "manage.py" and args[:1] in (["runserver"], ["run"]):
             return f"manage.py {args[0]}"
     return None
+
+
+def _starts_program(name: str) -> bool:
+    return name in WEB_SERVERS or name in ("manage.py", "flask") or re.fullmatch(r"python[\d.]*", name) is not None
 
 
 def web_targets(command: str) -> Tuple[str, ...]:

@@ -4,6 +4,7 @@ than the web process's."""
 
 from __future__ import annotations
 
+import re
 from typing import Iterator, List, Optional
 
 from celerylint.facts.types import Loc
@@ -12,6 +13,8 @@ from celerylint.model.app_config import Origin
 from celerylint.model.env_config import mask_password
 from celerylint.model.project import Project, Seen, WebCommand, WorkerEntry
 from celerylint.model.resolve import AppObj
+
+CREDENTIALS = re.compile(r"^([A-Za-z][\w+.-]*://)[^@/\s]*@")
 from celerylint.rules.base import Report, Rule, case, related_at, report
 
 
@@ -292,8 +295,12 @@ QUEUE_RULE = Rule(
 
 def check_broker(project: Project) -> Iterator[Report]:
     """CEL019: the worker's view of an app has no broker, or another one than the web process's."""
-    yield from _broker_never_run(project)
-    yield from _broker_differs(project)
+    seen = set()
+    for item in _broker_never_run(project):
+        seen.add((item.path, item.loc.line))
+        yield item
+    # One finding a setting: a worker that never runs it is the first thing to fix.
+    yield from (item for item in _broker_differs(project) if (item.path, item.loc.line) not in seen)
 
 
 def _broker_never_run(project: Project) -> Iterator[Report]:
@@ -348,7 +355,7 @@ def _broker_differs(project: Project) -> Iterator[Report]:
                 unset = project.environment.broker_variables(project.config(app))
                 yield report(
                     where.rel, Loc(where.line, where.col, where.line, where.col),
-                    _short(f"the worker (`-A {worker.spec}`) consumes {_url(seen.text)}, the web process ({web.server}) "
+                    _short(f"worker `-A {worker.spec}` consumes {_url(seen.text)} but web process ({web.server}) "
                            f"publishes to {_url(published.text)}: tasks wait in PENDING."),
                     _mismatch_evidence(command.origin, worker.spec, seen, web, published, unset),
                 )
@@ -381,8 +388,9 @@ def _mismatch_evidence(worker_at: Origin, spec: str, seen: Seen, web: WebCommand
 
 
 def _url(text: str) -> str:
-    shown = mask_password(text)
-    return repr(shown if len(shown) <= 32 else shown[:29] + "...")
+    """A broker URL short enough for a message: without its credentials, cut at 40 characters."""
+    shown = CREDENTIALS.sub(r"\1", mask_password(text))
+    return repr(shown if len(shown) <= 40 else shown[:37] + "...")
 
 
 def _short(message: str) -> str:
