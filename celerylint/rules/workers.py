@@ -492,6 +492,55 @@ app = create_app()
 CEL019_VALID = (
     case(
         r'''
+# --- Dockerfile
+FROM python:3.12-slim
+ENV REDIS_URL=redis://redis:6379/0
+CMD ["gunicorn", "proj.wsgi"]
+# --- docker-compose.yml
+services:
+  web:
+    build: .
+    command: gunicorn proj.wsgi
+    environment:
+      REDIS_URL: redis://redis:6379/0
+  worker:
+    build: .  # the image's ENV gives it REDIS_URL
+    command: celery -A proj worker
+# --- proj/__init__.py
+# --- proj/celery.py
+import os
+
+from celery import Celery
+
+app = Celery("proj", broker=os.getenv("REDIS_URL", "redis://localhost:6379/0"), task_time_limit=60)
+'''
+    ),
+    case(
+        r'''
+# --- docker-compose.yml
+services:
+  web:
+    build: .
+    command: gunicorn proj.wsgi
+    environment:
+      REDIS_URL: redis://redis:6379/0
+  worker:
+    build: .
+    command: celery -A proj worker
+# --- proj/__init__.py
+# --- proj/celery.py
+import os
+
+from celery import Celery
+from dotenv import load_dotenv
+
+load_dotenv()  # REDIS_URL may come from a .env file the image holds
+
+app = Celery("proj", broker=os.getenv("REDIS_URL", "redis://localhost:6379/0"), task_time_limit=60)
+'''
+    ),
+    case(
+        r'''
 # --- docker-compose.yml
 services:
   billing:
