@@ -492,6 +492,27 @@ app = create_app()
 CEL019_VALID = (
     case(
         r'''
+# --- docker-compose.yml
+x-env: &env
+  CELERY_BROKER_URL: redis://redis:6379/0
+services:
+  web:
+    build: .
+    command: gunicorn proj.wsgi:application
+    environment: *env
+  worker:
+    build: .
+    command: celery -A proj worker
+    environment: *env
+# --- proj/__init__.py
+# --- proj/celery.py
+from celery import Celery
+
+app = Celery("proj", backend="redis://redis/1", task_time_limit=60)
+'''
+    ),
+    case(
+        r'''
 # --- Dockerfile
 FROM python:3.12-slim
 ENV REDIS_URL=redis://redis:6379/0
@@ -565,27 +586,6 @@ import os
 from celery import Celery
 
 app = Celery("proj", broker=os.environ["REDIS_URL"], backend="redis://redis/1", task_time_limit=60)
-'''
-    ),
-    case(
-        r'''
-# --- docker-compose.yml
-x-env: &env
-  CELERY_BROKER_URL: redis://redis:6379/0
-services:
-  web:
-    build: .
-    command: gunicorn proj.wsgi:application
-    environment: *env
-  worker:
-    build: .
-    command: celery -A proj worker
-    environment: *env
-# --- proj/__init__.py
-# --- proj/celery.py
-from celery import Celery
-
-app = Celery("proj", backend="redis://redis/1", task_time_limit=60)
 '''
     ),
     case(
