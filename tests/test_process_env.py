@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import pytest
 
@@ -285,10 +285,6 @@ def test_dotenv_files_are_ambient() -> None:
     assert _processes(".env.production", "# comment\nBROKER=redis://r/0\nexport DEBUG=1\n").ambient == ["BROKER", "DEBUG"]
 
 
-def _commands(found: FileProcesses) -> List[Tuple[int, int]]:
-    return [(first, last) for first, last, _ in found.commands]
-
-
 def test_yaml_that_is_not_compose_has_no_processes() -> None:
     text = "jobs:\n  test:\n    env:\n      A: 1\n"
     assert processes_of("ci.yml", "ci.yml", text, list(enumerate(text.splitlines(), 1))) is None
@@ -319,3 +315,24 @@ def test_services_built_from_other_folders_are_other_deployments() -> None:
 )
 def test_brokers_written_two_ways(a: str, b: str, same: bool) -> None:
     assert Seen(a, True).differs(Seen(b, True)) is not same
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join("  " * depth + f"k{depth}:\n" for depth in range(3000)),  # deeper than the recursion limit
+        "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        "services:\n  a:\n    command: [\n" + "      x,\n" * 100_000 + "    ]\n",  # one long flow collection
+        "a" + " " * 300_000 + "b\n",  # no key, a long run of spaces
+        "- " * 50_000 + "x\n",
+    ],
+)
+def test_hostile_yaml_finishes(text: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    try:
+        yamlish.parse(text)
+    except yamlish.YamlError:
+        pass
+    assert time.perf_counter() - started < 5

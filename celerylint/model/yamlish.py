@@ -57,7 +57,24 @@ class _Line:
     text: str  # without the indentation; comments still in
 
 
-KEY = re.compile(r"""^(?P<key>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"\[\]{},&*!|>%@`-][^#]*?|-[^\s#][^#]*?)\s*:(?:\s+(?P<rest>.*))?$""")
+KEY_END = re.compile(r":(?=\s|$)")
+QUOTED_KEY = re.compile(r"""^("(?:[^"\\]|\\.)*"|'(?:[^']|'')*')\s*:(?=\s|$)""")
+PLAIN_KEY_START = re.compile(r"""[^\s#'"\[\]{},&*!|>%@`-]|-[^\s#]""")
+MAX_DEPTH = 200  # nesting deeper than any compose file; bounds the recursion
+
+
+def _key(text: str) -> Optional[Tuple[str, str]]:
+    """`key: rest` as (the key as written, the rest), or None: no key starts the text. One
+    linear search, no backtracking pattern (a long line of spaces stays cheap)."""
+    quoted = QUOTED_KEY.match(text)
+    if quoted:
+        return quoted.group(1), text[quoted.end():].strip()
+    if not PLAIN_KEY_START.match(text):
+        return None
+    end = KEY_END.search(text)
+    if end is None or "#" in text[: end.start()] and re.search(r"\s#", text[: end.start()]):
+        return None
+    return text[: end.start()].rstrip(), text[end.end():].strip()
 NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
@@ -82,6 +99,7 @@ class _Parser:
         self.pos = 0
         self.anchors: Dict[str, Node] = {}
         self.nodes = 0
+        self.depth = 0
 
     def document(self) -> Node:
         if self.lines and self.lines[0].text.startswith("---"):
@@ -104,10 +122,19 @@ class _Parser:
     # --- block structure ------------------------------------------------------------------
 
     def _block(self, indent: int) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise YamlError("nested too deep")
+        try:
+            return self._block_at(indent)
+        finally:
+            self.depth -= 1
+
+    def _block_at(self, indent: int) -> Node:
         line = self.lines[self.pos]
         if _is_item(line.text):
             return self._sequence(indent)
-        if KEY.match(line.text):
+        if _key(line.text):
             return self._mapping(indent)
         self.pos += 1
         return self._value(line.text, line.number, indent - 1, in_mapping=False)
@@ -121,12 +148,12 @@ class _Parser:
             line = self.lines[self.pos]
             if _is_item(line.text):
                 break  # a sequence at the parent key's indent ended the value before it
-            match = KEY.match(line.text)
-            if match is None:
+            found = _key(line.text)
+            if found is None:
                 raise YamlError(f"not a key at line {line.number}")
-            key = _unquote_key(match.group("key"), line.number)
+            key = _unquote_key(found[0], line.number)
             self.pos += 1
-            value = self._value(match.group("rest") or "", line.number, indent, in_mapping=True)
+            value = self._value(found[1], line.number, indent, in_mapping=True)
             end = max(end, value.end if value.line >= line.number else line.number)
             if key == "<<":
                 merged.extend(value.items if isinstance(value, Sequence) else (value,))
@@ -154,7 +181,7 @@ class _Parser:
             line = self.lines[self.pos]
             rest = line.text[1:].lstrip(" ")
             offset = len(line.text) - len(rest)
-            if rest and not rest.startswith("#") and (KEY.match(rest) or _is_item(rest)):
+            if rest and not rest.startswith("#") and (_key(rest) or _is_item(rest)):
                 # `- key: value` opens a mapping whose keys line up with `key`
                 self.lines[self.pos] = _Line(line.number, indent + offset, rest)
                 node = self._block(indent + offset)
@@ -244,15 +271,18 @@ class _Parser:
         return Scalar(text, number, end)
 
     def _flow(self, rest: str, number: int, indent: int) -> Node:
-        text = rest
+        parts = [rest]
         end = number
-        while _depth(text) > 0:
+        depth, quote = _scan(rest, 0, "")
+        while depth > 0:
             if self.pos >= len(self.lines) or self.lines[self.pos].indent <= indent:
                 raise YamlError(f"an unclosed flow collection at line {number}")
-            text += " " + self.lines[self.pos].text
-            end = self.lines[self.pos].number
+            line = self.lines[self.pos]
+            parts.append(line.text)
+            depth, quote = _scan(" " + line.text, depth, quote)
+            end = line.number
             self.pos += 1
-        node, after = _FlowReader(text, number, end, self.anchors).read()
+        node, after = _FlowReader(" ".join(parts), number, end, self.anchors).read()
         if _drop_comment_start(after.strip()):
             raise YamlError(f"text after a flow collection at line {number}")
         return node
@@ -261,6 +291,7 @@ class _Parser:
 class _FlowReader:
     def __init__(self, text: str, line: int, end: int, anchors: Dict[str, Node]) -> None:
         self.text, self.i, self.line, self.end, self.anchors = text, 0, line, end, anchors
+        self.level = 0
 
     def read(self) -> Tuple[Node, str]:
         node = self._node()
@@ -297,6 +328,15 @@ class _FlowReader:
         return Scalar(None if value in NULLS else value, self.line, self.end)
 
     def _collection(self, close: str) -> Node:
+        self.level += 1
+        if self.level > MAX_DEPTH:
+            raise YamlError(f"a flow collection nested too deep at line {self.line}")
+        try:
+            return self._collection_items(close)
+        finally:
+            self.level -= 1
+
+    def _collection_items(self, close: str) -> Node:
         items: List[Node] = []
         pairs: List[Tuple[str, int, Node]] = []
         while True:
@@ -338,10 +378,9 @@ def _drop_comment_start(text: str) -> str:
     return "" if text.startswith("#") else text
 
 
-def _depth(text: str) -> int:
-    """How many flow brackets are open at the end of text (quotes respected)."""
-    depth = 0
-    quote = ""
+def _scan(text: str, depth: int, quote: str) -> Tuple[int, str]:
+    """The flow brackets open, and the quote open, after text, starting from those given
+    (a comment ends the line outside quotes)."""
     index = 0
     while index < len(text):
         char = text[index]
@@ -359,7 +398,7 @@ def _depth(text: str) -> int:
         elif char == "#" and (index == 0 or text[index - 1] in " \t"):
             break
         index += 1
-    return depth
+    return depth, quote
 
 
 ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "/": "/", "0": "\0", " ": " ", "r": "\r"}
