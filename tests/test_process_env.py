@@ -91,7 +91,7 @@ def test_yaml_lines_follow_anchors() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a: !reset []\n", "a: *missing\n", "a: [1, 2\n", "? complex\n: key\n", "a: 1\n b: 2\n", "a: 'open\n", "---\na: 1\n---\nb: 2\n"],
+    ["a: !reset []\n", "a: *missing\n", "a:\n  : x\n", "a: [1, 2\n", "? complex\n: key\n", "a: 1\n b: 2\n", "a: 'open\n", "---\na: 1\n---\nb: 2\n"],
 )
 def test_yaml_outside_the_subset_is_an_error(text: str) -> None:
     with pytest.raises(yamlish.YamlError):

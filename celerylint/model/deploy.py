@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from celerylint.model.app_config import Origin
-from celerylint.model.process_env import FileProcesses, ProcessEnv, WebCommand, processes_of
+from celerylint.model.process_env import FileProcesses, ProcessEnv, WebCommand, processes_of, starts_processes
 
 MAX_FILE_BYTES = 1_000_000
 # Two linear searches, not one `celery.*worker` pattern: that backtracks quadratically on a long
@@ -176,13 +176,16 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
         rel = path.relative_to(root).as_posix()
         if DEPENDENCY_FILES.search(path.name):
             versions.extend(_declared_versions(text, rel))
+        mentions_celery = "celery" in text.lower()
+        if not (mentions_celery or starts_processes(path.name)):
+            continue
         lines = _logical_lines(text)
         overlay = overrides.get(path.parent)
         processes = processes_of(path.name, rel, text, lines, overlay if overlay != path.name else None)
         if processes is not None:
             webs.extend(processes.webs)
             ambient.extend(processes.ambient)
-        if "celery" not in text.lower():
+        if not mentions_celery:
             continue
         for number, line in lines:
             if line.lstrip().startswith("#"):

@@ -13,7 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from celerylint.model import yamlish
 from celerylint.model.app_config import Origin
@@ -448,6 +448,14 @@ def env_file_names(lines: List[Tuple[int, str]]) -> List[str]:
         if match:
             names.append(match.group(1))
     return names
+
+
+def starts_processes(name: str) -> bool:
+    """Whether the file is of a kind processes_of reads (the others cost nothing)."""
+    lower = name.lower()
+    return lower.endswith((".yml", ".yaml", ".service", ".mk", ".sh", ".dockerfile", ".conf", ".ini", ".env")) or lower.startswith(
+        ("procfile", "makefile", "justfile", "dockerfile", ".env")
+    ) or lower == "settings.ini"
 
 
 def processes_of(

@@ -74,7 +74,8 @@ def _key(text: str) -> Optional[Tuple[str, str]]:
     end = KEY_END.search(text)
     if end is None or "#" in text[: end.start()] and re.search(r"\s#", text[: end.start()]):
         return None
-    return text[: end.start()].rstrip(), text[end.end():].strip()
+    key = text[: end.start()].rstrip()
+    return (key, text[end.end():].strip()) if key else None
 NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 
 
@@ -432,7 +433,7 @@ def _quoted(text: str, number: int) -> Tuple[str, str]:
 
 
 def _unquote_key(key: str, number: int) -> str:
-    if key[:1] in "\"'":
+    if key[:1] in ("\"", "'"):
         value, after = _quoted(key, number)
         if after.strip():
             raise YamlError(f"a malformed key at line {number}")
