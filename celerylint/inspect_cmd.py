@@ -22,7 +22,15 @@ on every run. The golden files (fixtures/*/inspect.json) pin it, so that a model
                    "app_context_bases": [its bases that push an app context],
                    "limits": {"time_limit" | "soft_time_limit":
                               {"task": RECORD, "config": RECORD, "workers": [specs passing --time-limit]}},
-                   "serializer": {"task": RECORD, "config": RECORD}}]}]}
+                   "serializer": {"task": RECORD, "config": RECORD}}],
+        "processes": [{"kind": "worker" | "web", "command": "celery -A spec" or the server,
+                       "origin": "path:line", "deployment": the file or folder deploying it,
+                       "inherits": what else may set its variables, or null,
+                       "env": {VARIABLE: RECORD for each variable the configuration reads},
+                       "broker_url": {app: the broker URL it gets, or null when unknown}}]}]}
+
+    A process's variable is "set" (value null when compose takes it from the shell), "not set",
+    or "unknown" (it may come from what the process inherits).
 
     RECORD: {"state": "not set"}
           | {"state": "set", "value": JSON or null, "literal": whether value is the value,
@@ -38,12 +46,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from celerylint.facts.types import Const, Seq, Value
 from celerylint.model.app_config import ResolvedConfig, SettingValue
+from celerylint.model.env_config import TEMPLATE, mask_password
+from celerylint.model.process_env import ProcessEnv
 from celerylint.model.project import Project, TaskDef, WorkerEntry
 from celerylint.model.resolve import AppObj, ClassObj, ExtObj, Obj, ValObj
 from celerylint.model.flask import pushes_context
@@ -61,14 +70,6 @@ SHOWN_SETTINGS = (
     "task_always_eager",
     "task_ignore_result",
 )
-
-
-# scheme://user:password@host: inspect output lands in CI logs and bug reports.
-URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?=@)")
-
-
-def mask_password(text: str) -> str:
-    return URL_PASSWORD.sub(lambda match: match.group("head") + "****", text)
 
 
 def _show_value(value: Optional[Value], note: Optional[str] = None) -> str:
@@ -105,6 +106,23 @@ def _describe_setting(project: Project, app: AppObj, name: str) -> str:
         reasons = "; ".join(sorted({f"{o.why} at {o.origin}" for o in opacities})[:3])
         return f"unknown ({reasons})"
     return "not set"
+
+
+def _describe_variable(project: Project, env: ProcessEnv, name: str) -> str:
+    var = env.get(name)
+    if var is not None:
+        shown = repr(mask_password(var.value)) if var.value is not None else "taken from the shell that starts it"
+        return f"{shown}  ({var.origin})"
+    why = _variable_unknown(project, env, name)
+    return f"unknown ({why})" if why is not None else "not set"
+
+
+def _variable_unknown(project: Project, env: ProcessEnv, name: str) -> Optional[str]:
+    """Why a variable the process does not set may still be set, or None: it is not."""
+    found = project.environment.variable(env, name)
+    if found is not None and found[0] is None:
+        return None
+    return f"it may come from {env.inherits}" if env.inherits else "the code or a file the deployment loads may set it"
 
 
 def _registration(project: Project, task: TaskDef) -> str:
@@ -166,6 +184,19 @@ def render(project: Project) -> str:
         lines.append(f"  -A {worker.spec}  [{kind}]{status}")
         for reason in worker.closure.uncertain[:3]:
             lines.append(f"    uncertain: {reason}")
+    processes = _processes(project)
+    if processes:
+        variables = _read_variables(project)
+        lines.append("")
+        lines.append("Deployed processes and the environment variables the configuration reads:")
+        for item in processes:
+            kind, command, where, env, _ = item
+            inherits = f"; may also inherit {env.inherits}" if env.inherits else ""
+            lines.append(f"  {kind}: {command}  [{where}{inherits}]")
+            for name in variables:
+                lines.append(f"    {name}: {_describe_variable(project, env, name)}")
+            for label, broker in _process_brokers(project, item).items():
+                lines.append(f"    broker of the app at {label}: {broker if broker is not None else 'unknown'}")
     lines.append("")
     lines.append("Tasks:")
     for task in sorted(project.tasks, key=lambda t: (t.module.rel, t.decorator_loc.line)):
@@ -419,16 +450,77 @@ def _task_json(project: Project, task: TaskDef) -> Dict[str, Json]:
     }
 
 
+def _read_variables(project: Project) -> List[str]:
+    """The environment variables the apps' configurations read, Celery's own first."""
+    reader = project.environment
+    names: List[str] = ["CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"]
+    views: List[Optional[WorkerEntry]] = [None, *project.workers]
+    for app in project.apps:
+        for worker in views:
+            if worker is not None and app not in project.apps_in(worker.closure):
+                continue
+            config = project.config(app, worker.closure.places() if worker is not None else None)
+            for setting in config.settings.values():
+                names.extend(reader.setting_reads(setting))
+    return list(dict.fromkeys(names))
+
+
+def _processes(project: Project) -> List[Tuple[str, str, str, ProcessEnv, Optional[WorkerEntry]]]:
+    """(kind, command, origin, environment, worker entry) of each deployed process whose
+    environment is known, in file order."""
+    found: List[Tuple[str, str, str, ProcessEnv, Optional[WorkerEntry]]] = []
+    for command, env, worker in project.worker_commands():
+        found.append(("worker", f"celery -A {command.app}", str(command.origin), env, worker))
+    for web in project.web_commands:
+        found.append(("web", web.server, str(web.origin), web.env, None))
+    return sorted(found, key=lambda item: (item[2].rpartition(":")[0], int(item[2].rpartition(":")[2]), item[0]))
+
+
+def _variable_record(project: Project, env: ProcessEnv, name: str) -> Dict[str, Json]:
+    var = env.get(name)
+    if var is not None:
+        exact = var.value is not None and not TEMPLATE.search(var.value)
+        return _record("set", mask_password(var.value) if var.value is not None else None, exact, str(var.origin), name)
+    why = _variable_unknown(project, env, name)
+    return _record("unknown", reasons=[(why, None)]) if why is not None else _record("not set")
+
+
+def _process_json(project: Project, variables: Sequence[str], item: Tuple[str, str, str, ProcessEnv, Optional[WorkerEntry]]) -> Dict[str, Json]:
+    kind, command, where, env, worker = item
+    return {
+        "kind": kind,
+        "command": command,
+        "origin": where,
+        "deployment": env.deployment,
+        "inherits": env.inherits,
+        "env": {name: _variable_record(project, env, name) for name in variables},
+        "broker_url": dict(_process_brokers(project, item)),
+    }
+
+
+def _process_brokers(project: Project, item: Tuple[str, str, str, ProcessEnv, Optional[WorkerEntry]]) -> Dict[str, Optional[str]]:
+    """The broker URL each app of the process gets (None: not known), by app label."""
+    _, _, _, env, worker = item
+    apps = project.apps_in(worker.closure) if worker is not None else list(project.apps)
+    brokers: Dict[str, Optional[str]] = {}
+    for app in sorted(apps, key=lambda app: _app_key(project, app)):
+        seen = project.setting_in_process(app, "broker_url", env, worker)
+        brokers[project.app_label(app)] = mask_password(seen.text) if seen is not None and seen.exact else None
+    return brokers
+
+
 def project_json(project: Project) -> Dict[str, Json]:
     """Apps, workers and tasks of one project; paths relative to its root, posix."""
     apps = sorted(project.apps, key=lambda app: _app_key(project, app))
     workers = sorted(project.workers, key=lambda w: (w.spec, w.origin))
     tasks = sorted(project.tasks, key=lambda t: (t.module.rel, t.decorator_loc.line, t.decorator_loc.col, t.name))
+    variables = _read_variables(project)
     return {
         "versions": [{"package": name, "version": version, "origin": where} for name, version, where in _declared(project)],
         "apps": [_app_json(project, app) for app in apps],
         "workers": [_worker_json(project, worker) for worker in workers],
         "tasks": [_task_json(project, task) for task in tasks],
+        "processes": [_process_json(project, variables, item) for item in _processes(project)],
     }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from celerylint.model.app_config import Origin
+from celerylint.model.process_env import FileProcesses, ProcessEnv, WebCommand, processes_of, starts_processes
 
 MAX_FILE_BYTES = 1_000_000
 # Two linear searches, not one `celery.*worker` pattern: that backtracks quadratically on a long
@@ -21,6 +22,7 @@ DEPENDENCY_FILES = re.compile(r"(requirements[^/]*\.(txt|in)|pyproject\.toml|set
 TRACKED_PACKAGES = ("celery", "kombu", "flask", "flask-sqlalchemy")
 PINNED = re.compile(r"(?i)\b(celery|kombu|flask[-_]sqlalchemy|flask)\b\s*(?:\[[^\]]*\])?\s*(?:==|~=|>=|===)\s*v?(\d+(?:\.\d+)*)")
 LOCKED = re.compile(r'(?im)^name\s*=\s*"(celery|kombu|flask-sqlalchemy|flask)"\s*\nversion\s*=\s*"(\d+(?:\.\d+)*)')
+COMPOSE_OVERRIDE = re.compile(r"^(docker-)?compose\.override\.ya?ml$", re.IGNORECASE)
 ENV_SETTING = re.compile(r"\b(CELERY_RESULT_BACKEND|CELERY_BROKER_URL|CELERY_CONFIG_MODULE)\b\s*[:=]")
 
 
@@ -55,6 +57,7 @@ class WorkerCommand:
     origin: Origin
     options: Tuple[str, ...]  # every --long option named on the line
     values: Tuple[Tuple[str, str], ...] = ()  # ("queues", "a,b"), ("pool", "gevent"), ...
+    env: Optional[ProcessEnv] = None  # the environment it starts with, when the file says
 
     def value(self, name: str) -> Optional[str]:
         return option_value(self.values, name)
@@ -69,6 +72,11 @@ class DeployFacts:
     env_settings: Tuple[Tuple[str, Origin], ...]  # CELERY_RESULT_BACKEND=... in deployment files
     # Declared versions of the packages whose behaviour rules depend on: (package, version, where).
     versions: Tuple[Tuple[str, str, Origin], ...] = ()
+    # Web processes (gunicorn, uwsgi, `flask run`, ...) with their environment.
+    webs: Tuple[WebCommand, ...] = ()
+    # Variables a process may load from a file the deployment does not name for it
+    # (a Dockerfile's ENV, a .env file the code or the platform reads).
+    ambient: Tuple[str, ...] = ()
 
     def version(self, package: str) -> Optional[Tuple[int, ...]]:
         """The declared version of a package (the first declaration found), or None: unknown,
@@ -152,6 +160,9 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
     workers: List[WorkerCommand] = []
     env: List[Tuple[str, Origin]] = []
     versions: List[Tuple[str, str, Origin]] = []
+    webs: List[WebCommand] = []
+    ambient: List[str] = []
+    overrides = {path.parent: path.name for path in paths if COMPOSE_OVERRIDE.match(path.name)}
     for path in paths:
         try:
             # Bounded read: st_size says 0 for devices and pipes, so it is no guard.
@@ -165,9 +176,18 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
         rel = path.relative_to(root).as_posix()
         if DEPENDENCY_FILES.search(path.name):
             versions.extend(_declared_versions(text, rel))
-        if "celery" not in text.lower():
+        mentions_celery = "celery" in text.lower()
+        if not (mentions_celery or starts_processes(path.name)):
             continue
-        for number, line in _logical_lines(text):
+        lines = _logical_lines(text)
+        overlay = overrides.get(path.parent)
+        processes = processes_of(path.name, rel, text, lines, overlay if overlay != path.name else None)
+        if processes is not None:
+            webs.extend(processes.webs)
+            ambient.extend(processes.ambient)
+        if not mentions_celery:
+            continue
+        for number, line in lines:
             if line.lstrip().startswith("#"):
                 continue  # a commented-out command or setting (shell, YAML, Procfile, ini, TOML)
             for match in ENV_SETTING.finditer(line):
@@ -175,8 +195,17 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
             if _is_worker_line(line):
                 app, options, values = parse_command(line)
                 if app and re.fullmatch(r"[A-Za-z_][\w.]*(:[\w.]+)?", app):
-                    workers.append(WorkerCommand(app, Origin(rel, number, 1), options, values))
-    return DeployFacts(tuple(workers), tuple(env), tuple(versions))
+                    workers.extend(_commands(app, Origin(rel, number, 1), options, values, processes))
+    return DeployFacts(tuple(workers), tuple(env), tuple(versions), tuple(webs), tuple(sorted(set(ambient))))
+
+
+def _commands(
+    app: str, where: Origin, options: Tuple[str, ...], values: Tuple[Tuple[str, str], ...], processes: Optional[FileProcesses]
+) -> List[WorkerCommand]:
+    """The worker command, once for each process that runs it (compose services sharing an
+    anchor's command each have their environment)."""
+    envs = list(dict.fromkeys(processes.envs_at(where.line))) if processes is not None else []
+    return [WorkerCommand(app, where, options, values, env) for env in envs] or [WorkerCommand(app, where, options, values)]
 
 
 def _declared_versions(text: str, rel: str) -> List[Tuple[str, str, Origin]]:

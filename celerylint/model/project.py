@@ -19,13 +19,15 @@ from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingVa
 from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSetting, build_apps
 from celerylint.model.closure import Closure, apps_in
 from celerylint.model.config_objects import ConfigObjects
-from celerylint.model.deploy import DeployFacts
+from celerylint.model.deploy import DeployFacts, WorkerCommand
+from celerylint.model.env_config import EnvironmentReader, Seen
 from celerylint.model.flask import (
     EXTERNAL_CONTEXT_BASES, EXTERNAL_REQUEST_BASES, in_request_context, is_context_push, pushes_context,
     pushes_request_context, sqlalchemy_bound_to_app,
 )
 from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
+from celerylint.model.process_env import ProcessEnv, WebCommand
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
 from celerylint.model.serializers import SerializerChanges, find_serializer_changes
 from celerylint.model.tasks import TaskDef, find_tasks
@@ -46,7 +48,7 @@ GROUPS = frozenset({"celery.group", "celery.canvas.group"})
 CHORD_READ = "a chord started"
 MAX_BINDING_HOPS = 3
 
-__all__ = ["Project", "build_project", "TaskDef", "WorkerEntry", "Closure", "AppDef", "ResultRead"]
+__all__ = ["Project", "build_project", "TaskDef", "WorkerEntry", "Closure", "AppDef", "ResultRead", "Seen", "WebCommand"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,38 @@ class Project:
         if app is None:
             return [w for w in self.workers if w.resolved]
         return [w for w in self.workers if w.resolved and app in self.apps_in(w.closure)]
+
+    def worker_commands(self) -> List[Tuple[WorkerCommand, ProcessEnv, WorkerEntry]]:
+        """Each deployed worker command whose environment the deployment file gives, with the
+        worker entry that runs it (one command per process: compose services sharing one
+        command through an anchor are each there)."""
+        found = []
+        for command in self.deploy.workers:
+            if command.env is None:
+                continue
+            for worker in self.workers:
+                if worker.command is not None and worker.spec == command.app and worker.values == command.values:
+                    found.append((command, command.env, worker))
+                    break
+        return found
+
+    @cached_property
+    def web_commands(self) -> Tuple[WebCommand, ...]:
+        """Web processes (gunicorn, uwsgi, `flask run`, ...) found in deployment files that serve
+        this project: their command names one of its modules, or names no module at all."""
+        def ours(web: WebCommand) -> bool:
+            return not web.targets or any(self.index.longest_module_prefix(target)[0] is not None for target in web.targets)
+
+        return tuple(web for web in self.deploy.webs if ours(web))
+
+    @cached_property
+    def environment(self) -> EnvironmentReader:
+        return EnvironmentReader(self.graph, self.deploy)
+
+    def setting_in_process(self, app: AppObj, name: str, env: ProcessEnv, worker: Optional[WorkerEntry] = None) -> Optional[Seen]:
+        """A setting as the process with this environment sees it: a worker through what its
+        entry runs, a web process through the whole configuration; None when not known."""
+        return self.environment.setting_in(self.config(app, worker.closure.places() if worker is not None else None), name, env)
 
     def worker_queues(self, worker: WorkerEntry, app: AppObj) -> Optional[FrozenSet[str]]:
         """The queues the worker consumes for the app (celery/bin/worker.py, app/amqp.py):
