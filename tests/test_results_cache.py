@@ -98,3 +98,14 @@ def test_no_cache_writes_no_results(project, capsys: pytest.CaptureFixture[str])
     root = project({"proj/__init__.py": "", "proj/celery.py": BAD})
     _lint(capsys, str(root), "--no-cache")
     assert _results_files() == []
+
+
+def test_concurrent_runs_leave_a_usable_answer(project, capsys: pytest.CaptureFixture[str]) -> None:
+    root = project({"proj/__init__.py": "", "proj/celery.py": BAD})
+    command = [sys.executable, "-m", "celerylint", str(root)]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=os.environ.copy()) for _ in range(4)]
+    outputs = [run.communicate()[0] for run in runs]
+    assert len(set(outputs)) == 1 and "CEL006" in outputs[0]
+    (path,) = _results_files()
+    assert json.loads(path.read_text())["projects"][0]["findings"]  # whole, not interleaved
+    assert _lint(capsys, str(root)) == (1, outputs[0])
