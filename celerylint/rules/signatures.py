@@ -88,6 +88,8 @@ def _sent(call: CallFact, how: str, callee: str) -> Optional[Sent]:
 CHAINS = frozenset({"celery.chain", "celery.canvas.chain", "celery.canvas._chain"})
 CHORDS = frozenset({"celery.chord", "celery.canvas.chord", "celery.canvas._chord"})
 MAX_NESTING = 8
+SIGNATURE_MAKERS = frozenset({"s", "si", "signature", "group", "subtask"})
+CANVAS_NAMES = frozenset(path.rsplit(".", 1)[-1].lstrip("_") for path in CHAINS | CHORDS)
 
 
 def _callbacks(project: Project) -> Set[Tuple[str, str, Call]]:
@@ -96,6 +98,8 @@ def _callbacks(project: Project) -> Set[Tuple[str, str, Call]]:
     `link=` callbacks. Keyed by (module, scope, the `.s(...)` call)."""
     found: Set[Tuple[str, str, Call]] = set()
     for info in project.index.modules():
+        if not any(_names_signature(call.value.func) for call in info.facts.calls):
+            continue  # a callback is a signature: a module that makes none has none
         values: List[Tuple[str, Value]] = [(call.scope, call.value) for call in info.facts.calls]
         values.extend((function.qualname, binding.value) for function in info.facts.functions for binding in function.locals)
         values.extend(("", binding.value) for binding in info.facts.globals)
@@ -103,6 +107,11 @@ def _callbacks(project: Project) -> Set[Tuple[str, str, Call]]:
             for callback in _callbacks_in(project, info, scope, value):
                 found.add((info.name, scope, callback))
     return found
+
+
+def _names_signature(func: Value) -> bool:
+    named = func.last if isinstance(func, Ref) else func.attr if isinstance(func, Attr) else ""
+    return named in SIGNATURE_MAKERS or named.lstrip("_") in CANVAS_NAMES
 
 
 def _callbacks_in(project: Project, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> Iterator[Call]:
@@ -115,7 +124,10 @@ def _callbacks_in(project: Project, info: ModuleInfo, scope: str, value: Value, 
         yield from _callbacks_in(project, info, scope, value.right, depth + 1)
     elif isinstance(value, Call):
         func = value.func
-        callee = project.resolve(info, scope, func)
+        # Resolving every call of the project is the cost here: only names that can be
+        # a chain or a chord are worth it.
+        named = func.last if isinstance(func, Ref) else func.attr if isinstance(func, Attr) else ""
+        callee = project.resolve(info, scope, func) if named.lstrip("_") in CANVAS_NAMES else None
         path = callee.path if isinstance(callee, ExtObj) else ""
         if path in CHAINS:
             yield from (item for item in value.args[1:] if isinstance(item, Call))
