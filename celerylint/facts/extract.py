@@ -36,6 +36,7 @@ from celerylint.facts.values import ValueBuilder, dotted_name
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
+CONFIG_CALLS = frozenset({"update", "setdefault", "Celery"})  # calls whose keywords may be settings
 CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
 # Calls that import a module named by their first argument.
 IMPORTING_CALLS = frozenset(
@@ -183,6 +184,13 @@ class _Frame:
     locals: List[Binding] = field(default_factory=list)
     attributes: List[Binding] = field(default_factory=list)
     methods: List[str] = field(default_factory=list)
+    branches: int = 0  # enclosing if/loop/except blocks of this frame
+
+
+def _called_name(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else ""
 
 
 class FactExtractor(cst.CSTVisitor):
@@ -375,8 +383,8 @@ class FactExtractor(cst.CSTVisitor):
     # --- bindings and stores ----------------------------------------------
 
     def _bind(self, name: str, value: Value, node: cst.CSTNode) -> None:
-        binding = Binding(name, value, self.loc(node))
         frame = self.frame
+        binding = Binding(name, value, self.loc(node), frame.branches > 0)
         if frame.kind == "module" or name in frame.globals_declared:
             self.globals.append(binding)
         elif frame.kind == "class":
@@ -388,7 +396,7 @@ class FactExtractor(cst.CSTVisitor):
         if isinstance(target, cst.Name):
             self._bind(target.value, value, target)
         elif isinstance(target, (cst.Attribute, cst.Subscript)):
-            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope))
+            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope, self.frame.branches > 0))
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._assign_target(element.value, Opaque("unpack"), node)
@@ -419,9 +427,11 @@ class FactExtractor(cst.CSTVisitor):
     def visit_For(self, node: cst.For) -> bool:
         node.iter.visit(self)
         self._assign_target(node.target, IterItem(self.value(node.iter)), node)
+        self.frame.branches += 1
         node.body.visit(self)
         if node.orelse is not None:
             node.orelse.visit(self)
+        self.frame.branches -= 1
         return False
 
     def visit_With(self, node: cst.With) -> bool:
@@ -444,7 +454,31 @@ class FactExtractor(cst.CSTVisitor):
             self.frame.managers.pop()
         return False
 
+    # Blocks that may not run: what they bind or call is `guarded` (libcst calls leave_X even
+    # when visit_X returned False, so the counts always balance).
+    def visit_While(self, node: cst.While) -> None:
+        self.frame.branches += 1
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.frame.branches -= 1
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.frame.branches += 1
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.frame.branches -= 1
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self.frame.branches += 1
+
+    def leave_MatchCase(self, original_node: cst.MatchCase) -> None:
+        self.frame.branches -= 1
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.frame.branches -= 1
+
     def visit_If(self, node: cst.If) -> bool:
+        self.frame.branches += 1
         if self.frame.kind == "module" and _is_main_test(node.test):
             node.test.visit(self)
             self.main_block = True
@@ -487,7 +521,12 @@ class FactExtractor(cst.CSTVisitor):
         arg_locs: Tuple[Tuple[str, Loc], ...] = ()
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in TASK_CALL_METHODS:
             arg_locs = self._arg_locs(node)
-        self.calls.append(CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers()))
+        elif _called_name(node.func) in CONFIG_CALLS:
+            # where each keyword is written, to report a misspelled setting at its name
+            arg_locs = tuple((arg.keyword.value, self.loc(arg.keyword)) for arg in node.args if arg.keyword is not None)
+        self.calls.append(
+            CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers(), self.frame.branches > 0)
+        )
         func = value.func
         if isinstance(func, Ref) and func.scope in ("import", "builtin"):
             self._importing_call(func.path, value)

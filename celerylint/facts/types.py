@@ -163,6 +163,8 @@ class CallFact:
     arg_locs: Tuple[Tuple[str, Loc], ...] = ()
     # What enclosing `with f(...):` blocks of the same function called (`allow_join_result`).
     managers: Tuple[Value, ...] = ()
+    # Inside an `if`/`elif`/`else`, a loop or an `except` of its own scope: it may not run.
+    guarded: bool = False
 
     def arg_loc(self, key: str) -> Loc:
         for name, loc in self.arg_locs:
@@ -179,6 +181,7 @@ class StoreFact:
     value: Value
     loc: Loc
     scope: str
+    guarded: bool = False  # inside an if/loop/except of its own scope: it may not run
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,7 @@ class Binding:
     name: str
     value: Value
     loc: Loc
+    guarded: bool = False  # inside an if/loop/except of its own scope: it may not run
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ class Entry:
     place: Place  # where the statement that applies it runs
     origin: Origin
     ctx: Optional[Place] = None  # where the value is written, when not at `place`
+    # What holds the key: "keyword" (a call's keyword, `conf.x = v`), "dict" (a dict literal),
+    # "module", "class", or a web framework's config read whole: "flask", "django".
+    container: str = ""
 
     @property
     def value_ctx(self) -> Place:
@@ -76,6 +79,9 @@ class Source:
     priority: int
     namespace: Optional[str]
     place: Place  # where the call that applies this source runs
+    # "constructor" (Celery(...) keywords), "object" (config_from_object, config_source=),
+    # "write" (conf.update, conf.setdefault, conf.x = v), "" (anything else).
+    kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Whatever cannot be followed becomes an Opacity: the keys are unknown, never miss
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, List, Optional, Set, Tuple
 
 from celerylint.facts.types import MODULE_SCOPE, Attr, Call, CallFact, Const, DictVal, Loc, Ref, Sub, Value
@@ -16,6 +17,11 @@ from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, InstObj, ModObj, 
 
 FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
 FLASK_CONFIG_OPAQUE = frozenset({"from_pyfile", "from_envvar", "from_prefixed_env", "from_file"})
+
+
+def _held_by(mapping: Mapping, container: str) -> Mapping:
+    """The mapping's keys as read through a web framework's whole config (shared with Celery)."""
+    return Mapping([replace(entry, container=container) for entry in mapping.entries], mapping.opaque)
 
 
 def _as_lookup(value: Value) -> Optional[Sub]:
@@ -93,7 +99,7 @@ class ConfigObjects:
         mapping = Mapping()
         for _, item in self.flask_sources.get(flask, ()):
             mapping.extend(item)
-        return mapping
+        return _held_by(mapping, "flask")
 
     # --- mappings: what a config object contains ----------------------------------
 
@@ -105,7 +111,7 @@ class ConfigObjects:
         if isinstance(value, DictVal):
             return self._dict_mapping(value, place, origin, (info.name, scope))
         if isinstance(value, Call) and isinstance(value.func, Ref) and value.func.path == "dict" and value.func.scope == "builtin":
-            mapping = Mapping([Entry(k, v, place, origin, (info.name, scope)) for k, v in value.kwargs])
+            mapping = Mapping([Entry(k, v, place, origin, (info.name, scope), "dict") for k, v in value.kwargs])
             for argument in value.args:
                 mapping.extend(self.mapping_for(info, scope, argument, place, origin, depth + 1))
             return mapping
@@ -169,7 +175,7 @@ class ConfigObjects:
         mapping = Mapping()
         for key, item in value.items:
             if isinstance(key, Const) and isinstance(key.value, str):
-                mapping.entries.append(Entry(key.value, item, place, origin, ctx))
+                mapping.entries.append(Entry(key.value, item, place, origin, ctx, "dict"))
             else:
                 mapping.opaque.append(Opacity("a computed key", place, origin))
         if value.has_spread:
@@ -181,7 +187,7 @@ class ConfigObjects:
             settings = self.django_settings_module(info)
             if settings is None:
                 return Mapping(opaque=[Opacity("DJANGO_SETTINGS_MODULE is not set in the code", place, origin)])
-            return self.module_mapping(settings.name, place)
+            return _held_by(self.module_mapping(settings.name, place), "django")
         module, _, attr = text.partition(":")
         if attr:
             obj = self.resolver.resolve_dotted(f"{module}.{attr}", info)
@@ -215,12 +221,12 @@ class ConfigObjects:
         if dynamic is not None:
             mapping.opaque.append(Opacity("module globals set at run time", applied, self.origin(info, dynamic)))
         for binding in info.facts.globals:
-            mapping.entries.append(Entry(binding.name, binding.value, applied, self.origin(info, binding.loc), ctx))
+            mapping.entries.append(Entry(binding.name, binding.value, applied, self.origin(info, binding.loc), ctx, "module"))
         for fact in info.facts.imports:
             if fact.scope == MODULE_SCOPE and fact.is_from:
                 for bound in fact.bound:
                     if bound.isupper() or bound in ("broker_url", "result_backend"):
-                        mapping.entries.append(Entry(bound, None, applied, Origin(info.rel, fact.line, 1), ctx))
+                        mapping.entries.append(Entry(bound, None, applied, Origin(info.rel, fact.line, 1), ctx, "module"))
         return mapping
 
     def _is_project_name(self, dotted: str) -> bool:
@@ -256,7 +262,7 @@ class ConfigObjects:
                 continue
             ctx = (item.module, fact.scope)
             for binding in fact.attributes:
-                entry = Entry(binding.name, binding.value, place or ctx, self.origin(info, binding.loc), ctx)
+                entry = Entry(binding.name, binding.value, place or ctx, self.origin(info, binding.loc), ctx, "class")
                 mapping.entries.append(entry)
         return mapping
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from celerylint.rules import context, dispatch, names, registration, results, serialization, syntax, timelimits, waiting, workers
+from celerylint.rules import context, dispatch, names, registration, results, serialization, settings, syntax, timelimits, waiting, workers
 from celerylint.findings import Finding
 from celerylint.rules.base import Rule
 
@@ -20,11 +20,15 @@ ALL_RULES: List[Rule] = [
     timelimits.RULE,
     waiting.RULE,
     results.IGNORED_RULE,
+    settings.RULE,
+    settings.MIXED_RULE,
+    settings.PICKLE_RULE,
     dispatch.RULE,
     workers.RULE,
     workers.QUEUE_RULE,
     workers.BROKER_RULE,
     names.RULE,
+    settings.EAGER_RULE,
 ]
 SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
 RULES_BY_CODE: Dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
