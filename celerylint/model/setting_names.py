@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Set, Tuple
 
 from celerylint.groundtruth import import_installed, installed_version
 
@@ -20,6 +21,9 @@ class CeleryTables:
     to_new: Dict[str, str]  # old upper-case name -> new name (_TO_NEW_KEY)
     constructor: FrozenSet[str]  # Celery.__init__'s own parameters: not settings
     pickle: FrozenSet[str]  # pickle's serializer name and content type (kombu's registry)
+    # Keys Celery's code reads from app.conf that its table does not declare
+    # (`conf.get('result_backend_thread_safe', False)` in celery/backends/base.py).
+    undeclared: FrozenSet[str] = frozenset()
 
     @cached_property
     def to_old(self) -> Dict[str, str]:
@@ -34,12 +38,12 @@ def tables() -> CeleryTables:
         # A regular file only: a FIFO or a link to a device placed there must not block or flood.
         if snapshot is not None and snapshot.is_file() and snapshot.stat().st_size < 1_000_000:
             data = json.loads(snapshot.read_text(encoding="utf-8"))
-            lists = [data["names"], data["constructor"], data["pickle"]]
+            lists = [data["names"], data["constructor"], data["pickle"], data["undeclared"]]
             to_new = data["to_new"]
             if all(isinstance(n, str) for items in lists for n in items) and all(
                 isinstance(k, str) and isinstance(v, str) for k, v in to_new.items()
             ):
-                return CeleryTables(frozenset(lists[0]), dict(to_new), frozenset(lists[1]), frozenset(lists[2]))
+                return CeleryTables(frozenset(lists[0]), dict(to_new), frozenset(lists[1]), frozenset(lists[2]), frozenset(lists[3]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     defaults = import_installed("celery.app.defaults")
@@ -50,15 +54,37 @@ def tables() -> CeleryTables:
     parameters = inspect.signature(base.Celery.__init__).parameters
     constructor = frozenset(name for name, item in parameters.items() if item.kind is not item.VAR_KEYWORD and name != "self")
     pickle = frozenset({"pickle", str(serialization.registry.name_to_type.get("pickle", "application/x-python-serialize"))})
-    found = CeleryTables(frozenset(defaults.SETTING_KEYS), dict(defaults._TO_NEW_KEY), constructor, pickle)
+    names = frozenset(defaults.SETTING_KEYS)
+    undeclared = _undeclared_reads(Path(str(import_installed("celery").__file__)).parent) - names
+    found = CeleryTables(names, dict(defaults._TO_NEW_KEY), constructor, pickle, undeclared)
     if snapshot is not None:
         try:
             snapshot.parent.mkdir(parents=True, exist_ok=True)
-            data = {"names": sorted(found.names), "to_new": found.to_new, "constructor": sorted(constructor), "pickle": sorted(pickle)}
+            data = {
+                "names": sorted(found.names),
+                "to_new": found.to_new,
+                "constructor": sorted(constructor),
+                "pickle": sorted(pickle),
+                "undeclared": sorted(undeclared),
+            }
             snapshot.write_text(json.dumps(data), encoding="utf-8")
         except OSError:
             pass
     return found
+
+
+CONF_GET = re.compile(r"""\b_?conf\.get\(\s*['"]([a-z][a-z0-9_]*)['"]""")
+
+
+def _undeclared_reads(package: Path) -> FrozenSet[str]:
+    """Setting names Celery's own source reads with `conf.get('name', ...)`."""
+    found: Set[str] = set()
+    for path in package.rglob("*.py"):
+        try:
+            found.update(CONF_GET.findall(path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return frozenset(found)
 
 
 def _table() -> Tuple[FrozenSet[str], Dict[str, str]]:

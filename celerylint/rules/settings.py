@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, Call, Const, Loc, Ref, Seq, Value
+from celerylint.facts.types import Call, Const, Loc, Ref, Seq, Sub, Value
 from celerylint.findings import Related
 from celerylint.model.app_config import Entry, Origin, ResolvedConfig, SettingValue, Source
 from celerylint.model.modules import ModuleInfo
@@ -26,6 +26,7 @@ STRICT = frozenset({"keyword", "dict"})  # written for Celery alone: every key i
 CELERY_PREFIXES = ("CELERY_", "CELERYD_", "CELERYBEAT_", "CELERYMON_")
 # Settings modules and config classes that production does not load.
 NOT_PRODUCTION = frozenset({"test", "tests", "testing", "ci", "conftest", "dev", "develop", "development", "local", "debug"})
+DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 CONSEQUENCES = {
     "broker_url": "the broker stays amqp://guest@localhost//",
@@ -201,10 +202,35 @@ def _collect_names(value: Value, found: Set[str]) -> None:
             # getattr(settings, "CELERY_X"); not env("CELERY_X"), which names a variable
             found.update(arg.value for arg in item.args[1:2] if isinstance(arg, Const) and isinstance(arg.value, str))
             stack.extend((item.func, item.args, item.kwargs))
+        elif isinstance(item, Sub) and isinstance(item.key, Const) and isinstance(item.key.value, str):
+            if not _environ(item.base):  # config["CELERY_X"]; not os.environ["CELERY_X"]
+                found.add(item.key.value)
+            stack.append(item.base)
+        elif isinstance(item, Call) and isinstance(item.func, Ref) and item.func.last == "get" and "." in item.func.path:
+            if not _environ(Ref(item.func.scope, item.func.path.rpartition(".")[0])):
+                found.update(arg.value for arg in item.args[:1] if isinstance(arg, Const) and isinstance(arg.value, str))
+            stack.extend((item.func, item.args, item.kwargs))
         elif isinstance(item, tuple):
             stack.extend(item)
         elif hasattr(item, "__dataclass_fields__"):
             stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
+
+
+def _collect_strings(value: Value, found: Set[str]) -> None:
+    stack: List[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Const):
+            if isinstance(item.value, str) and len(item.value) < 200:
+                found.add(item.value)
+        elif isinstance(item, tuple):
+            stack.extend(item)
+        elif hasattr(item, "__dataclass_fields__"):
+            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
+
+
+def _environ(value: Value) -> bool:
+    return isinstance(value, Ref) and value.path.rsplit(".", 1)[-1] in ("environ", "env")
 
 
 def _close(word: str, candidates: Iterable[str]) -> Optional[str]:
@@ -247,24 +273,44 @@ class _UnknownKeys:
 
     @cached_property
     def extension_words(self) -> FrozenSet[str]:
-        """Words of the external packages the project imports: Celery extensions read their own
-        keys from the app's configuration (celery_once's ONCE, redbeat's redbeat_redis_url)."""
-        words: Set[str] = set()
+        """Words of the Celery extensions the project uses (imported, or named in a string such as
+        INSTALLED_APPS): they read their own keys from the app's configuration (celery_once's
+        ONCE, redbeat's redbeat_redis_url, django-celery-email's CELERY_EMAIL_TASK_CONFIG)."""
+        tops: Set[str] = set()
         for info in self.project.index.modules():
             for fact in info.facts.imports:
-                top = fact.module.split(".", 1)[0]
-                if not top or fact.module.startswith(".") or self.project.index.get(top, info) is not None:
-                    continue
-                parts = set(top.lower().split("_"))
-                if "celery" in parts or top.lower().endswith("celery") or "beat" in top.lower():
-                    words.update(part for part in parts if part != "celery")
-                    words.add(top.lower())
-        return frozenset(words)
+                if not fact.module.startswith("."):
+                    tops.add(fact.module.split(".", 1)[0])
+            strings: Set[str] = set()
+            for binding in info.facts.globals:
+                _collect_strings(binding.value, strings)
+            tops.update(text.split(".", 1)[0] for text in strings if DOTTED.fullmatch(text))
+        words: Set[str] = set()
+        for top in tops:
+            lowered = top.lower()
+            if ("celery" in lowered or "beat" in lowered) and lowered != "celery" and self.project.index.get(top) is None:
+                words.add(lowered)
+                words.update(lowered.split("_"))
+        return frozenset(words - self._setting_words - {"celery", "django", "flask", ""})
+
+    def _read_undeclared(self, key: str, namespace: Optional[str]) -> bool:
+        """A key Celery's code reads though its table does not declare it."""
+        if namespace and key.upper().startswith(f"{namespace}_".upper()):
+            key = key[len(namespace) + 1 :].lower()
+        return key in self.tables.undeclared
+
+    def _extension_key(self, key: str, namespace: Optional[str]) -> bool:
+        rest = key
+        for prefix in CELERY_PREFIXES + ((f"{namespace}_",) if namespace else ()):
+            if key.upper().startswith(prefix.upper()):
+                rest = key[len(prefix) :]
+                break
+        return rest.split("_", 1)[0].lower() in self.extension_words
 
     def message(self, use: KeyUse) -> Optional[str]:
         """Why Celery ignores the key; None when Celery reads it or it is not meant for Celery."""
         key, namespace, tables_ = use.entry.key, use.namespace, self.tables
-        if canonical_setting(key, namespace) is not None or not key or key.startswith("_"):
+        if canonical_setting(key, namespace) is not None or not key or key.startswith("_") or self._read_undeclared(key, namespace):
             return None
         container = self.view.container(use.entry)
         if use.source.kind == "constructor" and (key in tables_.constructor or use.app in self.subclass_apps):
@@ -272,9 +318,10 @@ class _UnknownKeys:
         prefix = f"{namespace}_" if namespace else None
         prefixed = key.startswith(CELERY_PREFIXES) or (prefix is not None and key.upper().startswith(prefix.upper()))
         suggestion = self._suggestion(key, namespace)
+        if self._extension_key(key, namespace):
+            return None
         if container in STRICT:
-            if key.split("_", 1)[0].lower() in self.extension_words:
-                return None
+            pass
         elif use.entry.value is None or key in self.view.names_read:
             return None  # an imported name, or a key the project reads itself
         elif container == "shared":
