@@ -24,6 +24,7 @@ class CeleryTables:
     # Keys Celery's code reads from app.conf that its table does not declare
     # (`conf.get('result_backend_thread_safe', False)` in celery/backends/base.py).
     undeclared: FrozenSet[str] = frozenset()
+    task_options: FrozenSet[str] = frozenset()  # Task class options (max_retries, rate_limit...)
 
     @cached_property
     def to_old(self) -> Dict[str, str]:
@@ -38,12 +39,13 @@ def tables() -> CeleryTables:
         # A regular file only: a FIFO or a link to a device placed there must not block or flood.
         if snapshot is not None and snapshot.is_file() and snapshot.stat().st_size < 1_000_000:
             data = json.loads(snapshot.read_text(encoding="utf-8"))
-            lists = [data["names"], data["constructor"], data["pickle"], data["undeclared"]]
+            lists = [data["names"], data["constructor"], data["pickle"], data["undeclared"], data["task_options"]]
             to_new = data["to_new"]
             if all(isinstance(n, str) for items in lists for n in items) and all(
                 isinstance(k, str) and isinstance(v, str) for k, v in to_new.items()
             ):
-                return CeleryTables(frozenset(lists[0]), dict(to_new), frozenset(lists[1]), frozenset(lists[2]), frozenset(lists[3]))
+                sets = [frozenset(items) for items in lists]
+                return CeleryTables(sets[0], dict(to_new), sets[1], sets[2], sets[3], sets[4])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     defaults = import_installed("celery.app.defaults")
@@ -56,7 +58,13 @@ def tables() -> CeleryTables:
     pickle = frozenset({"pickle", str(serialization.registry.name_to_type.get("pickle", "application/x-python-serialize"))})
     names = frozenset(defaults.SETTING_KEYS)
     undeclared = _undeclared_reads(Path(str(import_installed("celery").__file__)).parent) - names
-    found = CeleryTables(names, dict(defaults._TO_NEW_KEY), constructor, pickle, undeclared)
+    task = import_installed("celery.app.task").Task
+    task_options = frozenset(
+        name
+        for name, value in vars(task).items()
+        if name.islower() and not name.startswith("_") and (value is None or isinstance(value, (bool, int, float, str)))
+    ) - {"name", "abstract", "trail"}
+    found = CeleryTables(names, dict(defaults._TO_NEW_KEY), constructor, pickle, undeclared, task_options)
     if snapshot is not None:
         try:
             snapshot.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +74,7 @@ def tables() -> CeleryTables:
                 "constructor": sorted(constructor),
                 "pickle": sorted(pickle),
                 "undeclared": sorted(undeclared),
+                "task_options": sorted(task_options),
             }
             snapshot.write_text(json.dumps(data), encoding="utf-8")
         except OSError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple
 
-from celerylint.facts.types import Call, Const, Loc, Ref, Seq, Sub, Value
+from celerylint.facts.types import Attr, BinOp, Call, Const, DictVal, IterItem, LambdaVal, Loc, Ref, Seq, Sub, Value
 from celerylint.findings import Related
 from celerylint.model.app_config import Entry, Origin, ResolvedConfig, SettingValue, Source
 from celerylint.model.modules import ModuleInfo
@@ -26,7 +26,7 @@ STRICT = frozenset({"keyword", "dict"})  # written for Celery alone: every key i
 CELERY_PREFIXES = ("CELERY_", "CELERYD_", "CELERYBEAT_", "CELERYMON_")
 # Settings modules and config classes that production does not load.
 NOT_PRODUCTION = frozenset({"test", "tests", "testing", "ci", "conftest", "dev", "develop", "development", "local", "debug"})
-DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+MODULE_PATH = re.compile(r"[a-z_][a-z0-9_]*(\.[A-Za-z_]\w*)*")  # "djcelery_email", "redbeat.RedBeatScheduler"
 WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 CONSEQUENCES = {
     "broker_url": "the broker stays amqp://guest@localhost//",
@@ -193,27 +193,47 @@ def _words(name: str) -> Set[str]:
 
 
 def _collect_names(value: Value, found: Set[str]) -> None:
-    stack: List[object] = [value]
+    """The names, attributes and looked-up keys a value reads (typed dispatch: this walks every
+    value of the project, so no generic field reflection)."""
+    stack: List[Value] = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, Ref):
             found.update(item.path.split("."))
-        elif isinstance(item, Call) and isinstance(item.func, Ref) and item.func.last in ("getattr", "hasattr"):
-            # getattr(settings, "CELERY_X"); not env("CELERY_X"), which names a variable
-            found.update(arg.value for arg in item.args[1:2] if isinstance(arg, Const) and isinstance(arg.value, str))
-            stack.extend((item.func, item.args, item.kwargs))
-        elif isinstance(item, Sub) and isinstance(item.key, Const) and isinstance(item.key.value, str):
-            if not _environ(item.base):  # config["CELERY_X"]; not os.environ["CELERY_X"]
-                found.add(item.key.value)
+        elif isinstance(item, Call):
+            func = item.func
+            if isinstance(func, Ref) and func.last in ("getattr", "hasattr"):
+                # getattr(settings, "CELERY_X"); not env("CELERY_X"), which names a variable
+                found.update(arg.value for arg in item.args[1:2] if isinstance(arg, Const) and isinstance(arg.value, str))
+            elif isinstance(func, Ref) and func.last == "get" and "." in func.path:
+                if not _environ(Ref(func.scope, func.path.rpartition(".")[0])):
+                    found.update(arg.value for arg in item.args[:1] if isinstance(arg, Const) and isinstance(arg.value, str))
+            stack.append(func)
+            stack.extend(item.args)
+            stack.extend(argument for _, argument in item.kwargs)
+        elif isinstance(item, Sub):
+            if isinstance(item.key, Const) and isinstance(item.key.value, str):
+                if not _environ(item.base):  # config["CELERY_X"]; not os.environ["CELERY_X"]
+                    found.add(item.key.value)
+            else:
+                stack.append(item.key)
             stack.append(item.base)
-        elif isinstance(item, Call) and isinstance(item.func, Ref) and item.func.last == "get" and "." in item.func.path:
-            if not _environ(Ref(item.func.scope, item.func.path.rpartition(".")[0])):
-                found.update(arg.value for arg in item.args[:1] if isinstance(arg, Const) and isinstance(arg.value, str))
-            stack.extend((item.func, item.args, item.kwargs))
-        elif isinstance(item, tuple):
-            stack.extend(item)
-        elif hasattr(item, "__dataclass_fields__"):
-            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
+        elif isinstance(item, Attr):
+            found.add(item.attr)
+            stack.append(item.base)
+        elif isinstance(item, Seq):
+            stack.extend(item.items)
+        elif isinstance(item, DictVal):
+            for key, element in item.items:
+                stack.append(key)
+                stack.append(element)
+        elif isinstance(item, BinOp):
+            stack.append(item.left)
+            stack.append(item.right)
+        elif isinstance(item, (IterItem,)):
+            stack.append(item.base)
+        elif isinstance(item, LambdaVal):
+            stack.append(item.body)
 
 
 def _collect_strings(value: Value, found: Set[str]) -> None:
@@ -284,7 +304,7 @@ class _UnknownKeys:
             strings: Set[str] = set()
             for binding in info.facts.globals:
                 _collect_strings(binding.value, strings)
-            tops.update(text.split(".", 1)[0] for text in strings if DOTTED.fullmatch(text))
+            tops.update(text.split(".", 1)[0] for text in strings if MODULE_PATH.fullmatch(text))
         words: Set[str] = set()
         for top in tops:
             lowered = top.lower()
@@ -309,39 +329,57 @@ class _UnknownKeys:
 
     def message(self, use: KeyUse) -> Optional[str]:
         """Why Celery ignores the key; None when Celery reads it or it is not meant for Celery."""
-        key, namespace, tables_ = use.entry.key, use.namespace, self.tables
-        if canonical_setting(key, namespace) is not None or not key or key.startswith("_") or self._read_undeclared(key, namespace):
+        key, namespace = use.entry.key, use.namespace
+        if not key or key.startswith("_") or canonical_setting(key, namespace) is not None or self._read_undeclared(key, namespace):
             return None
+        if use.source.kind == "constructor" and (key in self.tables.constructor or use.app in self.subclass_apps):
+            return None  # Celery(loader=..., set_as_current=...), or a subclass's own parameters
         container = self.view.container(use.entry)
-        if use.source.kind == "constructor" and (key in tables_.constructor or use.app in self.subclass_apps):
+        if not self._meant_for_celery(key, namespace, container) or self._extension_key(key, namespace):
             return None
-        prefix = f"{namespace}_" if namespace else None
-        prefixed = key.startswith(CELERY_PREFIXES) or (prefix is not None and key.upper().startswith(prefix.upper()))
-        suggestion = self._suggestion(key, namespace)
-        if self._extension_key(key, namespace):
-            return None
-        if container in STRICT:
-            pass
-        elif use.entry.value is None or key in self.view.names_read:
+        if container not in STRICT and (use.entry.value is None or key in self.view.names_read):
             return None  # an imported name, or a key the project reads itself
-        elif container == "shared":
-            if not prefixed:
-                return None  # a Flask or Django setting, not Celery's
-        elif container in ("module", "class"):
+        return self._why(key, namespace)
+
+    def _meant_for_celery(self, key: str, namespace: Optional[str], container: str) -> bool:
+        """Written for Celery alone, or a key that looks like a Celery setting: a Celery prefix,
+        a setting's namespace (`task_...`) in a Celery-only module, a near miss of a name."""
+        if container in STRICT:
+            return True
+        prefixed = key.startswith(CELERY_PREFIXES) or (namespace is not None and key.upper().startswith(f"{namespace}_".upper()))
+        if container == "shared":
+            return prefixed  # else a Flask or Django setting, not Celery's
+        if container in ("module", "class"):
             namespaced = key == key.lower() and key.split("_", 1)[0] in self._setting_words
-            if not (prefixed or suggestion or namespaced):
-                return None  # a helper value of the config module
-        else:
-            return None
-        rest = key[len("CELERY_"):] if key.startswith("CELERY_") else ""
+            return prefixed or namespaced or self._suggestion(key, namespace) is not None
+        return False
+
+    def _why(self, key: str, namespace: Optional[str]) -> str:
+        tables_ = self.tables
+        rest = key[len("CELERY_") :] if key.startswith("CELERY_") else ""
         if namespace is None and rest.isupper() and rest.lower() in tables_.names:
             old = tables_.to_old.get(rest.lower(), rest.lower())
             return f"Celery ignores '{key}' without namespace='CELERY' (this app has none); the old name is '{old}'"
+        suggestion = self._suggestion(key, namespace)
         if suggestion is not None:
             consequence = CONSEQUENCES.get(canonical_setting(suggestion, namespace) or "")
             tail = f", so {consequence}" if consequence else " and keeps the default"
             return f"'{key}' is not a Celery setting (did you mean '{suggestion}'?): Celery ignores it{tail}"
+        option = self._task_option(key, namespace)
+        if option is not None:
+            return f"'{key}' is not a Celery setting: Celery ignores it ({option} is a task option: @app.task({option}=...))"
         return f"'{key}' is not a Celery setting: Celery ignores it and keeps the default"
+
+    def _task_option(self, key: str, namespace: Optional[str]) -> Optional[str]:
+        """`CELERY_TASK_MAX_RETRIES` -> max_retries, an option of Celery's Task class."""
+        rest = key
+        for prefix in CELERY_PREFIXES + ((f"{namespace}_",) if namespace else ()):
+            if key.upper().startswith(prefix.upper()):
+                rest = key[len(prefix) :]
+                break
+        rest = rest.lower()
+        rest = rest[len("task_") :] if rest.startswith("task_") else rest
+        return rest if rest in self.tables.task_options else None
 
     @cached_property
     def _setting_words(self) -> FrozenSet[str]:
