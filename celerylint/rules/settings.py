@@ -19,7 +19,7 @@ from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project
 from celerylint.model.resolve import AppObj, ClassObj
 from celerylint.model.setting_names import CeleryTables, canonical_setting, tables
-from celerylint.rules.base import Report, Rule, case, related_at, report
+from celerylint.rules.base import Case, Report, Rule, case, related_at, report
 
 SHARED = frozenset({"flask", "django"})  # a web framework's whole config: most keys are not Celery's
 STRICT = frozenset({"keyword", "dict"})  # written for Celery alone: every key is meant as a setting
@@ -655,7 +655,7 @@ app.config_from_object("proj.celeryconfig")
 '''
     ),
 )
-CEL010_VALID = (
+CEL010_VALID: Tuple[Case, ...] = (
     case(
         r'''
 # --- proj/__init__.py
@@ -725,6 +725,21 @@ from celery_once import QueueOnce
     ),
 )
 
+CEL010_VALID = CEL010_VALID + (
+    case(
+        r'''
+# --- requirements.txt
+celery==3.1.25
+# --- proj/__init__.py
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj")
+app.conf.update(CELERY_TASK_RESULT_EXPIRES=3600, CELERY_REDIS_MAX_CONNECTIONS=10)  # Celery 3: another table
+'''
+    ),
+)
+
 CEL011_INVALID = (
     case(
         r'''
@@ -754,7 +769,7 @@ app.config_from_object("proj.celeryconfig")
 '''
     ),
 )
-CEL011_VALID = (
+CEL011_VALID: Tuple[Case, ...] = (
     case(
         r'''
 # --- proj/__init__.py
@@ -786,6 +801,26 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
 app = Celery("proj")
 app.config_from_object("django.conf:settings", namespace="CELERY")  # a namespace reads both
 app.conf.update(task_acks_late=True)
+'''
+    ),
+)
+
+CEL011_VALID = CEL011_VALID + (
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/celeryconfig.py
+import os
+
+broker_url = "redis://"
+result_backend = "redis://"
+if os.environ.get("LEGACY"):
+    CELERY_ALWAYS_EAGER = True  # may not run: not said to break the worker
+# --- proj/celery_app.py
+from celery import Celery
+
+app = Celery("proj")
+app.config_from_object("proj.celeryconfig")
 '''
     ),
 )
