@@ -728,6 +728,29 @@ from celery_once import QueueOnce
 CEL010_VALID = CEL010_VALID + (
     case(
         r'''
+# --- web/__init__.py
+from celery import Celery
+from flask import Flask
+
+
+class Config:
+    SECRET_KEY = "dev"
+    EVENT_QUEUE_TTL = 30  # the app's own: Flask reads this class too, so it is no typo of Celery's
+    BROKER_URL = "redis://"
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    return app
+
+
+celery = Celery(__name__)
+celery.config_from_object(Config)
+'''
+    ),
+    case(
+        r'''
 # --- requirements.txt
 celery==3.1.25
 # --- proj/__init__.py
