@@ -17,8 +17,8 @@ from celerylint.findings import Related
 from celerylint.model.app_config import Entry, Origin, ResolvedConfig, SettingValue, Source
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project
-from celerylint.model.resolve import AppObj, ClassObj
-from celerylint.model.setting_names import CeleryTables, canonical_setting, tables
+from celerylint.model.resolve import AppObj
+from celerylint.model.setting_names import canonical_setting, tables
 from celerylint.rules.base import Case, Report, Rule, case, related_at, report
 
 SHARED = frozenset({"flask", "django"})  # a web framework's whole config: most keys are not Celery's
