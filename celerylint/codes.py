@@ -17,6 +17,9 @@ RULE_NAMES: Dict[str, str] = {
     "CEL007": "result-get-in-task",
     "CEL008": "ignored-result-read",
     "CEL009": "call-signature-mismatch",
+    "CEL010": "unknown-setting",
+    "CEL011": "mixed-setting-names",
+    "CEL012": "pickle-serializer",
     "CEL013": "fixed-task-id",
     "CEL014": "bind-mismatch",
     "CEL015": "worker-app-not-found",
@@ -29,5 +32,6 @@ RULE_NAMES: Dict[str, str] = {
     "CEL022": "execution-option-in-delay",
     "CEL023": "dispatch-before-commit",
     "CEL024": "url-for-without-server-name",
+    "CEL025": "always-eager-outside-tests",
 }
 ALL_CODES = tuple(RULE_NAMES)

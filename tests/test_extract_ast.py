@@ -36,6 +36,7 @@ SHAPES = {
     "stores_and_request_contexts": "from flask import session, g\ndef f(sessions):\n    with app.test_request_context():\n        session['k'] = v\n    g.user = u\n    x[a:b] = 1\n    d[(k, j)] += 2\n    c.a.b = 3\n    return [s.get(k) for s in sessions]\n",
     "conditional_imports": "import sys\nif sys.version_info < (3,):\n    from celery.task import task\nelif TYPE_CHECKING:\n    import typing_extensions\nelse:\n    import x\nif __name__ == '__main__':\n    import y\ndef f():\n    if a:\n        import z\n",
     "annotations_and_globals": "from celery import Celery\napp: Celery = Proxy(make)\nother: 'Celery'\nthird: 'Optional[Celery]' = None\nbad: 'not valid(' = 1\nb: b'x' = 2\ndef make():\n    global app, _cached\n    app: Celery\n    _cached = Celery('x')\n    return _cached\nclass C:\n    x: int = 1\n",
+    "guarded_blocks_and_config_keywords": "app = Celery('p', broker_url='x', task_time_limit=1)\nif DEBUG:\n    app.conf.update(task_always_eager=True)\n    X = 1\nelif y():\n    conf['k'] = 2\nfor i in range(3):\n    Z = i\nelse:\n    app.conf.setdefault(k=1)\nwhile w():\n    W = 1\ntry:\n    T = 1\nexcept E as e:\n    U = f()\nmatch v:\n    case 1:\n        V = g()\ndef h():\n    if a:\n        return update(b=1)\n    conf.update(\n        result_backend='x',\n    )\n",
     "names_deleted_and_walrus": "def f():\n    del x\n    if (n := t.delay(1)):\n        n.get()\n",
 }
 

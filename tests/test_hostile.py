@@ -193,7 +193,7 @@ def test_no_home_directory_means_no_cache_not_an_error(
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     from celerylint.model import setting_names as setting_names
 
-    setting_names._table.cache_clear()  # read Celery's table again, with nowhere to snapshot it
+    setting_names.tables.cache_clear()  # read Celery's table again, with nowhere to snapshot it
     root = write_project(tmp_path / "p", {"proj/__init__.py": "", "proj/tasks.py": TASK.replace("broker='redis://'", "brokr='redis://'")})
     assert main([str(root)]) == 1
     captured = capsys.readouterr()

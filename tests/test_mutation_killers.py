@@ -515,7 +515,11 @@ def test_an_unencodable_value_inside_a_container_is_found(tmp_path: Path) -> Non
     [
         # the constructor's namespace= applies to config_from_object's module
         ('app = Celery("proj", namespace="CELERY")\napp.config_from_object("proj.settings")\n', set()),
-        ('app = Celery("proj")\napp.config_from_object("proj.settings")\n', {("proj/celery_app.py", 7, "CEL006")}),
+        # ... and without one, CELERY_TASK_TIME_LIMIT is no setting (CEL010) and limits nothing (CEL006)
+        (
+            'app = Celery("proj")\napp.config_from_object("proj.settings")\n',
+            {("proj/celery_app.py", 7, "CEL006"), ("proj/settings.py", 1, "CEL010")},
+        ),
         # an item write on app.conf sets the key
         ('app = Celery("proj")\napp.conf["task_time_limit"] = 60\n', set()),
         # a config object returned by a call is unknown, not a crash

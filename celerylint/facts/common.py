@@ -10,6 +10,7 @@ from celerylint.facts.types import Binding, Value
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
+CONFIG_CALLS = frozenset({"update", "setdefault", "Celery"})  # calls whose keywords may be settings
 CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
 REQUEST_CONTEXT_METHODS = frozenset({"test_request_context", "request_context"})
 # Calls that import a module named by their first argument.
@@ -51,3 +52,4 @@ class Frame:
     locals: List[Binding] = field(default_factory=list)
     attributes: List[Binding] = field(default_factory=list)
     methods: List[str] = field(default_factory=list)
+    branches: int = 0  # enclosing if/loop/except blocks of this frame

@@ -36,6 +36,7 @@ from celerylint.facts.common import (
     BUILTIN_NAMES,
     CONTEXT_METHODS,
     DYNAMIC_IMPORTERS,
+    CONFIG_CALLS,
     IMPORTING_CALLS,
     REQUEST_CONTEXT_METHODS,
     TASK_CALL_METHODS,
@@ -158,6 +159,12 @@ def _all_params(params: cst.Parameters) -> List[cst.Param]:
         if isinstance(star, cst.Param):
             result.append(star)
     return result
+
+
+def _called_name(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else ""
 
 
 class FactExtractor(cst.CSTVisitor):
@@ -367,12 +374,12 @@ class FactExtractor(cst.CSTVisitor):
     # --- bindings and stores ----------------------------------------------
 
     def _bind(self, name: str, value: Value, node: cst.CSTNode) -> None:
-        binding = Binding(name, value, self.loc(node))
         frame = self.frame
+        binding = Binding(name, value, self.loc(node), guarded=frame.branches > 0)
         if frame.kind == "module":
             self.globals.append(binding)
         elif name in frame.globals_declared:
-            self.globals.append(Binding(name, value, binding.loc, self.scope))
+            self.globals.append(Binding(name, value, binding.loc, self.scope, binding.guarded))
         elif frame.kind == "class":
             frame.attributes.append(binding)
         else:
@@ -382,7 +389,7 @@ class FactExtractor(cst.CSTVisitor):
         if isinstance(target, cst.Name):
             self._bind(target.value, value, target)
         elif isinstance(target, (cst.Attribute, cst.Subscript)):
-            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope))
+            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope, self.frame.branches > 0))
             # `session["k"] = v`, `g.user = u`: the object stored into is read (a use); the
             # attribute or item being written is not.
             target.value.visit(self)
@@ -432,9 +439,11 @@ class FactExtractor(cst.CSTVisitor):
     def visit_For(self, node: cst.For) -> bool:
         node.iter.visit(self)
         self._assign_target(node.target, IterItem(self.value(node.iter)), node)
+        self.frame.branches += 1
         node.body.visit(self)
         if node.orelse is not None:
             node.orelse.visit(self)
+        self.frame.branches -= 1
         return False
 
     def visit_With(self, node: cst.With) -> bool:
@@ -460,7 +469,31 @@ class FactExtractor(cst.CSTVisitor):
             self.frame.managers.pop()
         return False
 
+    # Blocks that may not run: what they bind or call is `guarded` (libcst calls leave_X even
+    # when visit_X returned False, so the counts always balance).
+    def visit_While(self, node: cst.While) -> None:
+        self.frame.branches += 1
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self.frame.branches -= 1
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self.frame.branches += 1
+
+    def leave_ExceptHandler(self, original_node: cst.ExceptHandler) -> None:
+        self.frame.branches -= 1
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self.frame.branches += 1
+
+    def leave_MatchCase(self, original_node: cst.MatchCase) -> None:
+        self.frame.branches -= 1
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self.frame.branches -= 1
+
     def visit_If(self, node: cst.If) -> bool:
+        self.frame.branches += 1
         if self.frame.kind == "module" and _is_main_test(node.test):
             node.test.visit(self)
             self.main_block = True
@@ -509,7 +542,12 @@ class FactExtractor(cst.CSTVisitor):
         arg_locs: Tuple[Tuple[str, Loc], ...] = ()
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in TASK_CALL_METHODS:
             arg_locs = self._arg_locs(node)
-        self.calls.append(CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers()))
+        elif _called_name(node.func) in CONFIG_CALLS:
+            # where each keyword is written, to report a misspelled setting at its name
+            arg_locs = tuple((arg.keyword.value, self.loc(arg.keyword)) for arg in node.args if arg.keyword is not None)
+        self.calls.append(
+            CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers(), self.frame.branches > 0)
+        )
         func = value.func
         if isinstance(func, Ref) and func.scope in ("import", "builtin"):
             self._importing_call(func.path, value)

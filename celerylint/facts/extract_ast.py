@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from celerylint.facts.common import (
     BUILTIN_NAMES,
+    CONFIG_CALLS,
     CONTEXT_METHODS,
     DYNAMIC_IMPORTERS,
     IMPORTING_CALLS,
@@ -199,6 +200,12 @@ def _from_module(node: ast.ImportFrom) -> str:
 
 def _position(node: ast.AST) -> Tuple[int, int]:
     return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+def _called_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
 
 
 def _catches_import_error(kind: Optional[ast.expr]) -> bool:
@@ -625,12 +632,12 @@ class AstFactExtractor:
         return None
 
     def _bind(self, name: str, value: Value, loc: Loc) -> None:
-        binding = Binding(name, value, loc)
         frame = self.frame
+        binding = Binding(name, value, loc, guarded=frame.branches > 0)
         if frame.kind == "module":
             self.globals.append(binding)
         elif name in frame.globals_declared:
-            self.globals.append(Binding(name, value, loc, self.scope))
+            self.globals.append(Binding(name, value, loc, self.scope, binding.guarded))
         elif frame.kind == "class":
             frame.attributes.append(binding)
         else:
@@ -640,7 +647,7 @@ class AstFactExtractor:
         if isinstance(target, ast.Name):
             self._bind(target.id, value, self.loc(target))
         elif isinstance(target, (ast.Attribute, ast.Subscript)):
-            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope))
+            self.stores.append(StoreFact(self.value(target), value, self.loc(target), self.scope, self.frame.branches > 0))
             # The object stored into is read (a use), as in extract.py.
             self.visit(target.value)
             if isinstance(target, ast.Subscript):
@@ -686,8 +693,10 @@ class AstFactExtractor:
     def _for(self, node: Union[ast.For, ast.AsyncFor]) -> None:
         self.visit(node.iter)
         self._assign_target(node.target, IterItem(self.value(node.iter)))
+        self.frame.branches += 1
         self.visit_body(node.body)
         self.visit_body(node.orelse)
+        self.frame.branches -= 1
 
     visit_For = _for
     visit_AsyncFor = _for
@@ -718,18 +727,31 @@ class AstFactExtractor:
     visit_AsyncWith = _with
 
     def visit_If(self, node: ast.If) -> None:
-        if self.frame.kind == "module" and _is_main_test(node.test):
+        frame = self.frame
+        frame.branches += 1
+        if frame.kind == "module" and _is_main_test(node.test):
             self.visit(node.test)
             self.main_block = True
             self.visit_body(node.body)
             self.main_block = False
             self.visit_body(node.orelse)
-            return
-        self.visit(node.test)
-        self.conditional_depth += 1
-        self.visit_body(node.body)
-        self.visit_body(node.orelse)
-        self.conditional_depth -= 1
+        else:
+            self.visit(node.test)
+            self.conditional_depth += 1
+            self.visit_body(node.body)
+            self.visit_body(node.orelse)
+            self.conditional_depth -= 1
+        frame.branches -= 1
+
+    def _branch(self, node: ast.AST) -> None:
+        """Blocks that may not run: what they bind, store or call is `guarded`."""
+        frame = self.frame
+        frame.branches += 1
+        self.generic_visit(node)
+        frame.branches -= 1
+
+    visit_While = _branch
+    visit_match_case = _branch
 
     def visit_Return(self, node: ast.Return) -> None:
         frame = self._function_frame()
@@ -743,13 +765,22 @@ class AstFactExtractor:
         arg_locs: Tuple[Tuple[str, Loc], ...] = ()
         if isinstance(node.func, ast.Attribute) and node.func.attr in TASK_CALL_METHODS:
             arg_locs = self._arg_locs(node)
-        self.calls.append(CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers()))
+        elif _called_name(node.func) in CONFIG_CALLS:
+            # where each keyword is written, to report a misspelled setting at its name
+            arg_locs = tuple((str(k.arg), self._keyword_loc(k)) for k in node.keywords if k.arg is not None)
+        self.calls.append(
+            CallFact(value, self.loc(node), self.scope, self._contexts(), arg_locs, self._managers(), self.frame.branches > 0)
+        )
         func = value.func
         if isinstance(func, Ref) and func.scope in ("import", "builtin"):
             self._importing_call(func.path, value)
         self.visit(node.func)
         for arg in self._call_args(node):
             self.visit(arg.value if isinstance(arg, (ast.keyword, ast.Starred)) else arg)
+
+    def _keyword_loc(self, keyword: ast.keyword) -> Loc:
+        start = self.source.offset(keyword.lineno, self.source.column(keyword.lineno, keyword.col_offset))
+        return self._span(start, start + len(str(keyword.arg)))
 
     def _arg_locs(self, node: ast.Call) -> Tuple[Tuple[str, Loc], ...]:
         result = []
@@ -851,6 +882,8 @@ class AstFactExtractor:
     visit_Nonlocal = _names_statement
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        frame = self.frame
+        frame.branches += 1
         if node.type is not None:
             self.visit(node.type)
         if node.name is not None and node.type is not None:
@@ -859,6 +892,7 @@ class AstFactExtractor:
             if match is not None:
                 self._use(node.name, self._span(match.start(1), match.end(1)))
         self.visit_body(node.body)
+        frame.branches -= 1
 
     def facts(self) -> ModuleFacts:
         return ModuleFacts(

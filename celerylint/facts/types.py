@@ -177,6 +177,8 @@ class CallFact:
     arg_locs: Tuple[Tuple[str, Loc], ...] = ()
     # What enclosing `with f(...):` blocks of the same function called (`allow_join_result`).
     managers: Tuple[Value, ...] = ()
+    # Inside an `if`/`elif`/`else`, a loop or an `except` of its own scope: it may not run.
+    guarded: bool = False
 
     def arg_loc(self, key: str) -> Loc:
         for name, loc in self.arg_locs:
@@ -193,6 +195,7 @@ class StoreFact:
     value: Value
     loc: Loc
     scope: str
+    guarded: bool = False  # inside an if/loop/except of its own scope: it may not run
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,7 @@ class Binding:
     # Where the assignment runs: a module global assigned in a function (`global x; x = ...`)
     # runs, and has its value evaluated, in that function.
     scope: str = MODULE_SCOPE
+    guarded: bool = False  # inside an if/loop/except of its own scope: it may not run
 
 
 @dataclass(frozen=True)

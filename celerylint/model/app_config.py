@@ -36,6 +36,9 @@ class Entry:
     # import at x/settings.py:40 of optional module x.local_settings, absent from the repository"):
     # the value is what the repository writes, not necessarily what runs.
     note: Optional[str] = None
+    # What holds the key: "keyword" (a call's keyword, `conf.x = v`), "dict" (a dict literal),
+    # "module", "class", or a web framework's config read whole: "flask", "django".
+    container: str = ""
 
     @property
     def value_ctx(self) -> Place:
@@ -80,6 +83,9 @@ class Source:
     priority: int
     namespace: Optional[str]
     place: Place  # where the call that applies this source runs
+    # "constructor" (Celery(...) keywords), "object" (config_from_object, config_source=),
+    # "write" (conf.update, conf.setdefault, conf.x = v), "" (anything else).
+    kind: str = ""
 
 
 @dataclass(frozen=True)

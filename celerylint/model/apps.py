@@ -96,6 +96,14 @@ class AppModel:
             self._resolved[key] = resolve_config(self._sources.get(app, []), executed)
         return self._resolved[key]
 
+    def sources(self, app: AppObj) -> Tuple[Source, ...]:
+        """Every source of the app's configuration, as written (before any resolution)."""
+        return tuple(self._sources.get(app, ()))
+
+    def app_class(self, app: AppObj) -> Optional[ClassObj]:
+        """The project's Celery subclass the app is an instance of, if any."""
+        return self._app_class_of.get(app)
+
     def apps_of(self, obj: Obj) -> List[AppObj]:
         """The apps a resolved value is: one app, or every app of a Celery subclass (`self`)."""
         if isinstance(obj, AppObj):
@@ -305,15 +313,15 @@ class _AppsBuilder:
                 namespace = value.value if isinstance(value, Const) and isinstance(value.value, str) else None
             elif key == "config_source":
                 mapping = self.objects.mapping_for(info, definition.scope, value, place, where)
-                self.sources[app].append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, None, place))
+                self.sources[app].append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, None, place, "object"))
             elif key == "task_cls":
                 self.task_classes.setdefault(app, []).append(TaskClassSetting(value, info, definition.scope, definition.loc))
             elif isinstance(value, Const) and value.value is None:
                 continue
             else:
-                entries.append(Entry(CONSTRUCTOR_ALIASES.get(key, key), value, place, where))
+                entries.append(Entry(CONSTRUCTOR_ALIASES.get(key, key), value, place, where, container="keyword"))
         opaque = (Opacity("**kwargs", place, where),) if call.has_star else ()
-        self.sources[app].append(Source(tuple(entries), opaque, PRECONF, namespace, place))
+        self.sources[app].append(Source(tuple(entries), opaque, PRECONF, namespace, place, "constructor"))
 
     def _celery_call(self, model: AppModel, info: ModuleInfo, call: CallFact) -> None:
         func = call.value.func
@@ -353,17 +361,17 @@ class _AppsBuilder:
                 namespace = namespace_value.value
             source = value.args[0] if value.args else value.kwarg("obj")
             mapping = self.objects.mapping_for(info, call.scope, source, place, where) if source is not None else Mapping()
-            sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, namespace, place))
+            sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), FROM_OBJECT, namespace, place, "object"))
             return
-        mapping = Mapping([Entry(key, item, place, where) for key, item in value.kwargs])
+        mapping = Mapping([Entry(key, item, place, where, container="keyword") for key, item in value.kwargs])
         if method == "update":
             for argument in value.args[:1]:
                 mapping.extend(self.objects.mapping_for(info, call.scope, argument, place, where))
         elif method == "setdefault" and len(value.args) == 2 and isinstance(value.args[0], Const):
-            mapping.entries.append(Entry(str(value.args[0].value), value.args[1], place, where))
+            mapping.entries.append(Entry(str(value.args[0].value), value.args[1], place, where, container="keyword"))
         if value.has_star:
             mapping.opaque.append(Opacity("**kwargs", place, where))
-        sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), PRECONF, None, place))
+        sources.append(Source(tuple(mapping.entries), tuple(mapping.opaque), PRECONF, None, place, "write"))
 
     def _celery_store(self, model: AppModel, info: ModuleInfo, target: Value, value: Value, scope: str, loc: Loc) -> None:
         key: Optional[str] = None
@@ -384,10 +392,10 @@ class _AppsBuilder:
         if key is None or receiver is None or "." in key:
             return
         place = (info.name, scope)
-        entry = Entry(key, value, place, origin(info, loc))
+        entry = Entry(key, value, place, origin(info, loc), container="keyword")
         for obj in self.graph.receivers(info, scope, receiver):
             for app in model.apps_of(obj):
-                self.sources[app].append(Source((entry,), (), PRECONF, None, place))
+                self.sources[app].append(Source((entry,), (), PRECONF, None, place, "write"))
 
 
 def _passes_kwargs_up(info: ModuleInfo, scope: str) -> bool:

@@ -22,6 +22,11 @@ FLASK_CONFIG_OPAQUE = frozenset({"from_pyfile", "from_envvar", "from_prefixed_en
 SETTINGLESS_PACKAGES = frozenset({"celery", "kombu", "django", "flask", "billiard", "typing_extensions"})
 
 
+def _held_by(mapping: Mapping, container: str) -> Mapping:
+    """The mapping's keys as read through a web framework's whole config (shared with Celery)."""
+    return Mapping([replace(entry, container=container) for entry in mapping.entries], mapping.opaque)
+
+
 def _as_lookup(value: Value) -> Optional[Sub]:
     """``x[k]`` and ``x.get(k)`` as one shape."""
     if isinstance(value, Sub):
@@ -135,7 +140,7 @@ class ConfigObjects:
         mapping = Mapping()
         for _, item in self.flask_sources.get(flask, ()):
             mapping.extend(item)
-        return mapping
+        return _held_by(mapping, "flask")
 
     # --- mappings: what a config object contains ----------------------------------
 
@@ -147,7 +152,7 @@ class ConfigObjects:
         if isinstance(value, DictVal):
             return self._dict_mapping(value, place, origin, (info.name, scope))
         if isinstance(value, Call) and isinstance(value.func, Ref) and value.func.path == "dict" and value.func.scope == "builtin":
-            mapping = Mapping([Entry(k, v, place, origin, (info.name, scope)) for k, v in value.kwargs])
+            mapping = Mapping([Entry(k, v, place, origin, (info.name, scope), container="dict") for k, v in value.kwargs])
             for argument in value.args:
                 mapping.extend(self.mapping_for(info, scope, argument, place, origin, depth + 1))
             return mapping
@@ -257,7 +262,7 @@ class ConfigObjects:
         mapping = Mapping()
         for key, item in value.items:
             if isinstance(key, Const) and isinstance(key.value, str):
-                mapping.entries.append(Entry(key.value, item, place, origin, ctx))
+                mapping.entries.append(Entry(key.value, item, place, origin, ctx, container="dict"))
             else:
                 mapping.opaque.append(Opacity("a computed key", place, origin))
         if value.has_spread:
@@ -269,7 +274,7 @@ class ConfigObjects:
             settings = self.django_settings_module(info)
             if settings is None:
                 return Mapping(opaque=[Opacity("DJANGO_SETTINGS_MODULE is not set in the code", place, origin)])
-            return self.module_mapping(settings.name, place)
+            return _held_by(self.module_mapping(settings.name, place), "django")
         module, _, attr = text.partition(":")
         if attr:
             obj = self.resolver.resolve_dotted(f"{module}.{attr}", info)
@@ -320,12 +325,12 @@ class ConfigObjects:
         if dynamic is not None:
             mapping.opaque.append(Opacity("module globals set at run time", applied, self.origin(info, dynamic)))
         for binding in info.facts.globals:
-            lined.append((binding.loc.line, Entry(binding.name, binding.value, applied, self.origin(info, binding.loc), ctx)))
+            lined.append((binding.loc.line, Entry(binding.name, binding.value, applied, self.origin(info, binding.loc), ctx, container="module")))
         for fact in info.facts.imports:
             if fact.scope == MODULE_SCOPE and fact.is_from:
                 for bound in fact.bound:
                     if bound.isupper() or bound in ("broker_url", "result_backend"):
-                        lined.append((fact.line, Entry(bound, None, applied, Origin(info.rel, fact.line, 1), ctx)))
+                        lined.append((fact.line, Entry(bound, None, applied, Origin(info.rel, fact.line, 1), ctx, container="module")))
         for line, entry in lined:
             later = [note for star_line, note in sorted(overriders) if star_line > line]
             mapping.entries.append(replace(entry, note=later[0]) if later else entry)
@@ -388,7 +393,7 @@ class ConfigObjects:
                 continue
             ctx = (item.module, fact.scope)
             for binding in fact.attributes:
-                entry = Entry(binding.name, binding.value, place or ctx, self.origin(info, binding.loc), ctx)
+                entry = Entry(binding.name, binding.value, place or ctx, self.origin(info, binding.loc), ctx, container="class")
                 mapping.entries.append(entry)
         return mapping
 

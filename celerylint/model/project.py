@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value
-from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingValue
+from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingValue, Source
 from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSetting, build_apps
 from celerylint.model.closure import Closure, apps_in
 from celerylint.model.config_objects import ConfigObjects
@@ -128,6 +128,10 @@ class Project:
 
     def apps_of(self, obj: Obj) -> List[AppObj]:
         return self.app_model.apps_of(obj)
+
+    def config_sources(self, app: AppObj) -> Tuple[Source, ...]:
+        """The app's configuration sources as written: each key with its container and where it runs."""
+        return self.app_model.sources(app)
 
     def app_label(self, app: AppObj) -> str:
         return self.apps[app].label

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Dict, List
 
 from celerylint.rules import (
-    compat, context, dispatch, names, options, registration, results, secrets, serialization, signatures, syntax,
+    compat, context, dispatch, names, options, registration, results, secrets, serialization, settings, signatures, syntax,
     timelimits, transactions, urls, waiting, workers,
 )
 from celerylint.findings import Finding
@@ -24,6 +24,9 @@ ALL_RULES: List[Rule] = [
     waiting.RULE,
     results.IGNORED_RULE,
     signatures.RULE,
+    settings.RULE,
+    settings.MIXED_RULE,
+    settings.PICKLE_RULE,
     dispatch.RULE,
     signatures.BIND_RULE,
     workers.RULE,
@@ -36,6 +39,7 @@ ALL_RULES: List[Rule] = [
     signatures.EXECUTION_OPTION_RULE,
     transactions.RULE,
     urls.RULE,
+    settings.EAGER_RULE,
 ]
 SYNTAX_ERROR_CODE = SYNTAX_ERROR.code
 RULES_BY_CODE: Dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
