@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set, Tuple
 
-from celerylint.facts.types import Binding, Value
+from celerylint.facts.types import MAIN_SCOPE, MODULE_SCOPE, Binding, Call, Const, ImportFact, Ref, Value
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
@@ -53,3 +53,82 @@ class Frame:
     attributes: List[Binding] = field(default_factory=list)
     methods: List[str] = field(default_factory=list)
     branches: int = 0  # enclosing if/loop/except blocks of this frame
+
+
+class Scopes:
+    """Scope tracking and name qualification, the same for the libcst and the `ast` traversals:
+    the frames of the enclosing module, classes and functions, pyflakes-style."""
+
+    frames: List[Frame]
+    main_block: bool
+    imports: List[ImportFact]
+    dynamic_scopes: Set[str]
+
+    @property
+    def frame(self) -> Frame:
+        return self.frames[-1]
+
+    @property
+    def scope(self) -> str:
+        if self.main_block and self.frame.kind != "function":
+            return MAIN_SCOPE
+        for frame in reversed(self.frames):
+            if frame.kind == "function":
+                return frame.qualname
+        return MODULE_SCOPE
+
+    def _function_frame(self) -> Optional[Frame]:
+        for frame in reversed(self.frames):
+            if frame.kind == "function":
+                return frame
+        return None
+
+    def qualify(self, dotted: str) -> Ref:
+        root, _, rest = dotted.partition(".")
+        for frame in reversed(self.frames[1:]):
+            if frame.kind != "function":
+                continue
+            if root in frame.imports:
+                return Ref("import", join(frame.imports[root], rest) if rest else frame.imports[root])
+            if root in frame.globals_declared:
+                break
+            if root in frame.bound:
+                return Ref("local", dotted)
+        module = self.frames[0]
+        if root in module.imports:
+            target = module.imports[root]
+            return Ref("import", join(target, rest) if rest else target)
+        if root in module.bound:
+            return Ref("global", dotted)
+        return Ref("builtin", dotted)
+
+    def _qualname(self, name: str) -> str:
+        outer = self.frame.qualname
+        return f"{outer}.{name}" if outer else name
+
+    def _function_frames(self) -> List[Frame]:
+        """The frames since the innermost function: the `with` blocks that enclose a statement."""
+        start = 0
+        for index, frame in enumerate(self.frames):
+            if frame.kind == "function":
+                start = index
+        return self.frames[start:]
+
+    def _contexts(self) -> Tuple[Value, ...]:
+        """Context receivers of enclosing `with` blocks since the innermost function."""
+        return tuple(context for frame in self._function_frames() for context in frame.contexts)
+
+    def _managers(self) -> Tuple[Value, ...]:
+        return tuple(manager for frame in self._function_frames() for manager in frame.managers)
+
+    def _importing_call(self, path: str, call: Call) -> None:
+        if path in DYNAMIC_IMPORTERS:
+            self.dynamic_scopes.add(self.scope)
+        if path not in IMPORTING_CALLS:
+            return
+        first = call.args[0] if call.args else None
+        if isinstance(first, Const) and isinstance(first.value, str):
+            module = first.value.split(":", 1)[0]
+            self.imports.append(ImportFact(module, (), self.scope, 0, False))
+        else:
+            self.dynamic_scopes.add(self.scope)

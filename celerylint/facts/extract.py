@@ -11,14 +11,12 @@ from celerylint.facts.types import (
     IMPORT_ERRORS,
     ParamKind,
     RESULT_ATTRS,
-    MAIN_SCOPE,
     MODULE_SCOPE,
     Binding,
     BinOp,
     Call,
     CallFact,
     ClassFact,
-    Const,
     FunctionFact,
     ImportFact,
     IterItem,
@@ -35,12 +33,11 @@ from celerylint.facts.types import (
 from celerylint.facts.common import (
     BUILTIN_NAMES,
     CONTEXT_METHODS,
-    DYNAMIC_IMPORTERS,
     CONFIG_CALLS,
-    IMPORTING_CALLS,
     REQUEST_CONTEXT_METHODS,
     TASK_CALL_METHODS,
     Frame,
+    Scopes,
     join,
 )
 from celerylint.facts.values import ValueBuilder, dotted_name
@@ -167,7 +164,7 @@ def _called_name(func: cst.BaseExpression) -> str:
     return func.value if isinstance(func, cst.Name) else ""
 
 
-class FactExtractor(cst.CSTVisitor):
+class FactExtractor(Scopes, cst.CSTVisitor):
     METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, module: cst.Module) -> None:
@@ -196,54 +193,12 @@ class FactExtractor(cst.CSTVisitor):
 
     # --- scopes and names -------------------------------------------------
 
-    @property
-    def frame(self) -> Frame:
-        return self.frames[-1]
-
-    @property
-    def scope(self) -> str:
-        if self.main_block and self.frame.kind != "function":
-            return MAIN_SCOPE
-        for frame in reversed(self.frames):
-            if frame.kind == "function":
-                return frame.qualname
-        return MODULE_SCOPE
-
-    def _function_frame(self) -> Optional[Frame]:
-        for frame in reversed(self.frames):
-            if frame.kind == "function":
-                return frame
-        return None
-
-    def qualify(self, dotted: str) -> Ref:
-        root, _, rest = dotted.partition(".")
-        for frame in reversed(self.frames[1:]):
-            if frame.kind != "function":
-                continue
-            if root in frame.imports:
-                return Ref("import", join(frame.imports[root], rest) if rest else frame.imports[root])
-            if root in frame.globals_declared:
-                break
-            if root in frame.bound:
-                return Ref("local", dotted)
-        module = self.frames[0]
-        if root in module.imports:
-            target = module.imports[root]
-            return Ref("import", join(target, rest) if rest else target)
-        if root in module.bound:
-            return Ref("global", dotted)
-        return Ref("builtin", dotted)
-
     def value(self, node: cst.BaseExpression) -> Value:
         return ValueBuilder(self.qualify, self.value_memo).build(node)
 
     def loc(self, node: cst.CSTNode) -> Loc:
         pos = self.get_metadata(PositionProvider, node)
         return Loc(pos.start.line, pos.start.column + 1, pos.end.line, pos.end.column + 1)
-
-    def _qualname(self, name: str) -> str:
-        outer = self.frame.qualname
-        return f"{outer}.{name}" if outer else name
 
     # --- imports ----------------------------------------------------------
 
@@ -521,21 +476,6 @@ class FactExtractor(cst.CSTVisitor):
 
     # --- calls and uses ---------------------------------------------------
 
-    def _function_frames(self) -> List["Frame"]:
-        """The frames since the innermost function: the `with` blocks that enclose a statement."""
-        start = 0
-        for index, frame in enumerate(self.frames):
-            if frame.kind == "function":
-                start = index
-        return self.frames[start:]
-
-    def _contexts(self) -> Tuple[Value, ...]:
-        """Context receivers of enclosing `with` blocks since the innermost function."""
-        return tuple(context for frame in self._function_frames() for context in frame.contexts)
-
-    def _managers(self) -> Tuple[Value, ...]:
-        return tuple(manager for frame in self._function_frames() for manager in frame.managers)
-
     def visit_Call(self, node: cst.Call) -> None:
         value = self.value(node)
         assert isinstance(value, Call)
@@ -564,18 +504,6 @@ class FactExtractor(cst.CSTVisitor):
                 result.append((str(position), self.loc(arg.value)))
                 position += 1
         return tuple(result)
-
-    def _importing_call(self, path: str, call: Call) -> None:
-        if path in DYNAMIC_IMPORTERS:
-            self.dynamic_scopes.add(self.scope)
-        if path not in IMPORTING_CALLS:
-            return
-        first = call.args[0] if call.args else None
-        if isinstance(first, Const) and isinstance(first.value, str):
-            module = first.value.split(":", 1)[0]
-            self.imports.append(ImportFact(module, (), self.scope, 0, False))
-        else:
-            self.dynamic_scopes.add(self.scope)
 
     def _use(self, dotted: str, node: cst.CSTNode) -> None:
         if self._function_frame() is None:

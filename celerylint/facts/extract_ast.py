@@ -20,17 +20,15 @@ from celerylint.facts.common import (
     BUILTIN_NAMES,
     CONFIG_CALLS,
     CONTEXT_METHODS,
-    DYNAMIC_IMPORTERS,
-    IMPORTING_CALLS,
     MAX_VALUE_DEPTH,
     REQUEST_CONTEXT_METHODS,
     TASK_CALL_METHODS,
     Frame,
+    Scopes,
     join,
 )
 from celerylint.facts.types import (
     IMPORT_ERRORS,
-    MAIN_SCOPE,
     MODULE_SCOPE,
     RESULT_ATTRS,
     Attr,
@@ -237,7 +235,7 @@ def _is_main_test(test: ast.expr) -> bool:
     return bool(names) and bool(strings)
 
 
-class AstFactExtractor:
+class AstFactExtractor(Scopes):
     """extract.FactExtractor over an `ast` tree."""
 
     def __init__(self, tree: ast.Module, source: Source) -> None:
@@ -263,48 +261,6 @@ class AstFactExtractor:
         )
 
     # --- scopes and names (as in extract.py) -------------------------------
-
-    @property
-    def frame(self) -> Frame:
-        return self.frames[-1]
-
-    @property
-    def scope(self) -> str:
-        if self.main_block and self.frame.kind != "function":
-            return MAIN_SCOPE
-        for frame in reversed(self.frames):
-            if frame.kind == "function":
-                return frame.qualname
-        return MODULE_SCOPE
-
-    def _function_frame(self) -> Optional[Frame]:
-        for frame in reversed(self.frames):
-            if frame.kind == "function":
-                return frame
-        return None
-
-    def qualify(self, dotted: str) -> Ref:
-        root, _, rest = dotted.partition(".")
-        for frame in reversed(self.frames[1:]):
-            if frame.kind != "function":
-                continue
-            if root in frame.imports:
-                return Ref("import", join(frame.imports[root], rest) if rest else frame.imports[root])
-            if root in frame.globals_declared:
-                break
-            if root in frame.bound:
-                return Ref("local", dotted)
-        module = self.frames[0]
-        if root in module.imports:
-            target = module.imports[root]
-            return Ref("import", join(target, rest) if rest else target)
-        if root in module.bound:
-            return Ref("global", dotted)
-        return Ref("builtin", dotted)
-
-    def _qualname(self, name: str) -> str:
-        outer = self.frame.qualname
-        return f"{outer}.{name}" if outer else name
 
     # --- locations -----------------------------------------------------------
 
@@ -794,31 +750,6 @@ class AstFactExtractor:
                 result.append((str(position), self.loc(arg)))
                 position += 1
         return tuple(result)
-
-    def _importing_call(self, path: str, call: Call) -> None:
-        if path in DYNAMIC_IMPORTERS:
-            self.dynamic_scopes.add(self.scope)
-        if path not in IMPORTING_CALLS:
-            return
-        first = call.args[0] if call.args else None
-        if isinstance(first, Const) and isinstance(first.value, str):
-            module = first.value.split(":", 1)[0]
-            self.imports.append(ImportFact(module, (), self.scope, 0, False))
-        else:
-            self.dynamic_scopes.add(self.scope)
-
-    def _function_frames(self) -> List[Frame]:
-        start = 0
-        for index, frame in enumerate(self.frames):
-            if frame.kind == "function":
-                start = index
-        return self.frames[start:]
-
-    def _contexts(self) -> Tuple[Value, ...]:
-        return tuple(context for frame in self._function_frames() for context in frame.contexts)
-
-    def _managers(self) -> Tuple[Value, ...]:
-        return tuple(manager for frame in self._function_frames() for manager in frame.managers)
 
     def _use(self, dotted: str, loc_of: "ast.AST | Loc") -> None:
         if self._function_frame() is None:
