@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
+from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
 from celerylint.model.app_config import Place
 from celerylint.model.apps import AppModel, Autodiscovery
 from celerylint.model.config_objects import ConfigObjects
@@ -36,6 +36,17 @@ class Closure:
 
     def runs(self, module: str, scope: str) -> bool:
         return (module, scope) in self.functions or (scope == MODULE_SCOPE and module in self.modules)
+
+
+def _empty(packages: Optional[Value]) -> bool:
+    """A falsy literal `packages` (none given, None, [], ()): Celery then asks its fixups."""
+    if packages is None or (isinstance(packages, Const) and not packages.value):
+        return True
+    return isinstance(packages, Seq) and not packages.items and not packages.has_star
+
+
+def _last_name(value: Value) -> str:
+    return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
 
 
 def apps_in(apps: AppModel, closure: Closure) -> List[AppObj]:
@@ -225,40 +236,81 @@ class ClosureBuilder:
         return None
 
     def _autodiscover(self, found: Autodiscovery) -> None:
+        """`autodiscover_tasks(packages, related_name="tasks", force=False)`, as Celery runs it
+        (celery/app/base.py, celery/loaders/base.py): empty packages ask the fixups (Django's
+        gives every installed app's AppConfig.name), a callable is called, and each package goes
+        through find_related_module."""
         info, call = found.module, found.call
         value = call.value
         packages = value.args[0] if value.args else value.kwarg("packages")
         related: Optional[str] = "tasks"
         related_value = value.kwarg("related_name") or (value.args[1] if len(value.args) > 1 else None)
-        if isinstance(related_value, Const):
-            related = related_value.value if isinstance(related_value.value, str) else None
+        if isinstance(related_value, Const) and (related_value.value is None or isinstance(related_value.value, str)):
+            related = related_value.value or None  # None or "": only the packages themselves
         elif related_value is not None:
             self.uncertain("autodiscover_tasks(related_name=...) is not a literal")
             return
-        names = self._packages(info, call.scope, packages)
-        if names is None:
+        via = f"autodiscover_tasks() at {info.rel}:{call.loc.line}"
+        if _empty(packages):
+            names = self._fixup_packages(info)
+            if names is None:
+                self.uncertain(f"the packages of autodiscover_tasks() at {info.rel}:{call.loc.line} are not known")
+            for name in names or ():
+                self._related_module(name, related, via)
+            return
+        listed = self._packages(info, call.scope, packages)
+        if listed is None:
             self.uncertain(f"the packages of autodiscover_tasks() at {info.rel}:{call.loc.line} are not known")
             return
-        via = f"autodiscover_tasks() at {info.rel}:{call.loc.line}"
-        for name in names:
-            target = self._app_package(name)
-            if target is None:
-                continue
-            self.add_module(target, via)
-            if related:
-                self.add_module(f"{target}.{related}", via)
+        for name in listed:
+            self._related_module(name, related, via)
 
-    def _app_package(self, name: str) -> Optional[str]:
-        """The package an autodiscover entry means. A Django entry may name an AppConfig
-        class ('polls.apps.PollsConfig'): its `name` attribute, else the package holding it."""
+    def _fixup_packages(self, info: ModuleInfo) -> Optional[List[str]]:
+        """What Celery's fixups give autodiscover_tasks() with no packages: in a Django project
+        the name of every installed app's AppConfig (celery/fixups/django.py); elsewhere nothing."""
+        settings = self.objects.django_settings_module(info)
+        if settings is None:
+            return []  # outside Django, autodiscover_tasks() with no packages imports nothing
+        installed = self._installed_apps(settings)
+        if installed is None:
+            return None
+        return [self._app_config_name(name) for name in installed]
+
+    def _related_module(self, package: str, related: Optional[str], via: str) -> None:
+        """celery.loaders.base.find_related_module: import the package (with its parents); when
+        that import fails, walk up one level (an 'app.apps.AppConfig' entry names a class); then
+        import `<package>.<related_name>` if it exists. A package the project does not hold is
+        an installed one (its tasks are not the project's) or makes the worker fail at start."""
+        if self.graph.index.get(package) is None:
+            package = package.rpartition(".")[0]
+            if not package or self.graph.index.get(package) is None:
+                return
+            # `import_module(f"{package}.{related_name}")` imports the parent even for None.
+            self.add_module(package, via)
+        else:
+            self.add_module(package, via)
+            if not related:
+                return
+        if related:
+            self.add_module(f"{package}.{related}", via)
+
+    def _app_config_name(self, name: str) -> str:
+        """The name of an INSTALLED_APPS entry's AppConfig: the entry itself, or for an entry
+        that names an AppConfig class ('polls.apps.PollsConfig') its `name` attribute, else the
+        package holding the class."""
         if self.graph.index.get(name) is None:
             obj = self.graph.resolver.resolve_dotted(name)
             if isinstance(obj, ClassObj):
                 label = self.graph.resolver.class_attr(obj, "name")
                 if isinstance(label, ValObj) and isinstance(label.value, Const) and isinstance(label.value.value, str):
-                    name = label.value.value
-                else:
-                    name = obj.module.rpartition(".")[0] or obj.module
+                    return label.value.value
+                return obj.module.rpartition(".")[0] or obj.module
+        return name
+
+    def _app_package(self, name: str) -> Optional[str]:
+        """The project package of an INSTALLED_APPS entry (its AppConfig's name), for
+        django.setup(); None for an installed app."""
+        name = self._app_config_name(name)
         while name:
             info = self.graph.index.get(name)
             if info is not None:
@@ -266,20 +318,30 @@ class ClosureBuilder:
             name = name.rpartition(".")[0]
         return None
 
-    def _packages(self, info: ModuleInfo, scope: str, packages: Optional[Value]) -> Optional[List[str]]:
-        if packages is None or (isinstance(packages, Const) and packages.value is None):
-            settings = self.objects.django_settings_module(info)
-            if settings is None:
-                return []  # outside Django, autodiscover_tasks() with no packages imports nothing
-            return self._installed_apps(settings)
+    def _packages(self, info: ModuleInfo, scope: str, packages: Optional[Value], depth: int = 0) -> Optional[List[str]]:
+        """The package names of a non-empty `packages` argument: a literal list, a zero-argument
+        callable (a lambda, a function returning one list), a name bound to a list, or Django's
+        INSTALLED_APPS (settings.INSTALLED_APPS); None when not known."""
+        if packages is None or depth > 3:
+            return None
         if isinstance(packages, LambdaVal):
-            packages = packages.body
+            return self._packages(info, scope, packages.body, depth + 1)
         names = self._string_list(packages)
         if names is not None:
             return names
-        if isinstance(packages, Ref) and packages.path.endswith("INSTALLED_APPS"):
+        if isinstance(packages, (Ref, Attr)) and _last_name(packages) == "INSTALLED_APPS":
             settings = self.objects.django_settings_module(info)
             return self._installed_apps(settings) if settings is not None else None
+        obj = self.graph.resolve(info, scope, packages)
+        if isinstance(obj, FuncObj):
+            function = self.graph.resolver.functions.get((obj.module, obj.qualname))
+            owner = self.graph.index.by_name.get(obj.module)
+            if function is None or owner is None or len(function.returns) != 1 or function.params:
+                return None
+            return self._packages(owner, obj.qualname, function.returns[0], depth + 1)
+        if isinstance(obj, ValObj) and obj.value != packages:
+            owner = self.graph.index.by_name.get(obj.module)
+            return self._packages(owner, obj.scope, obj.value, depth + 1) if owner is not None else None
         return None
 
     def _installed_apps(self, settings: ModuleInfo) -> Optional[List[str]]:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -24,7 +24,7 @@ from celerylint.model.flask import EXTERNAL_CONTEXT_BASES, is_context_push, push
 from celerylint.model.graph import ProgramGraph, origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
-from celerylint.model.tasks import TaskDef, find_tasks
+from celerylint.model.tasks import TaskDef, TaskNames, find_tasks, unread_task_modules
 from celerylint.model.workers import WorkerEntry, app_reference_problem, find_workers
 
 ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})
@@ -72,9 +72,9 @@ def build_project(index: ModuleIndex, deploy: DeployFacts, worker_apps: Sequence
     graph = ProgramGraph(index, resolver)
     objects = ConfigObjects(graph)
     apps = build_apps(graph, objects)
-    tasks = find_tasks(graph, apps)
+    tasks, names = find_tasks(graph, apps)
     workers = find_workers(graph, apps, objects, deploy, worker_apps)
-    return Project(index, graph, deploy, objects, apps, tuple(tasks), tuple(workers))
+    return Project(index, graph, deploy, objects, apps, tuple(tasks), tuple(workers), names)
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,7 @@ class Project:
     app_model: AppModel
     tasks: Tuple[TaskDef, ...]
     workers: Tuple[WorkerEntry, ...]
+    found_names: TaskNames = field(default_factory=lambda: TaskNames({}, frozenset(), True))
 
     # --- the program ---------------------------------------------------------------------
 
@@ -136,6 +137,35 @@ class Project:
         if app is None:
             return [w for w in self.workers if w.resolved]
         return [w for w in self.workers if w.resolved and app in self.apps_in(w.closure)]
+
+    def worker_apps(self, worker: WorkerEntry) -> List[AppObj]:
+        """The app `celery -A spec` loads, as celery.app.utils.find_app looks it up: `module:attr`
+        or `module.attr`, else the module's `app`, else its `celery`, else a package's `.celery`
+        submodule, else the one app the module holds. Every app the worker creates when that
+        cannot be told (an attribute that is not an app of the project, several candidates)."""
+        created = self.apps_in(worker.closure)
+        found = [app for app in self._find_app(worker.spec, 0) if app in created]
+        return found or created
+
+    def _find_app(self, spec: str, depth: int) -> List[AppObj]:
+        module, colon, attr = spec.partition(":")
+        info = self.index.get(module)
+        if colon or info is None:
+            if info is None and "." not in module:
+                return []
+            owner, rest = (info, attr.split(".")) if info is not None else self.index.longest_module_prefix(module)
+            if owner is None or len(rest) != 1:
+                return []
+            return self.apps_of(self.resolver.resolve_dotted(f"{owner.name}.{rest[0]}", owner))
+        names = self.resolver.globals.get(info.name, {})
+        imported = self.resolver.module_imports.get(info.name, {})
+        for attribute in ("app", "celery"):
+            if attribute in names or attribute in imported:
+                return self.apps_of(self.resolver.resolve_dotted(f"{info.name}.{attribute}", info))
+        if info.is_package and depth == 0 and self.index.get(f"{info.name}.celery", info) is not None:
+            return self._find_app(f"{info.name}.celery", depth + 1)
+        held = {app for name in (*names, *imported) for app in self.apps_of(self.resolver.resolve_dotted(f"{info.name}.{name}", info))}
+        return list(held) if len(held) == 1 else []
 
     def worker_queues(self, worker: WorkerEntry, app: AppObj) -> Optional[FrozenSet[str]]:
         """The queues the worker consumes for the app (celery/bin/worker.py, app/amqp.py):
@@ -220,7 +250,7 @@ class Project:
                 if queue is None:
                     continue
                 for task in self.tasks:
-                    if app in self.task_apps(task) and fnmatch.fnmatchcase(task.name, key.value):
+                    if app in self.producer_apps(task) and fnmatch.fnmatchcase(task.name, key.value):
                         found.append(Route(queue, task, setting.origin, f"task_routes[{key.value!r}]"))
         return found
 
@@ -244,6 +274,15 @@ class Project:
 
     # --- tasks ---------------------------------------------------------------------------
 
+    @cached_property
+    def task_names(self) -> TaskNames:
+        """Every name the project's tasks are registered under (tasks, Task classes, names given
+        to `app.task(name=...)` anywhere); not `known` when some name cannot be."""
+        names = self.found_names
+        if names.known and unread_task_modules(self.graph, self.app_model):
+            return TaskNames(names.tasks, names.derived, False)
+        return names
+
     def task_for(self, info: ModuleInfo, scope: str, value: Value) -> Optional[TaskDef]:
         """The task a value refers to (`send_email` in `send_email.delay(...)`), if any."""
         obj = self.resolve(info, scope, value)
@@ -255,25 +294,38 @@ class Project:
         return None
 
     def task_apps(self, task: TaskDef) -> List[AppObj]:
-        """The app a task belongs to; for @shared_task, every app a worker for it loads."""
-        if task.app is not None:
+        """The apps whose copy of the task workers run, with their configuration and Task class.
+        A shared task (`@shared_task`, and `@app.task` unless `shared=False`) is built again on
+        every app a process finalizes: a worker runs its own app's copy. So: the app of every
+        worker that imports the task's module (or may: its imports are not all known); the
+        decorator's app when no worker is known to, or for `shared=False`."""
+        if task.app is not None and task.shared is False:
             return [task.app]
-        if len(self.apps) == 1:
+        if task.app is None and len(self.apps) == 1:
             return list(self.apps)
         apps: List[AppObj] = []
         for worker in self.workers_for(None):
-            if task.module.name in worker.closure.modules:
-                apps.extend(app for app in self.apps_in(worker.closure) if app not in apps)
+            if task.module.name in worker.closure.modules or worker.closure.uncertain:
+                apps.extend(app for app in self.worker_apps(worker) if app not in apps)
+        if task.app is not None and task.app not in apps and (task.shared is None or not apps):
+            apps.insert(0, task.app)
         return apps
 
-    def task_base_classes(self, task: TaskDef) -> Tuple[List[ClassObj], bool]:
-        """The classes a task's base may be, and whether all of them are known."""
+    def producer_apps(self, task: TaskDef) -> List[AppObj]:
+        """The apps whose copy of the task a caller sends: `@app.task` gives callers the
+        decorator's app's copy wherever they run; `@shared_task` the copy of the caller's current
+        app, which may be any app of the project (the last one created, or set_default())."""
+        return [task.app] if task.app is not None else list(self.apps)
+
+    def task_base_classes(self, task: TaskDef, apps: Optional[List[AppObj]] = None) -> Tuple[List[ClassObj], bool]:
+        """The classes a task's base may be, and whether all of them are known; ``apps``: the
+        copies asked about (default: the ones workers run)."""
         base = task.option("base")
         values: List[Tuple[Value, ModuleInfo, str]] = []
         if base is not None:
             values.append((base, task.module, task.function.scope))
         else:
-            apps = self.task_apps(task)
+            apps = self.task_apps(task) if apps is None else apps
             if not apps:
                 return [], False  # a shared task of an app the project does not create: its Task class is not known
             for app in apps:
@@ -364,11 +416,13 @@ class Project:
 
     def task_serializer(self, task: TaskDef, call: Optional[CallFact] = None) -> Tuple[str, Optional[str]]:
         """("set", name) | ("unknown", None): the serializer that encodes the task's arguments,
-        from the call's `serializer=`, the task's option, else its apps' task_serializer."""
+        from the call's `serializer=`, the task's option, else the Task class and task_serializer
+        of the copy the caller holds (producer_apps)."""
         for value in ((call.value.kwarg("serializer") if call is not None else None), task.option("serializer")):
             if value is not None:
                 return ("set", value.value) if isinstance(value, Const) and isinstance(value.value, str) else ("unknown", None)
-        classes, known = self.task_base_classes(task)
+        apps = self.producer_apps(task)
+        classes, known = self.task_base_classes(task, apps)
         if not known:
             return "unknown", None
         for cls in classes:
@@ -377,7 +431,6 @@ class Project:
                 if isinstance(chosen_by_base, ValObj) and isinstance(chosen_by_base.value, Const) and isinstance(chosen_by_base.value.value, str):
                     return "set", chosen_by_base.value.value
                 return "unknown", None
-        apps = self.task_apps(task)
         if not apps:
             return "unknown", None
         chosen = set()
