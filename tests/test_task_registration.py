@@ -155,3 +155,22 @@ def test_autodiscovery_imports_what_celery_imports(tmp_path: Path) -> None:
     seen: Set[str] = set(imported)
     expected: List[str] = ["proj.billing.jobs", "proj.extra.jobs", "proj.plain", "proj.quiet", "proj.shop.apps"]
     assert set(expected) <= seen and not {"proj.shop.jobs", "proj.quiet.jobs", "proj.unlisted.jobs"} & seen
+
+
+def test_a_worker_imports_only_what_its_own_app_lists(tmp_path: Path) -> None:
+    """Another app's include and lazy autodiscoveries are not the worker's: only its own loader
+    imports at start; a forced autodiscovery imports wherever it is called (fixture
+    worker_app_imports_only_its_own)."""
+    root = tmp_path / "own"
+    shutil.copytree(FIXTURES / "worker_app_imports_only_its_own", root)
+    imported = json.loads(_run(root, (
+        "import json, sys\n"
+        "from proj.worker_app import app\n"
+        "app.loader.import_default_modules()\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'proj' or m.startswith('proj.'))))\n"
+    )))
+    project = _model(root)
+    (worker,) = project.workers
+    assert sorted(worker.closure.modules) == imported
+    assert "proj.forced.tasks" in imported and not {"proj.mail", "proj.billing", "proj.billing.tasks"} & set(imported)
+    assert [project.app_label(app) for app in project.worker_apps(worker)] == ["proj/worker_app.py:5"]

@@ -45,6 +45,14 @@ def _empty(packages: Optional[Value]) -> bool:
     return isinstance(packages, Seq) and not packages.items and not packages.has_star
 
 
+def _may_force(found: Autodiscovery) -> bool:
+    """`autodiscover_tasks(..., force=True)` (or a force= that is not a literal False): it
+    imports at once, in whatever process runs the call, for whichever app."""
+    call = found.call.value
+    force = call.kwarg("force") or (call.args[2] if len(call.args) > 2 else None)
+    return force is not None and not (isinstance(force, Const) and not force.value)
+
+
 def _last_name(value: Value) -> str:
     return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
 
@@ -52,6 +60,37 @@ def _last_name(value: Value) -> str:
 def apps_in(apps: AppModel, closure: Closure) -> List[AppObj]:
     """The apps whose creating statement the worker runs."""
     return [app for app, d in apps.definitions.items() if closure.runs(d.module.name, d.scope)]
+
+
+def loaded_apps(graph: ProgramGraph, apps: AppModel, spec: str, created: List[AppObj]) -> List[AppObj]:
+    """The app `celery -A spec` loads, as celery.app.utils.find_app looks it up: `module:attr`
+    or `module.attr`, else the module's `app`, else its `celery`, else a package's `.celery`
+    submodule, else the one app the module holds; every app the worker creates (``created``)
+    when that cannot be told (an attribute that is not an app of the project, several apps)."""
+    found = [app for app in _find_app(graph, apps, spec, 0) if app in created]
+    return found or created
+
+
+def _find_app(graph: ProgramGraph, apps: AppModel, spec: str, depth: int) -> List[AppObj]:
+    index, resolver = graph.index, graph.resolver
+    module, colon, attr = spec.partition(":")
+    info = index.get(module)
+    if colon or info is None:
+        if info is None and "." not in module:
+            return []
+        owner, rest = (info, attr.split(".")) if info is not None else index.longest_module_prefix(module)
+        if owner is None or len(rest) != 1:
+            return []
+        return apps.apps_of(resolver.resolve_dotted(f"{owner.name}.{rest[0]}", owner))
+    names = resolver.globals.get(info.name, {})
+    imported = resolver.module_imports.get(info.name, {})
+    for attribute in ("app", "celery"):
+        if attribute in names or attribute in imported:
+            return apps.apps_of(resolver.resolve_dotted(f"{info.name}.{attribute}", info))
+    if info.is_package and depth == 0 and index.get(f"{info.name}.celery", info) is not None:
+        return _find_app(graph, apps, f"{info.name}.celery", depth + 1)
+    held = {app for name in (*names, *imported) for app in apps.apps_of(resolver.resolve_dotted(f"{info.name}.{name}", info))}
+    return list(held) if len(held) == 1 else []
 
 
 def build_closure(graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, spec: str, modules: Sequence[str]) -> Closure:
@@ -157,9 +196,13 @@ class ClosureBuilder:
     # --- what the worker imports after its entry module ---------------------------------
 
     def _worker_start_imports(self) -> None:
+        """What the worker app's loader imports at start (import_default_modules): its include
+        and imports, and the autodiscover_tasks() calls connected for it (the import_modules
+        signal is sent by the worker's app only); a forced autodiscovery runs where it is called."""
         apps = apps_in(self.apps, self.closure)
+        loaded = loaded_apps(self.graph, self.apps, self.spec, apps)
         places = self.closure.places()
-        for app in apps:
+        for app in loaded:
             config = self.apps.config(app, places)
             for setting in ("include", "imports"):
                 state, value = config.lookup(setting)
@@ -168,7 +211,7 @@ class ClosureBuilder:
                 elif value is not None:
                     self._import_listed(value.value, f"the {setting} setting ({value.origin})")
         for found in self.apps.autodiscoveries:
-            if found.app in apps and self.closure.runs(found.module.name, found.call.scope):
+            if (found.app in loaded or _may_force(found)) and self.closure.runs(found.module.name, found.call.scope):
                 self._autodiscover(found)
         if apps:
             self._django_setup(self.apps.definitions[apps[0]].module)

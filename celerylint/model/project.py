@@ -17,7 +17,7 @@ from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence
 from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value
 from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingValue
 from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSetting, build_apps
-from celerylint.model.closure import Closure, apps_in
+from celerylint.model.closure import Closure, apps_in, loaded_apps
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.deploy import DeployFacts
 from celerylint.model.flask import EXTERNAL_CONTEXT_BASES, is_context_push, pushes_context, sqlalchemy_bound_to_app
@@ -139,33 +139,9 @@ class Project:
         return [w for w in self.workers if w.resolved and app in self.apps_in(w.closure)]
 
     def worker_apps(self, worker: WorkerEntry) -> List[AppObj]:
-        """The app `celery -A spec` loads, as celery.app.utils.find_app looks it up: `module:attr`
-        or `module.attr`, else the module's `app`, else its `celery`, else a package's `.celery`
-        submodule, else the one app the module holds. Every app the worker creates when that
-        cannot be told (an attribute that is not an app of the project, several candidates)."""
-        created = self.apps_in(worker.closure)
-        found = [app for app in self._find_app(worker.spec, 0) if app in created]
-        return found or created
-
-    def _find_app(self, spec: str, depth: int) -> List[AppObj]:
-        module, colon, attr = spec.partition(":")
-        info = self.index.get(module)
-        if colon or info is None:
-            if info is None and "." not in module:
-                return []
-            owner, rest = (info, attr.split(".")) if info is not None else self.index.longest_module_prefix(module)
-            if owner is None or len(rest) != 1:
-                return []
-            return self.apps_of(self.resolver.resolve_dotted(f"{owner.name}.{rest[0]}", owner))
-        names = self.resolver.globals.get(info.name, {})
-        imported = self.resolver.module_imports.get(info.name, {})
-        for attribute in ("app", "celery"):
-            if attribute in names or attribute in imported:
-                return self.apps_of(self.resolver.resolve_dotted(f"{info.name}.{attribute}", info))
-        if info.is_package and depth == 0 and self.index.get(f"{info.name}.celery", info) is not None:
-            return self._find_app(f"{info.name}.celery", depth + 1)
-        held = {app for name in (*names, *imported) for app in self.apps_of(self.resolver.resolve_dotted(f"{info.name}.{name}", info))}
-        return list(held) if len(held) == 1 else []
+        """The app `celery -A spec` loads (closure.loaded_apps: celery.app.utils.find_app), or
+        every app the worker creates when that cannot be told."""
+        return loaded_apps(self.graph, self.app_model, worker.spec, self.apps_in(worker.closure))
 
     def worker_queues(self, worker: WorkerEntry, app: AppObj) -> Optional[FrozenSet[str]]:
         """The queues the worker consumes for the app (celery/bin/worker.py, app/amqp.py):
@@ -260,8 +236,10 @@ class Project:
 
     def registrations(self, app: AppObj, worker: WorkerEntry) -> List[Tuple[Origin, str]]:
         """Where the worker's view of the app lists the modules it imports: include, imports
-        and the autodiscover_tasks() calls it runs."""
+        and the autodiscover_tasks() calls it runs (only the app the worker loads imports them)."""
         found: List[Tuple[Origin, str]] = []
+        if app not in self.worker_apps(worker):
+            return found
         config = self.config(app, worker.closure.places())
         for name in ("include", "imports"):
             state, setting = config.lookup(name)
