@@ -32,6 +32,7 @@ NAMED_PROJECT: Dict[str, str] = {
         "    return project_id\n"
     ),
     "proj/jobs.py": (
+        "import functools\n\n"
         "from celery import shared_task\n\n"
         "from proj.celery_app import app\n\n"
         "retrying = shared_task(acks_late=True)\n\n\n"
@@ -52,6 +53,18 @@ NAMED_PROJECT: Dict[str, str] = {
         "def cleanup(days):\n"
         "    return days\n\n\n"
         "cleanup_task = app.task(cleanup, time_limit=30)\n\n\n"
+        "queued_task = functools.partial(app.task, queue='low')\n\n\n"
+        "@queued_task(name='jobs.queued')\n"
+        "def queued(x):\n"
+        "    return x\n\n\n"
+        "class retrying_task:\n"
+        "    def __init__(self, **options):\n"
+        "        self.options = options\n\n"
+        "    def __call__(self, func):\n"
+        "        return shared_task(**self.options)(func)\n\n\n"
+        "@retrying_task(name='jobs.retried', max_retries=3)\n"
+        "def retried(x):\n"
+        "    return x\n\n\n"
         "class Holder:\n"
         "    @staticmethod\n"
         "    @app.task\n"
@@ -104,20 +117,21 @@ def test_task_names_are_the_names_celery_registers(tmp_path: Path) -> None:
         "print(json.dumps(sorted(n for n in app.tasks if not n.startswith('celery.'))))\n"
     )))
     assert celery_names == [
-        "emails.send", "proj.importers.asana.tasks.import_project", "proj.jobs.cleanup", "proj.jobs.method_task",
+        "emails.send", "jobs.queued", "jobs.retried", "proj.importers.asana.tasks.import_project", "proj.jobs.cleanup", "proj.jobs.method_task",
         "proj.jobs.rebuild", "proj.jobs.renamed", "proj.jobs.resend",
     ]
     names = project.task_names
     assert names.known
     assert set(celery_names) <= set(names.tasks)
     by_function = {task.function.name: task for task in project.tasks}
-    assert {name: by_function[name].name for name in ("import_project", "resend", "original", "send", "cleanup", "method_task")} == {
+    assert {name: by_function[name].name for name in ("import_project", "resend", "original", "send", "cleanup", "method_task", "retried")} == {
         "import_project": "proj.importers.asana.tasks.import_project",
         "resend": "proj.jobs.resend",
         "original": "proj.jobs.renamed",
         "send": "emails.send",
         "cleanup": "proj.jobs.cleanup",
         "method_task": "proj.jobs.method_task",
+        "retried": "jobs.retried",
     }
     # The options a task is made with, wherever they are written.
     assert by_function["resend"].option("acks_late") is not None
@@ -125,6 +139,8 @@ def test_task_names_are_the_names_celery_registers(tmp_path: Path) -> None:
     # A project decorator may pass any option: none of them is known to be absent.
     assert by_function["rebuild"].option("time_limit") is not None and not by_function["rebuild"].options_complete
     assert by_function["send"].option("time_limit") is None
+    queued = by_function["queued"]
+    assert queued.name == "jobs.queued" and queued.options_complete and queued.option("queue") is not None
 
 
 def test_a_module_run_as_a_script_names_its_tasks_after_the_app(tmp_path: Path) -> None:

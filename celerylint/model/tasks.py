@@ -231,10 +231,14 @@ class _Finder:
         name; ((), ()) when the name is not known (then `names.known` turns False)."""
         default = f"{module}.{function}"
         if maker.wrapper is not None:
-            # A project decorator's strings may be the name (`@job("emails.send")`).
-            arguments = (*maker.wrapper.args, *(value for _, value in maker.wrapper.kwargs))
-            texts = (constant_text(self.graph, maker.info, maker.scope, argument) for argument in arguments)
-            return (default, *(text for text in texts if text is not None and text != default)), (default,)
+            # A project decorator's strings may be the name (`@job("emails.send")`); its own
+            # `name=` most likely is.
+            named = [value for key, value in maker.wrapper.kwargs if key == "name"]
+            arguments = (*named, *maker.wrapper.args, *(value for key, value in maker.wrapper.kwargs if key != "name"))
+            texts = [constant_text(self.graph, maker.info, maker.scope, argument) for argument in arguments]
+            first = [texts[0]] if named and texts[0] is not None else []
+            rest = [text for text in texts[len(first):] if text is not None and text not in (default, *first)]
+            return (*first, default, *rest), (default,)
         given = next((value for key, value in maker.options if key == "name"), None)
         if given is None:
             return (default, *self._main_names(maker, module, function)), (default,)
@@ -295,6 +299,9 @@ class _Finder:
         if depth > MAX_HOPS:
             return None
         if isinstance(value, Call):
+            made = self._instance_decorator(info, scope, value) or self._partial(info, scope, value, depth)
+            if made is not None:
+                return made
             inner = self.maker(info, scope, value.func, depth + 1)
             if inner is None:
                 return None
@@ -317,6 +324,27 @@ class _Finder:
         if bound is not None and isinstance(bound[1], Call):
             return self.maker(bound[0], MODULE_SCOPE, bound[1], depth + 1)
         return None
+
+    def _partial(self, info: ModuleInfo, scope: str, call: Call, depth: int) -> Optional[_Maker]:
+        """`task = functools.partial(app.task, base=BaseTask)`: the decorator with those options."""
+        func = self.graph.resolve(info, scope, call.func)
+        if not (isinstance(func, ExtObj) and func.path == "functools.partial" and call.args):
+            return None
+        inner = self.maker(info, scope, call.args[0], depth + 1)
+        if inner is None or inner.wrapper is not None:
+            return None
+        complete = inner.complete and not call.has_star and len(call.args) == 1
+        return _Maker(inner.app, inner.options + call.kwargs, info, scope, complete, None, inner.owned)
+
+    def _instance_decorator(self, info: ModuleInfo, scope: str, call: Call) -> Optional[_Maker]:
+        """`@retryable_task(name="x")`: an instance of a project class whose `__call__` makes the
+        task (`return shared_task(*self.args, **self.kwargs)(inner)`)."""
+        cls = self.graph.resolve(info, scope, call.func)
+        if not isinstance(cls, ClassObj):
+            return None
+        method = self.graph.resolver.class_attr(cls, "__call__")
+        wrapped = self.wraps(method) if isinstance(method, FuncObj) else None
+        return _Maker(wrapped.app, (), info, scope, False, call, wrapped.owned) if wrapped is not None else None
 
     def _decorator(self, info: ModuleInfo, scope: str, value: Value, obj: Obj) -> Optional[_Maker]:
         if isinstance(obj, ExtObj) and obj.path in SHARED_TASK | OLD_TASK_DECORATORS:

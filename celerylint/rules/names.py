@@ -35,7 +35,7 @@ MAX_HOPS = 3
 class Registry:
     """The names the project's tasks are registered under."""
 
-    tasks: Dict[str, Optional[TaskDef]]  # name -> its task (None: a class or an old decorator)
+    tasks: Dict[str, Optional[TaskDef]]  # name -> its task (None: a Task class, a name given elsewhere)
     derived: FrozenSet[str]  # names made from a module path, which another sys.path root shortens
     packages: FrozenSet[str]  # the first component of every non-test module's name
 
