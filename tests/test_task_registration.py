@@ -38,6 +38,11 @@ NAMED_PROJECT: Dict[str, str] = {
         "retrying = shared_task(acks_late=True)\n\n\n"
         "def periodic(**options):\n"
         "    return app.task(bind=True, **options)\n\n\n"
+        "def job(name, **options):\n"
+        "    return app.task(name=name, bind=True, **options)\n\n\n"
+        "@job('jobs.nightly', queue='low')\n"
+        "def nightly(self):\n"
+        "    return self\n\n\n"
         "@retrying\n"
         "def resend(message_id):\n"
         "    return message_id\n\n\n"
@@ -117,14 +122,14 @@ def test_task_names_are_the_names_celery_registers(tmp_path: Path) -> None:
         "print(json.dumps(sorted(n for n in app.tasks if not n.startswith('celery.'))))\n"
     )))
     assert celery_names == [
-        "emails.send", "jobs.queued", "jobs.retried", "proj.importers.asana.tasks.import_project", "proj.jobs.cleanup", "proj.jobs.method_task",
+        "emails.send", "jobs.nightly", "jobs.queued", "jobs.retried", "proj.importers.asana.tasks.import_project", "proj.jobs.cleanup", "proj.jobs.method_task",
         "proj.jobs.rebuild", "proj.jobs.renamed", "proj.jobs.resend",
     ]
     names = project.task_names
     assert names.known
     assert set(celery_names) <= set(names.tasks)
     by_function = {task.function.name: task for task in project.tasks}
-    assert {name: by_function[name].name for name in ("import_project", "resend", "original", "send", "cleanup", "method_task", "retried")} == {
+    assert {name: by_function[name].name for name in ("import_project", "resend", "original", "send", "cleanup", "method_task", "retried", "nightly")} == {
         "import_project": "proj.importers.asana.tasks.import_project",
         "resend": "proj.jobs.resend",
         "original": "proj.jobs.renamed",
@@ -132,6 +137,7 @@ def test_task_names_are_the_names_celery_registers(tmp_path: Path) -> None:
         "cleanup": "proj.jobs.cleanup",
         "method_task": "proj.jobs.method_task",
         "retried": "jobs.retried",
+        "nightly": "jobs.nightly",
     }
     # The options a task is made with, wherever they are written.
     assert by_function["resend"].option("acks_late") is not None

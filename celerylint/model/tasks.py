@@ -233,7 +233,7 @@ class _Finder:
         if maker.wrapper is not None:
             # A project decorator's strings may be the name (`@job("emails.send")`); its own
             # `name=` most likely is.
-            named = [value for key, value in maker.wrapper.kwargs if key == "name"]
+            named = [value for key, value in maker.wrapper.kwargs if key == "name"] or self._positional_name(maker)
             arguments = (*named, *maker.wrapper.args, *(value for key, value in maker.wrapper.kwargs if key != "name"))
             texts = [constant_text(self.graph, maker.info, maker.scope, argument) for argument in arguments]
             first = [texts[0]] if named and texts[0] is not None else []
@@ -247,6 +247,19 @@ class _Finder:
             self.names.known = False
             return (), ()
         return (text,), ()
+
+    def _positional_name(self, maker: _Maker) -> List[Value]:
+        """The argument a project decorator takes as its `name` parameter (`def job(name, **kw)`
+        called as `@job("purge-datasets")`)."""
+        call = maker.wrapper
+        func = self.graph.resolve(maker.info, maker.scope, call.func) if call is not None else None
+        function = self.graph.resolver.functions.get((func.module, func.qualname)) if isinstance(func, FuncObj) else None
+        if call is None or function is None:
+            return []
+        params = [param.name for param in function.params if param.name not in ("self", "cls")]
+        if "name" in params and params.index("name") < len(call.args):
+            return [call.args[params.index("name")]]
+        return []
 
     def _main_names(self, maker: _Maker, module: str, function: str) -> Tuple[str, ...]:
         """The names a task gets when its module runs as a script (`python tasks.py worker`):
