@@ -23,7 +23,8 @@ from celerylint.facts.types import ModuleFacts, SyntaxErrorFact
 RELEVANT = re.compile(
     rb"[Cc]elery|CELERY|shared_task|\.task\b|\.delay\b|apply_async|AsyncResult|[Ff]lask|broker_|"
     rb"result_backend|_time_limit|task_serializer|accept_content|INSTALLED_APPS|"
-    rb"DJANGO_SETTINGS_MODULE|import_modules|app_context|kombu|^[ \t]*(?:imports|include)\s*=",
+    rb"DJANGO_SETTINGS_MODULE|import_modules|app_context|kombu|^[ \t]*(?:imports|include)\s*=|"
+    rb"^[ \t]*@[\w.]*task\b",  # a project's own task decorator (`@task(...)`, `@periodic_task`)
     re.MULTILINE,
 )
 LIBCST_POSITION = re.compile(r"error at (\d+):(\d+)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
+from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
 from celerylint.model.app_config import Place
 from celerylint.model.apps import AppModel, Autodiscovery
 from celerylint.model.config_objects import ConfigObjects
@@ -38,9 +38,59 @@ class Closure:
         return (module, scope) in self.functions or (scope == MODULE_SCOPE and module in self.modules)
 
 
+def _empty(packages: Optional[Value]) -> bool:
+    """A falsy literal `packages` (none given, None, [], ()): Celery then asks its fixups."""
+    if packages is None or (isinstance(packages, Const) and not packages.value):
+        return True
+    return isinstance(packages, Seq) and not packages.items and not packages.has_star
+
+
+def _may_force(found: Autodiscovery) -> bool:
+    """`autodiscover_tasks(..., force=True)` (or a force= that is not a literal False): it
+    imports at once, in whatever process runs the call, for whichever app."""
+    call = found.call.value
+    force = call.kwarg("force") or (call.args[2] if len(call.args) > 2 else None)
+    return force is not None and not (isinstance(force, Const) and not force.value)
+
+
+def _last_name(value: Value) -> str:
+    return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
+
+
 def apps_in(apps: AppModel, closure: Closure) -> List[AppObj]:
     """The apps whose creating statement the worker runs."""
     return [app for app, d in apps.definitions.items() if closure.runs(d.module.name, d.scope)]
+
+
+def loaded_apps(graph: ProgramGraph, apps: AppModel, spec: str, created: List[AppObj]) -> List[AppObj]:
+    """The app `celery -A spec` loads, as celery.app.utils.find_app looks it up: `module:attr`
+    or `module.attr`, else the module's `app`, else its `celery`, else a package's `.celery`
+    submodule, else the one app the module holds; every app the worker creates (``created``)
+    when that cannot be told (an attribute that is not an app of the project, several apps)."""
+    found = [app for app in _find_app(graph, apps, spec, 0) if app in created]
+    return found or created
+
+
+def _find_app(graph: ProgramGraph, apps: AppModel, spec: str, depth: int) -> List[AppObj]:
+    index, resolver = graph.index, graph.resolver
+    module, colon, attr = spec.partition(":")
+    info = index.get(module)
+    if colon or info is None:
+        if info is None and "." not in module:
+            return []
+        owner, rest = (info, attr.split(".")) if info is not None else index.longest_module_prefix(module)
+        if owner is None or len(rest) != 1:
+            return []
+        return apps.apps_of(resolver.resolve_dotted(f"{owner.name}.{rest[0]}", owner))
+    names = resolver.globals.get(info.name, {})
+    imported = resolver.module_imports.get(info.name, {})
+    for attribute in ("app", "celery"):
+        if attribute in names or attribute in imported:
+            return apps.apps_of(resolver.resolve_dotted(f"{info.name}.{attribute}", info))
+    if info.is_package and depth == 0 and index.get(f"{info.name}.celery", info) is not None:
+        return _find_app(graph, apps, f"{info.name}.celery", depth + 1)
+    held = {app for name in (*names, *imported) for app in apps.apps_of(resolver.resolve_dotted(f"{info.name}.{name}", info))}
+    return list(held) if len(held) == 1 else []
 
 
 def build_closure(graph: ProgramGraph, apps: AppModel, objects: ConfigObjects, spec: str, modules: Sequence[str]) -> Closure:
@@ -164,9 +214,13 @@ class ClosureBuilder:
     # --- what the worker imports after its entry module ---------------------------------
 
     def _worker_start_imports(self) -> None:
+        """What the worker app's loader imports at start (import_default_modules): its include
+        and imports, and the autodiscover_tasks() calls connected for it (the import_modules
+        signal is sent by the worker's app only); a forced autodiscovery runs where it is called."""
         apps = apps_in(self.apps, self.closure)
+        loaded = loaded_apps(self.graph, self.apps, self.spec, apps)
         places = self.closure.places()
-        for app in apps:
+        for app in loaded:
             config = self.apps.config(app, places)
             for setting in ("include", "imports"):
                 state, value = config.lookup(setting)
@@ -175,7 +229,7 @@ class ClosureBuilder:
                 elif value is not None:
                     self._import_listed(value.value, f"the {setting} setting ({value.origin})")
         for found in self.apps.autodiscoveries:
-            if found.app in apps and self.closure.runs(found.module.name, found.call.scope):
+            if (found.app in loaded or _may_force(found)) and self.closure.runs(found.module.name, found.call.scope):
                 self._autodiscover(found)
         if apps:
             self._django_setup(self.apps.definitions[apps[0]].module)
@@ -243,40 +297,81 @@ class ClosureBuilder:
         return None
 
     def _autodiscover(self, found: Autodiscovery) -> None:
+        """`autodiscover_tasks(packages, related_name="tasks", force=False)`, as Celery runs it
+        (celery/app/base.py, celery/loaders/base.py): empty packages ask the fixups (Django's
+        gives every installed app's AppConfig.name), a callable is called, and each package goes
+        through find_related_module."""
         info, call = found.module, found.call
         value = call.value
         packages = value.args[0] if value.args else value.kwarg("packages")
         related: Optional[str] = "tasks"
         related_value = value.kwarg("related_name") or (value.args[1] if len(value.args) > 1 else None)
-        if isinstance(related_value, Const):
-            related = related_value.value if isinstance(related_value.value, str) else None
+        if isinstance(related_value, Const) and (related_value.value is None or isinstance(related_value.value, str)):
+            related = related_value.value or None  # None or "": only the packages themselves
         elif related_value is not None:
             self.uncertain("autodiscover_tasks(related_name=...) is not a literal")
             return
-        names = self._packages(info, call.scope, packages)
-        if names is None:
+        via = f"autodiscover_tasks() at {info.rel}:{call.loc.line}"
+        if _empty(packages):
+            names = self._fixup_packages(info)
+            if names is None:
+                self.uncertain(f"the packages of autodiscover_tasks() at {info.rel}:{call.loc.line} are not known")
+            for name in names or ():
+                self._related_module(name, related, via)
+            return
+        listed = self._packages(info, call.scope, packages)
+        if listed is None:
             self.uncertain(f"the packages of autodiscover_tasks() at {info.rel}:{call.loc.line} are not known")
             return
-        via = f"autodiscover_tasks() at {info.rel}:{call.loc.line}"
-        for name in names:
-            target = self._app_package(name)
-            if target is None:
-                continue
-            self.add_module(target, via)
-            if related:
-                self.add_module(f"{target}.{related}", via)
+        for name in listed:
+            self._related_module(name, related, via)
 
-    def _app_package(self, name: str) -> Optional[str]:
-        """The package an autodiscover entry means. A Django entry may name an AppConfig
-        class ('polls.apps.PollsConfig'): its `name` attribute, else the package holding it."""
+    def _fixup_packages(self, info: ModuleInfo) -> Optional[List[str]]:
+        """What Celery's fixups give autodiscover_tasks() with no packages: in a Django project
+        the name of every installed app's AppConfig (celery/fixups/django.py); elsewhere nothing."""
+        settings = self.objects.django_settings_module(info)
+        if settings is None:
+            return []  # outside Django, autodiscover_tasks() with no packages imports nothing
+        installed = self._installed_apps(settings)
+        if installed is None:
+            return None
+        return [self._app_config_name(name) for name in installed]
+
+    def _related_module(self, package: str, related: Optional[str], via: str) -> None:
+        """celery.loaders.base.find_related_module: import the package (with its parents); when
+        that import fails, walk up one level (an 'app.apps.AppConfig' entry names a class); then
+        import `<package>.<related_name>` if it exists. A package the project does not hold is
+        an installed one (its tasks are not the project's) or makes the worker fail at start."""
+        if self.graph.index.get(package) is None:
+            package = package.rpartition(".")[0]
+            if not package or self.graph.index.get(package) is None:
+                return
+            # `import_module(f"{package}.{related_name}")` imports the parent even for None.
+            self.add_module(package, via)
+        else:
+            self.add_module(package, via)
+            if not related:
+                return
+        if related:
+            self.add_module(f"{package}.{related}", via)
+
+    def _app_config_name(self, name: str) -> str:
+        """The name of an INSTALLED_APPS entry's AppConfig: the entry itself, or for an entry
+        that names an AppConfig class ('polls.apps.PollsConfig') its `name` attribute, else the
+        package holding the class."""
         if self.graph.index.get(name) is None:
             obj = self.graph.resolver.resolve_dotted(name)
             if isinstance(obj, ClassObj):
                 label = self.graph.resolver.class_attr(obj, "name")
                 if isinstance(label, ValObj) and isinstance(label.value, Const) and isinstance(label.value.value, str):
-                    name = label.value.value
-                else:
-                    name = obj.module.rpartition(".")[0] or obj.module
+                    return label.value.value
+                return obj.module.rpartition(".")[0] or obj.module
+        return name
+
+    def _app_package(self, name: str) -> Optional[str]:
+        """The project package of an INSTALLED_APPS entry (its AppConfig's name), for
+        django.setup(); None for an installed app."""
+        name = self._app_config_name(name)
         while name:
             info = self.graph.index.get(name)
             if info is not None:
@@ -284,20 +379,30 @@ class ClosureBuilder:
             name = name.rpartition(".")[0]
         return None
 
-    def _packages(self, info: ModuleInfo, scope: str, packages: Optional[Value]) -> Optional[List[str]]:
-        if packages is None or (isinstance(packages, Const) and packages.value is None):
-            settings = self.objects.django_settings_module(info)
-            if settings is None:
-                return []  # outside Django, autodiscover_tasks() with no packages imports nothing
-            return self._installed_apps(settings)
+    def _packages(self, info: ModuleInfo, scope: str, packages: Optional[Value], depth: int = 0) -> Optional[List[str]]:
+        """The package names of a non-empty `packages` argument: a literal list, a zero-argument
+        callable (a lambda, a function returning one list), a name bound to a list, or Django's
+        INSTALLED_APPS (settings.INSTALLED_APPS); None when not known."""
+        if packages is None or depth > 3:
+            return None
         if isinstance(packages, LambdaVal):
-            packages = packages.body
+            return self._packages(info, scope, packages.body, depth + 1)
         names = self._string_list(packages)
         if names is not None:
             return names
-        if isinstance(packages, Ref) and packages.path.endswith("INSTALLED_APPS"):
+        if isinstance(packages, (Ref, Attr)) and _last_name(packages) == "INSTALLED_APPS":
             settings = self.objects.django_settings_module(info)
             return self._installed_apps(settings) if settings is not None else None
+        obj = self.graph.resolve(info, scope, packages)
+        if isinstance(obj, FuncObj):
+            function = self.graph.resolver.functions.get((obj.module, obj.qualname))
+            owner = self.graph.index.by_name.get(obj.module)
+            if function is None or owner is None or len(function.returns) != 1 or function.params:
+                return None
+            return self._packages(owner, obj.qualname, function.returns[0], depth + 1)
+        if isinstance(obj, ValObj) and obj.value != packages:
+            owner = self.graph.index.by_name.get(obj.module)
+            return self._packages(owner, obj.scope, obj.value, depth + 1) if owner is not None else None
         return None
 
     def _installed_apps(self, settings: ModuleInfo) -> Optional[List[str]]:

@@ -10,14 +10,14 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value
 from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingValue, Source
 from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSetting, build_apps
-from celerylint.model.closure import Closure, apps_in
+from celerylint.model.closure import Closure, apps_in, loaded_apps
 from celerylint.model.config_objects import ConfigObjects
 from celerylint.model.deploy import DeployFacts, WorkerCommand
 from celerylint.model.env_config import EnvironmentReader, Seen
@@ -30,7 +30,7 @@ from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.process_env import ProcessEnv, WebCommand
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, Obj, Resolver, ValObj
 from celerylint.model.serializers import SerializerChanges, find_serializer_changes
-from celerylint.model.tasks import TaskDef, find_tasks
+from celerylint.model.tasks import TaskDef, TaskNames, find_tasks, unread_task_modules
 from celerylint.model.workers import WorkerEntry, app_reference_problem, find_workers
 
 ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})
@@ -78,9 +78,9 @@ def build_project(index: ModuleIndex, deploy: DeployFacts, worker_apps: Sequence
     graph = ProgramGraph(index, resolver)
     objects = ConfigObjects(graph)
     apps = build_apps(graph, objects)
-    tasks = find_tasks(graph, apps)
+    tasks, names = find_tasks(graph, apps)
     workers = find_workers(graph, apps, objects, deploy, worker_apps)
-    return Project(index, graph, deploy, objects, apps, tuple(tasks), tuple(workers))
+    return Project(index, graph, deploy, objects, apps, tuple(tasks), tuple(workers), names)
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ class Project:
     app_model: AppModel
     tasks: Tuple[TaskDef, ...]
     workers: Tuple[WorkerEntry, ...]
+    found_names: TaskNames = field(default_factory=lambda: TaskNames({}, frozenset(), True))
 
     # --- the program ---------------------------------------------------------------------
 
@@ -179,6 +180,11 @@ class Project:
         entry runs, a web process through the whole configuration; None when not known."""
         return self.environment.setting_in(self.config(app, worker.closure.places() if worker is not None else None), name, env)
 
+    def worker_apps(self, worker: WorkerEntry) -> List[AppObj]:
+        """The app `celery -A spec` loads (closure.loaded_apps: celery.app.utils.find_app), or
+        every app the worker creates when that cannot be told."""
+        return loaded_apps(self.graph, self.app_model, worker.spec, self.apps_in(worker.closure))
+
     def worker_queues(self, worker: WorkerEntry, app: AppObj) -> Optional[FrozenSet[str]]:
         """The queues the worker consumes for the app (celery/bin/worker.py, app/amqp.py):
         its -Q list minus -X, else every queue of task_queues, else task_default_queue.
@@ -262,7 +268,7 @@ class Project:
                 if queue is None:
                     continue
                 for task in self.tasks:
-                    if app in self.task_apps(task) and fnmatch.fnmatchcase(task.name, key.value):
+                    if app in self.producer_apps(task) and fnmatch.fnmatchcase(task.name, key.value):
                         found.append(Route(queue, task, setting.origin, f"task_routes[{key.value!r}]"))
         return found
 
@@ -272,8 +278,10 @@ class Project:
 
     def registrations(self, app: AppObj, worker: WorkerEntry) -> List[Tuple[Origin, str]]:
         """Where the worker's view of the app lists the modules it imports: include, imports
-        and the autodiscover_tasks() calls it runs."""
+        and the autodiscover_tasks() calls it runs (only the app the worker loads imports them)."""
         found: List[Tuple[Origin, str]] = []
+        if app not in self.worker_apps(worker):
+            return found
         config = self.config(app, worker.closure.places())
         for name in ("include", "imports"):
             state, setting = config.lookup(name)
@@ -286,6 +294,15 @@ class Project:
 
     # --- tasks ---------------------------------------------------------------------------
 
+    @cached_property
+    def task_names(self) -> TaskNames:
+        """Every name the project's tasks are registered under (tasks, Task classes, names given
+        to `app.task(name=...)` anywhere); not `known` when some name cannot be."""
+        names = self.found_names
+        if names.known and unread_task_modules(self.graph, self.app_model):
+            return TaskNames(names.tasks, names.derived, False)
+        return names
+
     def task_for(self, info: ModuleInfo, scope: str, value: Value) -> Optional[TaskDef]:
         """The task a value refers to (`send_email` in `send_email.delay(...)`), if any."""
         obj = self.resolve(info, scope, value)
@@ -297,26 +314,39 @@ class Project:
         return None
 
     def task_apps(self, task: TaskDef) -> List[AppObj]:
-        """The app a task belongs to; for @shared_task, every app a worker for it loads."""
-        if task.app is not None:
+        """The apps whose copy of the task workers run, with their configuration and Task class.
+        A shared task (`@shared_task`, and `@app.task` unless `shared=False`) is built again on
+        every app a process finalizes: a worker runs its own app's copy. So: the app of every
+        worker that imports the task's module (or may: its imports are not all known); the
+        decorator's app when no worker is known to, or for `shared=False`."""
+        if task.app is not None and task.shared is False:
             return [task.app]
-        if len(self.apps) == 1:
+        if task.app is None and len(self.apps) == 1:
             return list(self.apps)
         apps: List[AppObj] = []
         for worker in self.workers_for(None):
-            if task.module.name in worker.closure.modules:
-                apps.extend(app for app in self.apps_in(worker.closure) if app not in apps)
+            if task.module.name in worker.closure.modules or worker.closure.uncertain:
+                apps.extend(app for app in self.worker_apps(worker) if app not in apps)
+        if task.app is not None and task.app not in apps and (task.shared is None or not apps):
+            apps.insert(0, task.app)
         return apps
 
-    def task_base_values(self, task: TaskDef) -> Optional[List[Obj]]:
-        """What the task's base is: its `base=`, else its apps' Task classes
-        (none written: Celery's Task). None for a shared task of an app the project does not create."""
+    def producer_apps(self, task: TaskDef) -> List[AppObj]:
+        """The apps whose copy of the task a caller sends: `@app.task` gives callers the
+        decorator's app's copy wherever they run; `@shared_task` the copy of the caller's current
+        app, which may be any app of the project (the last one created, or set_default())."""
+        return [task.app] if task.app is not None else list(self.apps)
+
+    def task_base_values(self, task: TaskDef, apps: Optional[List[AppObj]] = None) -> Optional[List[Obj]]:
+        """What the task's base is: its `base=`, else the Task classes of ``apps`` (default: the
+        copies workers run; none written: Celery's Task). None for a shared task of an app the
+        project does not create."""
         base = task.option("base")
         values: List[Tuple[Value, ModuleInfo, str]] = []
         if base is not None:
             values.append((base, task.module, task.function.scope))
         else:
-            apps = self.task_apps(task)
+            apps = self.task_apps(task) if apps is None else apps
             if not apps:
                 return None
             for app in apps:
@@ -329,9 +359,10 @@ class Project:
             found.append(obj)
         return found
 
-    def task_base_classes(self, task: TaskDef) -> Tuple[List[ClassObj], bool]:
-        """The classes a task's base may be, and whether all of them are known."""
-        values = self.task_base_values(task)
+    def task_base_classes(self, task: TaskDef, apps: Optional[List[AppObj]] = None) -> Tuple[List[ClassObj], bool]:
+        """The classes a task's base may be, and whether all of them are known; ``apps``: the
+        copies asked about (default: the ones workers run)."""
+        values = self.task_base_values(task, apps)
         if values is None:
             return [], False  # a shared task of an app the project does not create: its Task class is not known
         classes: List[ClassObj] = []
@@ -436,11 +467,13 @@ class Project:
 
     def task_serializer(self, task: TaskDef, call: Optional[CallFact] = None) -> Tuple[str, Optional[str]]:
         """("set", name) | ("unknown", None): the serializer that encodes the task's arguments,
-        from the call's `serializer=`, the task's option, else its apps' task_serializer."""
+        from the call's `serializer=`, the task's option, else the Task class and task_serializer
+        of the copy the caller holds (producer_apps)."""
         for value in ((call.value.kwarg("serializer") if call is not None else None), task.option("serializer")):
             if value is not None:
                 return ("set", value.value) if isinstance(value, Const) and isinstance(value.value, str) else ("unknown", None)
-        classes, known = self.task_base_classes(task)
+        apps = self.producer_apps(task)
+        classes, known = self.task_base_classes(task, apps)
         if not known:
             return "unknown", None
         for cls in classes:
@@ -449,7 +482,6 @@ class Project:
                 if isinstance(chosen_by_base, ValObj) and isinstance(chosen_by_base.value, Const) and isinstance(chosen_by_base.value.value, str):
                     return "set", chosen_by_base.value.value
                 return "unknown", None
-        apps = self.task_apps(task)
         if not apps:
             return "unknown", None
         chosen = set()

@@ -10,9 +10,9 @@ from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, CallFact, Co
 from celerylint.findings import Related
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
-from celerylint.model.tasks import SHARED_TASK
+from celerylint.model.tasks import last_name
 from celerylint.model.app_config import Origin
-from celerylint.model.resolve import AttrOf, ClassObj, ExtObj, FuncObj, Obj, ParamObj, ValObj
+from celerylint.model.resolve import AttrOf, ExtObj, Obj, ValObj
 from celerylint.rules.base import Report, Rule, case, related_at, report
 
 SEND_TASK = frozenset(
@@ -26,16 +26,6 @@ SEND_TASK = frozenset(
 SIGNATURE = frozenset(
     {f"celery.{module}{name}" for module in ("", "canvas.") for name in ("signature", "Signature", "subtask")}
 )
-# Decorators that register a task which the model's task finder does not know (Celery 3's).
-OLD_TASK_DECORATORS = frozenset(
-    {
-        f"celery.{module}{name}"
-        for module in ("task.", "decorators.", "task.base.", "task.task.")
-        for name in ("task", "periodic_task")
-    }
-)
-TASK_CLASSES = frozenset({"celery.Task", "celery.app.task.Task", "celery.task.Task", "celery.task.base.Task"})
-TASK_DECORATOR_NAMES = frozenset({"task", "shared_task", "periodic_task"})
 CUTOFF = 0.8  # difflib's similarity for a did-you-mean
 MAX_TYPO = 2  # edits (insert, delete, replace, swap) a near miss may be from a registered name
 MAX_HOPS = 3
@@ -45,7 +35,7 @@ MAX_HOPS = 3
 class Registry:
     """The names the project's tasks are registered under."""
 
-    tasks: Dict[str, Optional[TaskDef]]  # name -> its task (None: a class or an old decorator)
+    tasks: Dict[str, Optional[TaskDef]]  # name -> its task (None: a Task class, a name given elsewhere)
     derived: FrozenSet[str]  # names made from a module path, which another sys.path root shortens
     packages: FrozenSet[str]  # the first component of every non-test module's name
 
@@ -88,249 +78,13 @@ def _text(value: Optional[Value]) -> Optional[str]:
     return None
 
 
-def _constant(project: Project, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> Optional[str]:
-    """The string a value always is: a literal, `__name__ + ".x"`, or a name bound to one."""
-    if depth > MAX_HOPS:
-        return None
-    if isinstance(value, Const):
-        return value.value if isinstance(value.value, str) else None
-    if value == Ref("builtin", "__name__"):
-        return info.name
-    if isinstance(value, BinOp) and value.op == "Add":
-        left = _constant(project, info, scope, value.left, depth + 1)
-        right = _constant(project, info, scope, value.right, depth + 1)
-        return left + right if left is not None and right is not None else None
-    obj = project.resolve(info, scope, value)
-    if isinstance(obj, ValObj) and obj.value != value:
-        found = project.index.by_name.get(obj.module)
-        return _constant(project, found, obj.scope, obj.value, depth + 1) if found is not None else None
-    return None
-
-
-class _Names:
-    """The names tasks are registered under, collected; `known` turns False on one that is not."""
-
-    def __init__(self) -> None:
-        self.tasks: Dict[str, Optional[TaskDef]] = {}
-        self.derived: Set[str] = set()
-        self.known = True
-
-    def given(
-        self, project: Project, info: ModuleInfo, scope: str, value: Value, task: Optional[TaskDef] = None
-    ) -> None:
-        name = _constant(project, info, scope, value)
-        if name is None:
-            self.known = False
-        else:
-            self.tasks.setdefault(name, task)
-
-    def default(self, name: str, task: Optional[TaskDef] = None) -> None:
-        self.tasks.setdefault(name, task)
-        self.derived.add(name)
-
-
 def _registry(project: Project) -> Optional[Registry]:
     """Every registered name, or None when some task's name is not known (then nothing is judged)."""
-    names = _Names()
-    for task in project.tasks:
-        given = task.option("name")
-        if given is None:
-            names.default(task.name, task)
-        else:
-            names.given(project, task.module, task.function.scope, given, task)
-    makers = _Makers(project)
-    for info in project.index.modules():
-        if info.may_configure or (not info.facts.detailed and makers.may_define_tasks(info)):
-            return None  # a module not parsed, or read only for its imports, may define tasks
-        makers.decorated(info, names)
-        _task_classes(project, info, names)
-    for info in project.index.modules():
-        makers.called(info, names)
+    names = project.task_names
     if not names.known or not names.tasks:
         return None
     packages = frozenset(info.name.split(".", 1)[0] for info in project.index.modules() if not info.is_test)
-    return Registry(names.tasks, frozenset(names.derived), packages)
-
-
-@dataclass(frozen=True)
-class _Maker:
-    """Something that makes a task of a function: a task decorator, with its `name=` if given."""
-
-    name: Optional[Value]
-    info: ModuleInfo
-    scope: str
-    wrapper: Optional[Call] = None  # a project decorator (`@job("x")`): its strings may be the name
-
-
-class _Makers:
-    """Finds what makes tasks of functions, beyond the decorators the model's task finder knows."""
-
-    def __init__(self, project: Project) -> None:
-        self.project = project
-        self._wrappers: Dict[FuncObj, bool] = {}
-        self.seen: Set[str] = set(TASK_DECORATOR_NAMES)  # the names task decorators go by
-        self._task_calls: Dict[str, List[CallFact]] = {}
-        self._imported_makers: Dict[str, bool] = {}
-
-    def may_define_tasks(self, info: ModuleInfo) -> bool:
-        """A module read only for its imports (too large, or no Celery words in it) that imports
-        Celery or a task decorator (`from proj.tasks import job`): its tasks are not known."""
-        for fact in info.facts.imports:
-            module = self.project.index.absolute(info, fact.module)
-            if module.split(".", 1)[0] == "celery":
-                return True
-            if self.project.index.get(module, info) is None and not any(self.project.index.get(f"{module}.{item}", info) for item in fact.names):
-                continue  # an installed package's names: Celery's own were caught above
-            for item in fact.names if fact.is_from else ():
-                if self._imports_maker(info, f"{module}.{item}"):
-                    return True
-        return False
-
-    def _imports_maker(self, info: ModuleInfo, dotted: str) -> bool:
-        """Whether an imported name is a task maker; the same names are imported by many modules."""
-        if dotted not in self._imported_makers:
-            self._imported_makers[dotted] = self.maker(info, MODULE_SCOPE, Ref("import", dotted)) is not None
-        return self._imported_makers[dotted]
-
-    def decorated(self, info: ModuleInfo, names: _Names) -> None:
-        """Tasks the model's finder does not see: decorators it does not know (Celery 3's `@task`, a
-        name bound to `shared_task(...)`, the project's own `@job("name")`)."""
-        for function in info.facts.functions:
-            for decorator, _ in function.decorators:
-                maker = self.maker(info, function.scope, decorator)
-                if maker is not None:
-                    self.seen.add(_last(decorator.func if isinstance(decorator, Call) else decorator))
-                    _add(self.project, maker, info.name, function.name, names)
-
-    def called(self, info: ModuleInfo, names: _Names) -> None:
-        """`app.task(func)`, `app.task(bind=True)(func)`, `retrying(func)`, `app.task(name=...)`:
-        calls of a task decorator (of a name seen decorating, or named like one)."""
-        project = self.project
-        for call in info.facts.calls:
-            func = call.value.func
-            if not (isinstance(func, Call) or _last(func) in self.seen):
-                continue
-            maker = self.maker(info, call.scope, func)
-            if maker is None:
-                continue
-            given = call.value.kwarg("name")
-            # `app.task(name=...)` wherever it is; a wrapper's parameter is named where it is used.
-            if given is not None and maker.wrapper is None and not _parameter(project, info, call.scope, given):
-                names.given(project, info, call.scope, given)
-            if not call.value.args:
-                continue
-            target = project.resolve(info, call.scope, call.value.args[0])
-            if isinstance(target, FuncObj):
-                _add(project, maker, target.module, target.qualname.rpartition(".")[2], names)
-            elif maker.wrapper is None and not isinstance(target, ParamObj):
-                names.known = False
-
-    def maker(self, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> Optional[_Maker]:
-        """`app.task`, `shared_task`, Celery 3's `task`, `app.task(name=...)`, a name bound to one
-        (`retrying = shared_task(acks_late=True)`), or a project function that calls one of them."""
-        if depth > MAX_HOPS:
-            return None
-        if isinstance(value, Call):
-            inner = self.maker(info, scope, value.func, depth + 1)
-            if inner is not None and inner.wrapper is None and inner.name is None:
-                return _Maker(value.kwarg("name"), info, scope)
-            if inner is not None and inner.wrapper is not None:
-                return _Maker(None, info, scope, value)
-            return None
-        obj = self.project.resolve(info, scope, value)
-        if _is_task_decorator(self.project, obj):
-            return _Maker(None, info, scope)
-        if isinstance(obj, FuncObj) and self.makes_tasks(obj):
-            return _Maker(None, info, scope, Call(value))
-        bound = _binding(self.project, info, value)
-        if bound is not None and isinstance(bound[1], Call):
-            return self.maker(bound[0], MODULE_SCOPE, bound[1], depth + 1)
-        return None
-
-    def makes_tasks(self, func: FuncObj, depth: int = 0) -> bool:
-        """A project function that calls `app.task(...)`, `shared_task(...)` or another such
-        function (`def job(name): return task(name=name)`): a task decorator of its own."""
-        if func not in self._wrappers:
-            self._wrappers[func] = False  # recursion ends here
-            self._wrappers[func] = self._makes_tasks(func, depth)
-        return self._wrappers[func]
-
-    def _makes_tasks(self, func: FuncObj, depth: int) -> bool:
-        info = self.project.index.by_name.get(func.module)
-        if info is None or depth > MAX_HOPS:
-            return False
-        for call in self._calls_named_task(info):
-            if not (call.scope == func.qualname or call.scope.startswith(func.qualname + ".")):
-                continue
-            obj = self.project.resolve(info, call.scope, call.value.func)
-            if _is_task_decorator(self.project, obj):
-                return True
-            if isinstance(obj, FuncObj) and self.makes_tasks(obj, depth + 1):
-                return True
-        return False
-
-    def _calls_named_task(self, info: ModuleInfo) -> List[CallFact]:
-        if info.name not in self._task_calls:
-            calls = info.facts.calls
-            self._task_calls[info.name] = [call for call in calls if _last(call.value.func) in TASK_DECORATOR_NAMES]
-        return self._task_calls[info.name]
-
-
-def _last(value: Value) -> str:
-    """`task` in `app.task` and in `make().task`."""
-    return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
-
-
-def _binding(project: Project, info: ModuleInfo, value: Value) -> Optional[Tuple[ModuleInfo, Value]]:
-    """The value a module-level name is bound to, in its own module."""
-    if not isinstance(value, Ref) or value.scope not in ("global", "import"):
-        return None
-    if value.scope == "global":
-        module, name = info, value.path
-    else:
-        found, rest = project.index.longest_module_prefix(project.index.absolute(info, value.path), info)
-        if found is None or len(rest) != 1:
-            return None
-        module, name = found, rest[0]
-    binding = project.resolver.globals.get(module.name, {}).get(name)
-    return (module, binding.value) if binding is not None and "." not in name else None
-
-
-def _add(project: Project, maker: _Maker, module: str, function: str, names: _Names) -> None:
-    if maker.wrapper is not None:
-        names.default(f"{module}.{function}")
-        for argument in (*maker.wrapper.args, *(value for _, value in maker.wrapper.kwargs)):
-            text = _constant(project, maker.info, maker.scope, argument)
-            if text is not None:
-                names.tasks.setdefault(text, None)
-    elif maker.name is not None:
-        names.given(project, maker.info, maker.scope, maker.name)
-    else:
-        names.default(f"{module}.{function}")
-
-
-def _parameter(project: Project, info: ModuleInfo, scope: str, value: Value) -> bool:
-    return isinstance(project.resolve(info, scope, value), ParamObj)
-
-
-def _is_task_decorator(project: Project, obj: Obj) -> bool:
-    """`app.task`, `shared_task`, Celery 3's `task`/`periodic_task`."""
-    return (isinstance(obj, ExtObj) and obj.path in SHARED_TASK | OLD_TASK_DECORATORS) or (
-        isinstance(obj, AttrOf) and obj.path == "task" and bool(project.apps_of(obj.base))
-    )
-
-
-def _task_classes(project: Project, info: ModuleInfo, names: _Names) -> None:
-    """Task subclasses: registered as module.ClassName, or their `name` attribute."""
-    resolver = project.resolver
-    for cls in info.facts.classes:
-        obj = ClassObj(info.name, cls.qualname)
-        if not resolver.reaches(obj, lambda base: isinstance(base, ExtObj) and base.path in TASK_CLASSES):
-            continue
-        names.default(f"{info.name}.{cls.name}")
-        for binding in cls.attributes:
-            if binding.name == "name" and binding.value != Const(None):
-                names.given(project, info, cls.scope, binding.value)
+    return Registry(names.tasks, names.derived, packages)
 
 
 @dataclass(frozen=True)
@@ -361,7 +115,7 @@ def _sent_by_call(project: Project) -> Iterator[Sent]:
         if info.is_test:
             continue
         func = call.value.func
-        method = _last(func)
+        method = last_name(func)
         if method == "send_task":
             if _is_app(project, info, call.scope, func, "send_task"):
                 name = _text(_first(call, "name"))

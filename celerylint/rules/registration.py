@@ -23,8 +23,7 @@ def _evidence(project: Project, tasks: List[TaskDef], worker: WorkerEntry) -> Li
     if worker.command is not None:
         origin = worker.command
         related.append(related_at(origin.rel, origin.line, origin.col, f"the worker command `celery -A {worker.spec}`"))
-    apps = {task.app for task in tasks if task.app is not None}
-    for app in sorted(apps, key=lambda app: project.app_label(app)):
+    for app in sorted(project.worker_apps(worker), key=lambda app: project.app_label(app)):
         for origin, what in project.registrations(app, worker):
             related.append(related_at(origin.rel, origin.line, origin.col, what))
         definition = project.apps[app]
