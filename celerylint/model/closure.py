@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value
+from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, Const, IterItem, LambdaVal, Ref, Seq, Value, last_name
 from celerylint.model.app_config import Place
 from celerylint.model.apps import AppModel, Autodiscovery
 from celerylint.model.config_objects import ConfigObjects
@@ -51,10 +51,6 @@ def _may_force(found: Autodiscovery) -> bool:
     call = found.call.value
     force = call.kwarg("force") or (call.args[2] if len(call.args) > 2 else None)
     return force is not None and not (isinstance(force, Const) and not force.value)
-
-
-def _last_name(value: Value) -> str:
-    return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
 
 
 def apps_in(apps: AppModel, closure: Closure) -> List[AppObj]:
@@ -390,7 +386,7 @@ class ClosureBuilder:
         names = self._string_list(packages)
         if names is not None:
             return names
-        if isinstance(packages, (Ref, Attr)) and _last_name(packages) == "INSTALLED_APPS":
+        if isinstance(packages, (Ref, Attr)) and last_name(packages) == "INSTALLED_APPS":
             settings = self.objects.django_settings_module(info)
             return self._installed_apps(settings) if settings is not None else None
         obj = self.graph.resolve(info, scope, packages)

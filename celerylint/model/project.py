@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value
+from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value, last_name
 from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingValue, Source
 from celerylint.model.apps import AppDef, AppModel, Autodiscovery, TaskClassSetting, build_apps
 from celerylint.model.closure import Closure, apps_in, loaded_apps
@@ -631,5 +631,5 @@ def _produces_result(value: Optional[Value]) -> bool:
     if not isinstance(value, Call):
         return False
     func = value.func
-    name = func.last if isinstance(func, Ref) else func.attr if isinstance(func, Attr) else ""
+    name = last_name(func)
     return name in RESULT_PRODUCERS

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import FrozenSet, Iterable, List, Optional, Set, Tuple
 
-from celerylint.facts.types import Call, Const, FunctionFact, ParamFact, Ref, Attr, Value
+from celerylint.facts.types import Call, Const, FunctionFact, ParamFact, Ref, Value, last_name
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
 from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, Obj, UnknownObj, ValObj
@@ -122,7 +122,7 @@ def _forwards(project: Project, cls: ClassObj) -> bool:
         if not (isinstance(value, Call) and value.has_star and not value.kwargs):
             return False
         func = value.func
-        name = func.last if isinstance(func, Ref) else func.attr if isinstance(func, Attr) else ""
+        name = last_name(func)
         if name not in ("run", "__call__"):
             return False
         # `self.run(*args, **kwargs)`, `super().__call__(*args, **kwargs)`, `Task.__call__(self, *args, **kwargs)`

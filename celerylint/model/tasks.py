@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Set, Tuple
 
-from celerylint.facts.types import MAIN_SCOPE, MODULE_SCOPE, Attr, BinOp, Call, CallFact, Const, FunctionFact, Loc, Opaque, Ref, Value
+from celerylint.facts.types import MAIN_SCOPE, MODULE_SCOPE, Attr, BinOp, Call, CallFact, Const, FunctionFact, Loc, Opaque, Ref, Value, last_name
 from celerylint.model.apps import AppModel
 from celerylint.model.graph import ProgramGraph
 from celerylint.model.modules import ModuleInfo
@@ -438,11 +438,6 @@ class _Finder:
         if dotted not in self._imported_makers:
             self._imported_makers[dotted] = self.maker(info, MODULE_SCOPE, Ref("import", dotted)) is not None
         return self._imported_makers[dotted]
-
-
-def last_name(value: Value) -> str:
-    """`task` in `app.task` and in `make().task`."""
-    return value.last if isinstance(value, Ref) else value.attr if isinstance(value, Attr) else ""
 
 
 def _wraps_app_task(graph: ProgramGraph, method: FuncObj) -> bool:

@@ -6,11 +6,10 @@ import difflib
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterator, List, Optional, Set, Tuple
 
-from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Sub, Value
+from celerylint.facts.types import MODULE_SCOPE, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Sub, Value, last_name
 from celerylint.findings import Related
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
-from celerylint.model.tasks import last_name
 from celerylint.model.app_config import Origin
 from celerylint.model.resolve import AttrOf, ExtObj, Obj, ValObj
 from celerylint.rules.base import Report, Rule, case, related_at, report

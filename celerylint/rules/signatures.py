@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterator, List, Optional, Set, Tuple
 
-from celerylint.facts.types import Attr, BinOp, Call, CallFact, Const, DictVal, Ref, Seq, Value
+from celerylint.facts.types import Attr, BinOp, Call, CallFact, Const, DictVal, Ref, Seq, Value, last_name
 from celerylint.findings import Related
 from celerylint.model.modules import ModuleInfo
 from celerylint.model.project import Project, TaskDef
@@ -110,7 +110,7 @@ def _callbacks(project: Project) -> Set[Tuple[str, str, Call]]:
 
 
 def _names_signature(func: Value) -> bool:
-    named = func.last if isinstance(func, Ref) else func.attr if isinstance(func, Attr) else ""
+    named = last_name(func)
     return named in SIGNATURE_MAKERS or named.lstrip("_") in CANVAS_NAMES
 
 
@@ -126,7 +126,7 @@ def _callbacks_in(project: Project, info: ModuleInfo, scope: str, value: Value, 
         func = value.func
         # Resolving every call of the project is the cost here: only names that can be
         # a chain or a chord are worth it.
-        named = func.last if isinstance(func, Ref) else func.attr if isinstance(func, Attr) else ""
+        named = last_name(func)
         callee = project.resolve(info, scope, func) if named.lstrip("_") in CANVAS_NAMES else None
         path = callee.path if isinstance(callee, ExtObj) else ""
         if path in CHAINS:
