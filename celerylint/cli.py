@@ -164,7 +164,8 @@ def _lint(args: argparse.Namespace) -> int:
     # current folder: the same whatever the order of the paths.
     output_format = settings_for(project_root(Path.cwd())).output_format
     run_plan = plan_run(paths, settings_for, overrides)
-    if not args.quiet and not any(project.files.python for project in run_plan.projects):
+    unsaved_python = any(path.suffix == ".py" for path in overrides)
+    if not args.quiet and not unsaved_python and not any(project.files.python for project in run_plan.projects):
         _notify([f"no Python file found in {' '.join(str(path) for path in paths)}"])
     # Nothing the answer depends on changed: print it without parsing or modelling anything.
     key = None if overrides else results_cache.run_key(run_plan, paths)

@@ -3,6 +3,7 @@ output format names, --quiet, --show-files, --show-settings."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -188,4 +189,11 @@ def test_warns_when_no_python_file(project, capsys) -> None:
     assert capsys.readouterr().err == ""
     (root / "a.py").write_text("")
     assert main([str(root)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_no_warning_for_an_unsaved_python_buffer(project, capsys, monkeypatch) -> None:
+    root = project({"README.md": "hello\n"})
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(APP.encode())))
+    assert main(["-", "--stdin-filename", str(root / "new.py")]) == 1
     assert capsys.readouterr().err == ""
