@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from celerylint import __version__
 from celerylint.config import FORMATS, ConfigError, Overrides, Settings, settings_from
 from celerylint.discover import absolute, project_root
+
+if TYPE_CHECKING:
+    from celerylint.runplan import RunPlan
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -39,14 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     files.add_argument("--force-exclude", action="store_true", help="exclude named files too (for pre-commit)")
     files.add_argument("--stdin-filename", type=Path, help="with `-`: the path of the file read from stdin")
     output = parser.add_argument_group("output")
-    output.add_argument("--format", choices=FORMATS, help="output format (default: text)")
+    output.add_argument(
+        "--output-format",
+        "--format",
+        dest="format",
+        choices=FORMATS,
+        help="output format (default: text; concise is text, full is text with the source line)",
+    )
     output.add_argument("--output-file", type=Path, help="write the report to this file")
     output.add_argument("--show-source", action="store_true", help="show the offending line with a caret")
     output.add_argument("--statistics", action="store_true", help="print the number of findings per code")
     output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    output.add_argument("-q", "--quiet", action="store_true", help="print the findings only: no statistics, no warnings")
     other = parser.add_argument_group("other")
     other.add_argument("--list-rules", action="store_true", help="list the rules and exit")
     other.add_argument("--explain", metavar="CODE", help="explain a rule, with a bad and a good example")
+    other.add_argument("--show-files", action="store_true", help="list the files each project would analyse and exit")
+    other.add_argument("--show-settings", action="store_true", help="show each project's settings and where they come from, and exit")
     other.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
     other.add_argument("--cache-dir", type=Path, help="where to keep the cache (default: $XDG_CACHE_HOME/celerylint)")
     other.add_argument("--jobs", type=int, default=0, help="worker processes for parsing (default: all cores)")
@@ -118,17 +131,17 @@ def _settings_for(overrides: Overrides, config_file: Optional[Path]) -> Callable
     return settings_for
 
 
-def _notify(notices: Sequence[str]) -> None:
+def _notify(notices: Sequence[str], quiet: bool = False) -> None:
     from celerylint.report import printable
 
-    for notice in notices:
+    for notice in () if quiet else notices:
         print(f"celerylint: warning: {printable(notice)}", file=sys.stderr)
 
 
 def _lint(args: argparse.Namespace) -> int:
     from celerylint import results_cache
     from celerylint.codes import RULE_NAMES
-    from celerylint.report import Results, format_statistics, render, use_color
+    from celerylint.report import HUMAN_FORMATS, Results, format_statistics, render, use_color
     from celerylint.runplan import plan_run
 
     paths: List[Path] = args.paths or [Path(".")]
@@ -141,10 +154,19 @@ def _lint(args: argparse.Namespace) -> int:
     elif args.stdin_filename is not None:
         raise ConfigError("--stdin-filename goes with `-` as the only path")
     settings_for = _settings_for(_overrides(args), args.config)
+    if args.show_files or args.show_settings:
+        run_plan = plan_run(paths, settings_for, overrides)
+        _notify(run_plan.notices, args.quiet)
+        shown = _show_files(run_plan) if args.show_files else _show_settings(run_plan, _overrides(args), args.config)
+        _emit(shown, args.output_file)
+        return EXIT_CLEAN
     # Run-wide options (the output format) come from the flags, else from the project of the
     # current folder: the same whatever the order of the paths.
     output_format = settings_for(project_root(Path.cwd())).output_format
     run_plan = plan_run(paths, settings_for, overrides)
+    unsaved_python = any(path.suffix == ".py" for path in overrides)
+    if not args.quiet and not unsaved_python and not any(project.files.python for project in run_plan.projects):
+        _notify([f"no Python file found in {' '.join(str(path) for path in paths)}"])
     # Nothing the answer depends on changed: print it without parsing or modelling anything.
     key = None if overrides else results_cache.run_key(run_plan, paths)
     stored = None if key is None else results_cache.load(run_plan, paths, key)
@@ -158,17 +180,61 @@ def _lint(args: argparse.Namespace) -> int:
         if key is not None:
             results_cache.store(run_plan, paths, key, [(analysis.root, found) for analysis, found in result.projects], result.notices)
         projects, notices, has_findings = result.projects, result.notices, result.has_findings
-    _notify(notices)
+    _notify(notices, args.quiet)
     names = dict(RULE_NAMES)
-    color = output_format == "text" and use_color(sys.stdout, args.output_file)
+    color = output_format in HUMAN_FORMATS and use_color(sys.stdout, args.output_file)
     report = render(projects, output_format, names, args.show_source, color)
-    statistics = format_statistics(projects, names) if args.statistics else ""
-    if output_format == "text":
+    statistics = format_statistics(projects, names) if args.statistics and not args.quiet else ""
+    if output_format in HUMAN_FORMATS:
         report += statistics
     elif statistics:
         sys.stderr.write(statistics)  # a machine-readable document stays one document
     _emit(report, args.output_file)
     return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
+
+
+def _show_files(run_plan: "RunPlan") -> str:
+    """Each file a run would analyse, with the root of its project (relative to the current folder)."""
+    from celerylint.report import display_path
+
+    out = []
+    for project in run_plan.projects:
+        root = display_path(project.root, ".")
+        for path in sorted(project.files.python + project.files.deploy):
+            out.append(f"{display_path(path, '.')}  (project {root})\n")
+    return "".join(out)
+
+
+def _show_settings(run_plan: "RunPlan", overrides: Overrides, config_file: Optional[Path]) -> str:
+    """Each project's resolved settings, as TOML keys, each with where it came from."""
+    from celerylint.config import SOURCES, setting_sources
+    from celerylint.discover import DEFAULT_EXCLUDES
+    from celerylint.report import display_path, printable
+
+    out = []
+    for project in run_plan.projects:
+        out.append(f"[{display_path(project.root, '.')}]\n")
+        sources = setting_sources(project.root, overrides, config_file)
+        for field, (key, _, _) in SOURCES.items():
+            value = getattr(project.settings, field)
+            if field == "exclude" and value is None:
+                value = DEFAULT_EXCLUDES
+            name = key or field.replace("_", "-")
+            out.append(f"{name} = {printable(_toml_value(value))}  # {printable(sources[field])}\n")
+        out.append("\n")
+    return "".join(out)
+
+
+def _toml_value(value: object) -> str:
+    if value is None:
+        return '"default"'
+    if isinstance(value, tuple) and value and all(isinstance(item, tuple) for item in value):
+        return "{" + ", ".join(f"{json.dumps(glob)} = {_toml_value(codes)}" for glob, codes in value) + "}"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(json.dumps(item) for item in value) + "]"
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    return json.dumps(value)
 
 
 def _inspect(argv: Sequence[str]) -> int:

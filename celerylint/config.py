@@ -18,7 +18,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
-FORMATS = ("text", "json", "sarif", "github", "junit")
+# ruff's names where they fit: concise is text, full is text with the source line.
+FORMATS = ("text", "concise", "full", "grouped", "json", "json-lines", "sarif", "github", "junit", "pylint")
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "worker-apps")
 KNOWN_KEYS = LIST_KEYS + ("per-file-ignores", "respect-gitignore", "format")
 CODE_KEYS = ("select", "ignore", "extend-select")
@@ -168,20 +169,25 @@ def _patterns(text: str) -> Tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def settings_from(root: Path, overrides: Overrides, config_file: Optional[Path] = None) -> Settings:
+def config_section(root: Path, config_file: Optional[Path] = None) -> Tuple[Optional[Path], Dict[str, Any]]:
+    """The file a project's settings come from (None: no file) and its celerylint table."""
     if config_file is not None:
         if not config_file.is_file():
             raise ConfigError(f"{config_file}: no such configuration file")
-        section = load_table(config_file, config_file.name == "pyproject.toml")
-    elif (root / "pyproject.toml").is_file():
-        section = load_table(root / "pyproject.toml", True)
-    else:
-        section = {}
+        return config_file, load_table(config_file, config_file.name == "pyproject.toml")
+    if (root / "pyproject.toml").is_file():
+        return root / "pyproject.toml", load_table(root / "pyproject.toml", True)
+    return None, {}
+
+
+def settings_from(root: Path, overrides: Overrides, config_file: Optional[Path] = None) -> Settings:
+    _, section = config_section(root, config_file)
     per_file = tuple((glob, tuple(c.upper() for c in codes)) for glob, codes in section.get("per-file-ignores", {}).items())
     exclude = section.get("exclude")
     return Settings(
         select=_codes(overrides.select, "--select") if overrides.select is not None else _upper(section.get("select", ())),
-        ignore=_codes(overrides.ignore, "--ignore") if overrides.ignore is not None else _upper(section.get("ignore", ())),
+        # As ruff layers it: --ignore adds to the file's ignore, --select replaces its select.
+        ignore=_upper(section.get("ignore", ())) + (_codes(overrides.ignore, "--ignore") if overrides.ignore else ()),
         extend_select=_upper(section.get("extend-select", ()))
         + (_codes(overrides.extend_select, "--extend-select") if overrides.extend_select else ()),
         per_file_ignores=per_file + (_per_file_flag(overrides.per_file_ignores) if overrides.per_file_ignores else ()),
@@ -198,6 +204,37 @@ def settings_from(root: Path, overrides: Overrides, config_file: Optional[Path] 
         force_exclude=overrides.force_exclude,
         cache_dir=overrides.cache_dir,
     )
+
+
+# Settings field -> (its key in the file or None, its flag or None, whether the flag adds to the file).
+SOURCES: Dict[str, Tuple[Optional[str], Optional[str], bool]] = {
+    "select": ("select", "--select", False),
+    "ignore": ("ignore", "--ignore", True),
+    "extend_select": ("extend-select", "--extend-select", True),
+    "per_file_ignores": ("per-file-ignores", "--per-file-ignores", True),
+    "exclude": ("exclude", "--exclude", False),
+    "extend_exclude": ("extend-exclude", "--extend-exclude", True),
+    "worker_apps": ("worker-apps", None, False),
+    "respect_gitignore": ("respect-gitignore", "--[no-]respect-gitignore", False),
+    "output_format": ("format", "--output-format", False),
+    "use_cache": (None, "--no-cache", False),
+    "disable_noqa": (None, "--disable-noqa", False),
+    "force_exclude": (None, "--force-exclude", False),
+    "cache_dir": (None, "--cache-dir", False),
+}
+
+
+def setting_sources(root: Path, overrides: Overrides, config_file: Optional[Path] = None) -> Dict[str, str]:
+    """Where each setting of the project at root came from: a flag, the configuration file, both, or the default."""
+    path, section = config_section(root, config_file)
+    defaults = Overrides()
+    sources = {}
+    for field, (key, flag, adds) in SOURCES.items():
+        given = flag is not None and getattr(overrides, field) not in (None, "", getattr(defaults, field))
+        parts = [str(path)] if key is not None and key in section and (adds or not given) else []
+        parts += [flag] if given and flag is not None else []
+        sources[field] = " + ".join(parts) or "default"
+    return sources
 
 
 def _upper(codes: Sequence[str]) -> Tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Suppression decided in one place: `# noqa`, `# celerylint: skip-file`, per-file ignores."""
+"""Suppression decided in one place: `# noqa`, `# celerylint: skip-file`, `# ruff: noqa`, per-file ignores."""
 
 from __future__ import annotations
 
@@ -12,9 +12,16 @@ from celerylint.discover import Matcher
 from celerylint.findings import Finding
 
 # As flake8 writes it: `# noqa` alone, or `# noqa: CEL003,CEL005` (codes or prefixes).
-NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
+NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 SKIP_FILE = re.compile(r"#\s*celerylint:\s*skip-file\b", re.IGNORECASE)
 SKIP_FILE_LINES = 50  # "near the top": within the first lines of the file
+# As ruff and flake8 write it, on a line of its own anywhere in the file: `# ruff: noqa` skips
+# the file; `# ruff: noqa: CEL003,CEL005` (ruff and celerylint only) those codes in the file.
+FILE_NOQA = re.compile(
+    r"^\s*#\s*(?P<tool>flake8|ruff|celerylint)\s*:\s*noqa\b"
+    r"(?:\s*:\s*(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?\s*(?:#.*)?$",
+    re.IGNORECASE,
+)
 
 
 def suppressed_by_noqa(line: str, code: str) -> bool:
@@ -28,7 +35,19 @@ def suppressed_by_noqa(line: str, code: str) -> bool:
 
 
 def skips_file(lines: Sequence[str]) -> bool:
-    return any(SKIP_FILE.search(line) for line in lines[:SKIP_FILE_LINES])
+    if any(SKIP_FILE.search(line) for line in lines[:SKIP_FILE_LINES]):
+        return True
+    return any((match := FILE_NOQA.match(line)) is not None and not match.group("codes") for line in lines)
+
+
+def file_noqa_codes(lines: Sequence[str]) -> Tuple[str, ...]:
+    """The codes a `# ruff: noqa: CODES` line suppresses in its whole file (flake8 has no such form)."""
+    codes: List[str] = []
+    for line in lines:
+        match = FILE_NOQA.match(line)
+        if match is not None and match.group("codes") and match.group("tool").lower() != "flake8":
+            codes.extend(item.upper() for item in re.split(r"[,\s]+", match.group("codes")) if item)
+    return tuple(codes)
 
 
 @lru_cache(maxsize=256)
@@ -50,6 +69,7 @@ def apply(
     disable_noqa: bool,
 ) -> List[Finding]:
     kept = []
+    file_codes: Dict[str, Tuple[str, ...]] = {}
     for finding in findings:
         if ignored_for_file(finding.path, finding.code, per_file):
             continue
@@ -58,6 +78,10 @@ def apply(
             if skips_file(lines):
                 continue
             if 0 < finding.line <= len(lines) and suppressed_by_noqa(lines[finding.line - 1], finding.code):
+                continue
+            if finding.path not in file_codes:
+                file_codes[finding.path] = file_noqa_codes(lines)
+            if any(finding.code.startswith(code) for code in file_codes[finding.path]):
                 continue
         kept.append(finding)
     return kept

@@ -60,7 +60,7 @@ def _out(capsys) -> str:  # type: ignore[no-untyped-def]
         ("[tool.celerylint]\nselect = 'CEL006'\n", "[tool.celerylint] select: expected a list of strings, got a string"),
         ("[tool.celerylint]\nselect = ['CEL0066']\n", "unknown rule code 'CEL0066'"),
         ("[tool.celerylint]\nrespect-gitignore = 'yes'\n", "respect-gitignore: expected true or false"),
-        ("[tool.celerylint]\nformat = 'xml'\n", "format: expected one of text, json, sarif, github, junit"),
+        ("[tool.celerylint]\nformat = 'xml'\n", "format: expected one of text, concise, full, grouped, json, json-lines, sarif, github, junit, pylint"),
         ("[tool.celerylint]\nper-file-ignores = {'tests/*' = 'CEL006'}\n", "expected a list of codes"),
         ("[tool.celerylint]\nselect = [\n", "invalid TOML: line 3, column 1"),
         ("[tool.celerylint]\nselect = ['a' 'b']\n", "invalid TOML: line 2, column 15"),

@@ -72,8 +72,43 @@ def format_statistics(results: Results, names: Dict[str, str]) -> str:
     return "".join(f"{count:<5} {code} {names.get(code, '')}\n" for code, count in sorted(counts.items()))
 
 
+def format_grouped(results: Results, show_source: bool = False, color: bool = False) -> str:
+    """As ruff's grouped format: each file's name once, its findings indented below it."""
+    style = Style(color)
+    by_file: Dict[str, List[Tuple[Any, Finding]]] = {}
+    for analysis, f in _each(results):
+        by_file.setdefault(display_path(analysis.root, f.path), []).append((analysis, f))
+    out = []
+    for path, items in by_file.items():
+        out.append(f"{style(path, '1')}:\n")
+        width = max(len(f"{f.line}:{f.col}") for _, f in items)
+        for analysis, f in items:
+            out.append(f"  {f'{f.line}:{f.col}':<{width}} {style(f.code, '1;31')} {printable(f.message)}\n")
+            if show_source:
+                lines = analysis.source_lines(f.path) or []
+                if 0 < f.line <= len(lines):
+                    source = lines[f.line - 1].expandtabs(1)
+                    out.append(f"      {source}\n      {' ' * (f.col - 1)}{style('^', '1;31')}\n")
+        out.append("\n")
+    return "".join(out)
+
+
+def format_pylint(results: Results) -> str:
+    """As pylint's parseable format (ruff's `pylint`): `path:line: [CODE] message`."""
+    return "".join(f"{display_path(analysis.root, f.path)}:{f.line}: [{f.code}] {printable(f.message)}\n" for analysis, f in _each(results))
+
+
 def format_json(results: Results, names: Dict[str, str]) -> str:
-    items = [
+    return json.dumps(_json_items(results, names), indent=2) + "\n"
+
+
+def format_json_lines(results: Results, names: Dict[str, str]) -> str:
+    """One JSON object per finding, one per line (ruff's json-lines)."""
+    return "".join(json.dumps(item) + "\n" for item in _json_items(results, names))
+
+
+def _json_items(results: Results, names: Dict[str, str]) -> List[Dict[str, Any]]:
+    return [
         {
             "path": display_path(analysis.root, f.path),
             "line": f.line,
@@ -90,7 +125,6 @@ def format_json(results: Results, names: Dict[str, str]) -> str:
         }
         for analysis, f in _each(results)
     ]
-    return json.dumps(items, indent=2) + "\n"
 
 
 def _escape_data(text: str) -> str:
@@ -220,10 +254,19 @@ def format_sarif(results: Results) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
+# Formats written for people: colour when a terminal reads them, statistics at their end.
+HUMAN_FORMATS = ("text", "concise", "full", "grouped")
+
+
 def render(results: Results, output_format: str, names: Dict[str, str], show_source: bool, color: bool) -> str:
     formatters: Dict[str, Callable[[], str]] = {
         "text": lambda: format_text(results, show_source, color),
+        "concise": lambda: format_text(results, show_source, color),
+        "full": lambda: format_text(results, True, color),
+        "grouped": lambda: format_grouped(results, show_source, color),
+        "pylint": lambda: format_pylint(results),
         "json": lambda: format_json(results, names),
+        "json-lines": lambda: format_json_lines(results, names),
         "sarif": lambda: format_sarif(results),
         "github": lambda: format_github(results),
         "junit": lambda: format_junit(results),
