@@ -6,7 +6,22 @@ import builtins
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
-from celerylint.facts.types import MAIN_SCOPE, MODULE_SCOPE, Binding, Call, Const, ImportFact, Ref, Value
+from celerylint.facts.types import (
+    MAIN_SCOPE,
+    MODULE_SCOPE,
+    Binding,
+    Call,
+    CallFact,
+    ClassFact,
+    Const,
+    FunctionFact,
+    ImportFact,
+    ModuleFacts,
+    Ref,
+    StoreFact,
+    UseFact,
+    Value,
+)
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
@@ -63,6 +78,27 @@ class Scopes:
     main_block: bool
     imports: List[ImportFact]
     dynamic_scopes: Set[str]
+    globals: List[Binding]
+    functions: List[FunctionFact]
+    classes: List[ClassFact]
+    calls: List[CallFact]
+    stores: List[StoreFact]
+    uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact]
+    annotations: List[Binding]
+
+    def facts(self) -> ModuleFacts:
+        return ModuleFacts(
+            imports=tuple(self.imports),
+            globals=tuple(self.globals),
+            functions=tuple(self.functions),
+            classes=tuple(self.classes),
+            calls=tuple(self.calls),
+            stores=tuple(self.stores),
+            uses=tuple(sorted(self.uses.values(), key=lambda use: (use.loc.line, use.loc.col))),
+            dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
+            detailed=True,
+            annotations=tuple(self.annotations),
+        )
 
     @property
     def frame(self) -> Frame:

@@ -529,20 +529,6 @@ class FactExtractor(Scopes, cst.CSTVisitor):
     def visit_Name(self, node: cst.Name) -> None:
         self._use(node.value, node)
 
-    def facts(self) -> ModuleFacts:
-        return ModuleFacts(
-            imports=tuple(self.imports),
-            globals=tuple(self.globals),
-            functions=tuple(self.functions),
-            classes=tuple(self.classes),
-            calls=tuple(self.calls),
-            stores=tuple(self.stores),
-            uses=tuple(sorted(self.uses.values(), key=lambda use: (use.loc.line, use.loc.col))),
-            dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
-            detailed=True,
-            annotations=tuple(self.annotations),
-        )
-
 
 def _catches_import_error(kind: Optional[cst.BaseExpression]) -> bool:
     """`except:`, `except ImportError`, `except (ImportError, X)`, `except Exception`."""

@@ -825,20 +825,6 @@ class AstFactExtractor(Scopes):
         self.visit_body(node.body)
         frame.branches -= 1
 
-    def facts(self) -> ModuleFacts:
-        return ModuleFacts(
-            imports=tuple(self.imports),
-            globals=tuple(self.globals),
-            functions=tuple(self.functions),
-            classes=tuple(self.classes),
-            calls=tuple(self.calls),
-            stores=tuple(self.stores),
-            uses=tuple(sorted(self.uses.values(), key=lambda use: (use.loc.line, use.loc.col))),
-            dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
-            detailed=True,
-            annotations=tuple(self.annotations),
-        )
-
 
 def extract_facts_ast(tree: ast.Module, text: str) -> ModuleFacts:
     extractor = AstFactExtractor(tree, Source(text))
