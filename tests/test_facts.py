@@ -182,3 +182,43 @@ def test_the_line_scan_of_a_huge_file_finds_what_the_ast_scan_finds() -> None:
     facts = facts_from_bytes(padded)  # too large to parse: the line scan
     assert {(i.module, i.names, i.line, i.bound) for i in facts.imports} == expected
     assert facts.syntax_error is None and not facts.detailed
+
+
+# One text per alternative of RELEVANT, in the pattern's order.
+RELEVANT_SAMPLES = [
+    "from celery import Celery", "X = CELERY_BROKER_URL", "@shared_task\ndef f(): pass", "x.task(f)", "job.delay(1)",
+    "job.apply_async()", "r = AsyncResult(i)", "from flask import g", "broker_url = ''", "result_backend = ''",
+    "soft_time_limit = 3", "task_serializer = 'json'", "accept_content = []", "INSTALLED_APPS = []",
+    "os.environ['DJANGO_SETTINGS_MODULE']", "import_modules()", "with app.app_context(): pass", "import kombu",
+    "imports = ('a',)", "@task\ndef f(): pass",
+]
+
+
+def _top_level_alternatives(pattern: str) -> int:
+    depth, count, escaped = 0, 1, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            count += 1
+    return count
+
+
+def test_relevant_words_rule_out_only_what_the_pattern_cannot_match() -> None:
+    """The literal prefilter is exact: every alternative of RELEVANT holds one of its words."""
+    from celerylint.facts import RELEVANT, RELEVANT_WORDS, is_relevant
+
+    assert _top_level_alternatives(RELEVANT.pattern.decode()) == len(RELEVANT_SAMPLES)
+    for sample in RELEVANT_SAMPLES:
+        data = sample.encode()
+        assert RELEVANT.search(data), sample
+        assert is_relevant(data), sample
+        # Each sample is matched through a word of the prefilter, not by luck of another word.
+        assert any(word in data for word in RELEVANT_WORDS)
+    assert not is_relevant(b"import os\nx = 1\n")

@@ -27,6 +27,13 @@ RELEVANT = re.compile(
     rb"^[ \t]*@[\w.]*task\b",  # a project's own task decorator (`@task(...)`, `@periodic_task`)
     re.MULTILINE,
 )
+# Each alternative of RELEVANT contains one of these: a file holding none cannot match, and
+# `bytes in` (memchr-fast) rules it out many times faster than the regex's alternation.
+RELEVANT_WORDS = (
+    b"elery", b"ELERY", b"task", b".delay", b"apply_async", b"AsyncResult", b"lask", b"broker_",
+    b"result_backend", b"_time_limit", b"accept_content", b"INSTALLED_APPS", b"DJANGO_SETTINGS_MODULE",
+    b"import_modules", b"app_context", b"kombu", b"imports", b"include",
+)
 LIBCST_POSITION = re.compile(r"error at (\d+):(\d+)")
 # libcst's native parser overflows the default thread stack on deep nesting (SIGSEGV).
 PARSER_STACK_BYTES = 512 * 1024 * 1024
@@ -44,10 +51,15 @@ T = TypeVar("T")
 # classes, top-level assignments); past MAX_PARSED_BYTES only a line scan of its imports.
 MAX_DETAILED_BYTES = 256_000
 MAX_PARSED_BYTES = 2_000_000
+def is_relevant(data: bytes) -> bool:
+    """Whether the file mentions Celery, Flask or a task at all (else only its imports matter)."""
+    return any(word in data for word in RELEVANT_WORDS) and RELEVANT.search(data) is not None
+
+
 def facts_from_bytes(data: bytes) -> ModuleFacts:
     """Facts for one file's content. Never raises for bad input."""
     facts = _facts(data)
-    if facts.syntax_error is not None and RELEVANT.search(data):
+    if facts.syntax_error is not None and is_relevant(data):
         return replace(facts, relevant=True)
     return facts
 
@@ -72,7 +84,7 @@ def _facts(data: bytes) -> ModuleFacts:
         return _error(f"cannot decode file: {error}", 1, 1)
     except (RecursionError, MemoryError):
         return _error("too deeply nested to parse", 1, 1)
-    if tree is not None and (len(data) > MAX_DETAILED_BYTES or not RELEVANT.search(data)):
+    if tree is not None and (len(data) > MAX_DETAILED_BYTES or not is_relevant(data)):
         return scan_imports(tree)
     if tree is not None:
         # The interpreter's own parser understood the file: the same facts from its tree, without
