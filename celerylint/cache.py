@@ -32,6 +32,17 @@ from celerylint.facts.types import ModuleFacts
 
 FORMAT = 1
 
+
+@lru_cache(maxsize=None)
+def facts_format() -> Tuple[int, str, str]:
+    """What a facts file must have been written by: the format, the version, and the source of
+    the extraction itself (facts/), so a changed extractor never reads facts of the old one."""
+    digest = hashlib.sha256()
+    folder = Path(fact_types.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return FORMAT, __version__, digest.hexdigest()[:16]
+
 # A cache file larger than this is neither loaded nor written.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # After a save, the folder's facts files are trimmed (oldest first) to this total...
@@ -208,7 +219,7 @@ def _valid_entries(stored: object) -> Optional[Dict[str, ModuleFacts]]:
     if type(stored) is not dict:
         return None
     marker = stored.get("format")
-    if type(marker) is not tuple or marker != (FORMAT, __version__):
+    if type(marker) is not tuple or marker != facts_format():
         return None
     entries = stored.get("entries")
     if type(entries) is not dict:
@@ -374,12 +385,12 @@ class FactsCache:
             if added.keys() == self._delta_keys:  # the delta on disk already says this
                 return
             # Small change: the base stays (its unused entries too, until the next rewrite).
-            document = {"format": (FORMAT, __version__), "base": self._token, "entries": added}
+            document = {"format": facts_format(), "base": self._token, "entries": added}
             if _write_atomically(self.delta_path, document):
                 prune(self.path.parent, keep=self.delta_path)
             return
         token = os.urandom(8).hex()
-        if _write_atomically(self.path, {"format": (FORMAT, __version__), "token": token, "entries": self.used}):
+        if _write_atomically(self.path, {"format": facts_format(), "token": token, "entries": self.used}):
             _unlink(str(self.delta_path))
             prune(self.path.parent, keep=self.path)
 

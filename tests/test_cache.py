@@ -25,7 +25,7 @@ from celerylint.facts import types as fact_types
 from celerylint.facts.types import ModuleFacts, Ref
 
 SOURCE = b"from celery import Celery\napp = Celery('x')\n@app.task\ndef f(a):\n    return a\n"
-MARKER_FORMAT = (cache.FORMAT, __version__)
+MARKER_FORMAT = cache.facts_format()
 DAY = 24 * 60 * 60
 
 
@@ -188,7 +188,7 @@ def _build_on_class(attr: str) -> bytes:
     """A pickle in the right shape that also does ``setattr(Ref, attr, "hacked")`` (BUILD)."""
     return (
         b"\x80\x04}("  # PROTO 4, EMPTY_DICT, MARK
-        + _u("format") + b"K" + bytes([cache.FORMAT]) + _u(__version__) + b"\x86"  # (FORMAT, version)
+        + _u("format") + b"K" + bytes([cache.FORMAT]) + _u(__version__) + _u(cache.facts_format()[2]) + b"\x87"  # the marker
         + _u("entries") + b"}"
         + _u("x") + _u("celerylint.facts.types") + _u("Ref") + b"\x93"  # STACK_GLOBAL Ref
         + b"N}" + _u(attr) + _u("hacked") + b"s\x86b"  # (None, {attr: "hacked"}) BUILD

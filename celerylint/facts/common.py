@@ -22,6 +22,7 @@ from celerylint.facts.types import (
     UseFact,
     Value,
 )
+from celerylint.facts.names import names_read
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
@@ -87,6 +88,13 @@ class Scopes:
     annotations: List[Binding]
 
     def facts(self) -> ModuleFacts:
+        values: List[Value] = [call.value for call in self.calls]
+        values.extend(binding.value for binding in self.globals)
+        values.extend(store.value for store in self.stores)
+        values.extend(binding.value for cls in self.classes for binding in cls.attributes)
+        for function in self.functions:
+            values.extend(function.returns)
+            values.extend(binding.value for binding in function.locals)
         return ModuleFacts(
             imports=tuple(self.imports),
             globals=tuple(self.globals),
@@ -98,6 +106,7 @@ class Scopes:
             dynamic_import_scopes=tuple(sorted(self.dynamic_scopes)),
             detailed=True,
             annotations=tuple(self.annotations),
+            names_read=names_read(values),
         )
 
     @property

@@ -21,6 +21,11 @@ from celerylint.facts.types import (
     Value,
 )
 
+# Statements holding other statements (the rest hold none: no need to look inside them).
+COMPOUND = tuple(
+    getattr(ast, name) for name in ("If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try", "TryStar", "Match") if hasattr(ast, name)
+)
+
 IMPORT_STATEMENT = re.compile(
     rb"^(?P<indent>[ \t]*)(?:from[ \t]+(?P<module>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
     rb"|import[ \t]+(?P<plain>[^\n#;]*))",
@@ -91,7 +96,7 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
                 stack.append((node.body, _inner_scope(scope, node.name), False))
                 if scope == MODULE_SCOPE:
                     defined.add(node.name)
-            else:
+            elif isinstance(node, COMPOUND):
                 guarded = _guarded_body(node)
                 for child_body in _child_bodies(node):
                     stack.append((child_body, scope, optional or child_body is guarded))

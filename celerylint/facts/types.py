@@ -8,7 +8,7 @@ but not across files: that is the project model's job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Optional, Tuple, Union
+from typing import FrozenSet, Literal, Optional, Tuple, Union
 
 
 @dataclass(frozen=True)
@@ -286,3 +286,5 @@ class ModuleFacts:
     # Module-level names with a type annotation (`app: Celery`, `app: "Celery" = ...`,
     # `app: Optional[Celery] = None`): value is the annotation, a string one parsed.
     annotations: Tuple[Binding, ...] = ()
+    # Detailed facts only: what the file's values read (see facts/names.py).
+    names_read: FrozenSet[str] = frozenset()

@@ -134,15 +134,7 @@ class SettingsView:
                 found.update(use.ref.path.split("."))
             for fact in facts.imports:
                 found.update(fact.names)
-            values: List[Value] = [call.value for call in facts.calls]
-            values.extend(binding.value for binding in facts.globals)
-            values.extend(store.value for store in facts.stores)
-            values.extend(binding.value for cls in facts.classes for binding in cls.attributes)
-            for function in facts.functions:
-                values.extend(function.returns)
-                values.extend(binding.value for binding in function.locals)
-            for value in values:
-                _collect_names(value, found)
+            found.update(facts.names_read)
         return frozenset(found)
 
     def guarded(self, origin: Origin, key: str) -> bool:
@@ -192,50 +184,6 @@ def _words(name: str) -> Set[str]:
     return {word.lower() for part in name.split("_") for word in WORDS.findall(part)}
 
 
-def _collect_names(value: Value, found: Set[str]) -> None:
-    """The names, attributes and looked-up keys a value reads (typed dispatch: this walks every
-    value of the project, so no generic field reflection)."""
-    stack: List[Value] = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Ref):
-            found.update(item.path.split("."))
-        elif isinstance(item, Call):
-            func = item.func
-            if isinstance(func, Ref) and func.last in ("getattr", "hasattr"):
-                # getattr(settings, "CELERY_X"); not env("CELERY_X"), which names a variable
-                found.update(arg.value for arg in item.args[1:2] if isinstance(arg, Const) and isinstance(arg.value, str))
-            elif isinstance(func, Ref) and func.last == "get" and "." in func.path:
-                if not _environ(Ref(func.scope, func.path.rpartition(".")[0])):
-                    found.update(arg.value for arg in item.args[:1] if isinstance(arg, Const) and isinstance(arg.value, str))
-            stack.append(func)
-            stack.extend(item.args)
-            stack.extend(argument for _, argument in item.kwargs)
-        elif isinstance(item, Sub):
-            if isinstance(item.key, Const) and isinstance(item.key.value, str):
-                if not _environ(item.base):  # config["CELERY_X"]; not os.environ["CELERY_X"]
-                    found.add(item.key.value)
-            else:
-                stack.append(item.key)
-            stack.append(item.base)
-        elif isinstance(item, Attr):
-            found.add(item.attr)
-            stack.append(item.base)
-        elif isinstance(item, Seq):
-            stack.extend(item.items)
-        elif isinstance(item, DictVal):
-            for key, element in item.items:
-                stack.append(key)
-                stack.append(element)
-        elif isinstance(item, BinOp):
-            stack.append(item.left)
-            stack.append(item.right)
-        elif isinstance(item, (IterItem,)):
-            stack.append(item.base)
-        elif isinstance(item, LambdaVal):
-            stack.append(item.body)
-
-
 def _collect_strings(value: Value, found: Set[str]) -> None:
     stack: List[object] = [value]
     while stack:
@@ -247,10 +195,6 @@ def _collect_strings(value: Value, found: Set[str]) -> None:
             stack.extend(item)
         elif hasattr(item, "__dataclass_fields__"):
             stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
-
-
-def _environ(value: Value) -> bool:
-    return isinstance(value, Ref) and value.path.rsplit(".", 1)[-1] in ("environ", "env")
 
 
 def _close(word: str, candidates: Iterable[str]) -> Optional[str]:
