@@ -14,7 +14,7 @@ import ast
 import io
 import re
 import tokenize
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
 from celerylint.facts.common import (
     BUILTIN_NAMES,
@@ -95,6 +95,14 @@ class Source:
             return byte_offset
         return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
+    def mentions(self, node: ast.AST, words: Tuple[str, ...]) -> bool:
+        """Whether the lines a node spans hold one of ``words`` (anywhere: a superset test)."""
+        first, last = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
+        if first is None or last is None:
+            return True
+        text = self.text[self.starts[first - 1] : self.starts[last] if last < len(self.starts) else len(self.text)]
+        return any(word in text for word in words)
+
     def offset(self, line: int, column: int) -> int:
         """Index into the text of a 1-based line and 0-based character column."""
         return self.starts[line - 1] + column if 0 < line <= len(self.starts) else len(self.text)
@@ -111,10 +119,30 @@ def dotted_name(node: ast.expr) -> Optional[str]:
     return ".".join(reversed(parts))
 
 
+# Nodes with nothing below them that matters: names, literals, contexts and operators.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    """ast.iter_child_nodes without contexts and operators (and without its generator layers)."""
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.AST) and not isinstance(item, _SKIPPED):
+                    yield item
+        elif isinstance(value, ast.AST) and not isinstance(value, _SKIPPED):
+            yield value
+
+
+_SKIPPED = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
 class _Bindings:
     """Names bound directly in one scope, as extract._BindingCollector finds them."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: Source) -> None:
+        self.source = source
         self.bound: Set[str] = set()
         self.globals: Set[str] = set()
         self.imports: Dict[str, str] = {}
@@ -129,6 +157,12 @@ class _Bindings:
             self.target(node.value)
 
     def visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.expr) and not isinstance(node, (ast.NamedExpr, ast.Lambda)):
+            # Most nodes: an expression binds nothing itself; inside it only `:=` and a
+            # comprehension's `for` can, and its lines hold neither word for most expressions.
+            if not isinstance(node, _LEAVES) and self.source.mentions(node, (":=", "for")):
+                self.visit_inside(node)
+            return
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             self.bound.add(node.name)
             return
@@ -167,12 +201,21 @@ class _Bindings:
                 for alias in node.names:
                     self.imports[alias.asname or alias.name] = join(module, alias.name)
             return
-        for child in ast.iter_child_nodes(node):
+        for child in _children(node):
             self.visit(child)
 
+    def visit_inside(self, node: ast.AST) -> None:
+        """Visit an expression's children, already known to possibly bind."""
+        for child in _children(node):
+            if isinstance(child, ast.expr) and not isinstance(child, (ast.NamedExpr, ast.Lambda)):
+                if not isinstance(child, _LEAVES):
+                    self.visit_inside(child)
+            else:
+                self.visit(child)
 
-def _collect(body: Sequence[ast.AST], args: Optional[ast.arguments] = None) -> _Bindings:
-    collector = _Bindings()
+
+def _collect(source: Source, body: Sequence[ast.AST], args: Optional[ast.arguments] = None) -> _Bindings:
+    collector = _Bindings(source)
     if args is not None:
         for arg in _all_args(args):
             collector.bound.add(arg.arg)
@@ -240,7 +283,8 @@ class AstFactExtractor(Scopes):
 
     def __init__(self, tree: ast.Module, source: Source) -> None:
         self.source = source
-        top = _collect(tree.body)
+        self._methods: Dict[type, Optional[Callable[[AstFactExtractor, Any], None]]] = {}
+        top = _collect(source, tree.body)
         self.frames: List[Frame] = [Frame("module", MODULE_SCOPE, top.bound, top.imports)]
         self.main_block = False
         self.imports: List[ImportFact] = []
@@ -459,16 +503,18 @@ class AstFactExtractor(Scopes):
     # --- the traversal -------------------------------------------------------
 
     def visit(self, node: ast.AST) -> None:
-        method = getattr(self, "visit_" + type(node).__name__, None)
+        kind = type(node)
+        try:
+            method = self._methods[kind]
+        except KeyError:
+            method = self._methods[kind] = getattr(type(self), "visit_" + kind.__name__, None)
         if method is not None:
-            method(node)
+            method(self, node)
         else:
             self.generic_visit(node)
 
     def generic_visit(self, node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)):
-                continue
+        for child in _children(node):
             self.visit(child)
 
     def visit_body(self, statements: Sequence[ast.AST]) -> None:
@@ -513,7 +559,7 @@ class AstFactExtractor(Scopes):
             self.frame.methods.append(node.name)
         qualname = self._qualname(node.name)
         def_scope = self.scope
-        collected = _collect(node.body, node.args)
+        collected = _collect(self.source, node.body, node.args)
         frame = Frame("function", qualname, collected.bound, collected.imports, collected.globals)
         self.frames.append(frame)
         self.visit_body(node.body)

@@ -285,12 +285,12 @@ class _AppsBuilder:
         (or could not be read) may configure an app that runs in the same process, that is an
         app whose module is imported by the broken module's importers. A broken module that
         nothing imports runs in no process and hides nothing."""
-        importers = self.graph.importers()
         index = self.graph.index
         hidden: Dict[AppObj, List[ModuleInfo]] = {}
         for info in sorted(index.modules(), key=lambda m: m.rel):
             if not info.may_configure or info.is_test:
                 continue
+            importers = self.graph.importers()  # built once, and only when a module is broken
             users = transitive({info.name}, lambda name: importers.get(name, set()))
             users.discard(info.name)
             users = {name for name in users if not index.by_name[name].is_test}

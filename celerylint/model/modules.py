@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
@@ -30,7 +32,7 @@ class ModuleInfo:
         """The package that relative imports in this module start from."""
         return self.name if self.is_package else self.name.rpartition(".")[0]
 
-    @property
+    @cached_property
     def is_test(self) -> bool:
         """Test code: tasks defined there run eagerly in tests, never on a production worker."""
         parts = self.rel.split("/")
@@ -49,7 +51,7 @@ class ModuleInfo:
         return self.broken and (self.facts.relevant or self.facts.unanalysed is not None)
 
 
-def _canonical(path: Path, project_root: Path, packages: Set[Path]) -> Tuple[str, Path, bool]:
+def _canonical(path: Path, project_root: Path, packages: Set[Tuple[str, ...]]) -> Tuple[str, Path, bool]:
     """The dotted name Celery and Python give the module, and the sys.path entry it assumes.
 
     Named from the outermost package above it: folders without __init__.py inside a regular
@@ -59,14 +61,12 @@ def _canonical(path: Path, project_root: Path, packages: Set[Path]) -> Tuple[str
     itself holds an ``__init__.py``, its modules are top-level (as `celery -A tasks` run in that
     folder sees them) and its ``__init__`` has no name."""
     is_package = path.name == "__init__.py"
-    rel_parts = path.relative_to(project_root).parts
+    rel_parts = _rel_parts(path, project_root)
     # The outermost package among the folders between the root and the file (one pass, no
     # repeated ancestor walks: this runs for every file of the project).
-    folder = project_root
     outermost_depth = None
-    for depth, part in enumerate(rel_parts[:-1]):
-        folder = folder / part
-        if folder in packages:
+    for depth in range(len(rel_parts) - 1):
+        if rel_parts[: depth + 1] in packages:
             outermost_depth = depth
             break
     if outermost_depth is None:
@@ -79,6 +79,14 @@ def _canonical(path: Path, project_root: Path, packages: Set[Path]) -> Tuple[str
     return ".".join(parts), base, is_package
 
 
+def _rel_parts(path: Path, project_root: Path) -> Tuple[str, ...]:
+    """path.relative_to(project_root).parts, by string (this runs for every file)."""
+    text, prefix = str(path), str(project_root)
+    if text.startswith(prefix) and text[len(prefix) : len(prefix) + 1] == os.sep:
+        return tuple(text[len(prefix) + 1 :].split(os.sep))
+    return path.relative_to(project_root).parts
+
+
 class ModuleIndex:
     """All project modules, findable by any name a sys.path entry inside the project gives them."""
 
@@ -88,32 +96,31 @@ class ModuleIndex:
         self._candidates: Dict[str, List[ModuleInfo]] = {}
         pairs = list(modules)
         self._facts_by_path: Dict[Path, ModuleFacts] = dict(pairs)
-        # Folders holding an __init__.py among the discovered files: no stat per folder level.
-        packages = {path.parent for path, _ in pairs if path.name == "__init__.py"}
+        # Folders holding an __init__.py among the discovered files, as parts relative to the
+        # root: no stat per folder level.
+        packages = {_rel_parts(path, project_root)[:-1] for path, _ in pairs if path.name == "__init__.py"}
         for path, facts in pairs:
             self._add(path, facts, packages)
 
-    def _add(self, path: Path, facts: ModuleFacts, packages: Set[Path]) -> None:
+    def _add(self, path: Path, facts: ModuleFacts, packages: Set[Tuple[str, ...]]) -> None:
         name, root, is_package = _canonical(path, self.project_root, packages)
         if not name or not all(part.isidentifier() for part in name.split(".")):
             return
-        rel = path.relative_to(self.project_root).as_posix()
+        rel = "/".join(_rel_parts(path, self.project_root))
         info = ModuleInfo(name, path, rel, is_package, root, facts)
         previous = self.by_name.get(name)
         if previous is None or len(previous.root.parts) > len(root.parts):
             self.by_name[name] = info
         # Namespace-package names: the same file seen from each folder above its root,
-        # up to the project root and never beyond it.
-        for folder in (root, *root.parents):
-            if self.project_root not in (folder, *folder.parents):
-                break
-            alias = ".".join(path.relative_to(folder).with_suffix("").parts)
-            if is_package:
-                alias = alias.rpartition(".")[0]
+        # up to the project root and never beyond it (root is the project root or inside it).
+        parts = rel.split("/")
+        parts[-1] = path.stem
+        if is_package:
+            parts.pop()
+        for start in range(len(_rel_parts(root, self.project_root)) if root != self.project_root else 0, -1, -1):
+            alias = ".".join(parts[start:])
             if alias and all(part.isidentifier() for part in alias.split(".")):
                 self._candidates.setdefault(alias, []).append(info)
-            if folder == self.project_root:
-                break
 
     def modules(self) -> List[ModuleInfo]:
         return list(self.by_name.values())
@@ -123,10 +130,8 @@ class ModuleIndex:
 
     def get(self, name: str, near: Optional[ModuleInfo] = None) -> Optional[ModuleInfo]:
         """The module imported as ``name``; ``near`` breaks ties toward the importer's root."""
-        if name.split(".", 1)[0] in EXTERNAL_TOP_LEVEL:
-            return None
         found = self._candidates.get(name)
-        if not found:
+        if not found or name.split(".", 1)[0] in EXTERNAL_TOP_LEVEL:
             return None
         if len(found) == 1:
             return found[0]
