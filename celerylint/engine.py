@@ -18,7 +18,7 @@ from celerylint.findings import Finding
 from celerylint.model.deploy import scan_deploy_files
 from celerylint.model.modules import ModuleIndex
 from celerylint.model.project import Project, build_project
-from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE
+from celerylint.rules import ALL_RULES, RULES_BY_CODE, SYNTAX_ERROR_CODE
 from celerylint.runplan import RunPlan, SettingsFor, display_notice, exclude_spec, plan, plan_run
 
 # Below this many files, starting worker processes costs more than it saves.
@@ -170,7 +170,8 @@ def findings_for(analysis: Analysis, targets: Sequence[Path]) -> List[Finding]:
             error = facts.syntax_error
             if error is not None:
                 message = f"{error.message}; the file was not analysed"
-                findings.append(Finding(analysis.rel(path), error.line, error.col, SYNTAX_ERROR_CODE, message))
+                hint = RULES_BY_CODE[SYNTAX_ERROR_CODE].fix
+                findings.append(Finding(analysis.rel(path), error.line, error.col, SYNTAX_ERROR_CODE, message, fix_hint=hint))
     kept = sorted({f for f in findings if any(within(analysis.root / rel, wanted) for rel in f.paths)})
     lines = {rel: analysis.source_lines(rel) for rel in {f.path for f in kept}}
     return suppress.apply(kept, lines, settings.per_file_ignores, settings.disable_noqa)
