@@ -407,13 +407,13 @@ def check_unknown(project: Project) -> Iterator[Report]:
         where = (use.entry.origin, use.entry.key)
         if where in verdicts and verdicts[where] is None:
             continue
-        message = judge.message(use)
-        verdicts[where] = (message, use.app) if message is not None else None
+        why = judge.message(use)
+        verdicts[where] = (why, use.app) if why is not None else None
     for (origin, key), verdict in sorted(verdicts.items(), key=lambda item: (item[0][0].rel, item[0][0].line, item[0][0].col, item[0][1])):
         if verdict is not None:
-            (message, hint), app = verdict
+            (text, hint), app = verdict
             related = [_app_related(project, app, "the app that reads this configuration")]
-            yield report(origin.rel, _key_loc(view, origin, key), message, related, hint)
+            yield report(origin.rel, _key_loc(view, origin, key), text, related, hint)
 
 
 # --- CEL011 mixed-setting-names ----------------------------------------------------------
