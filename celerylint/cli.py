@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         dest="format",
         choices=FORMATS,
-        help="output format (default: text; concise is text, full is text with the source line)",
+        help="output format (default: text; concise is text; full adds the source line, the fix and the related locations)",
     )
     output.add_argument("--output-file", type=Path, help="write the report to this file")
     output.add_argument("--show-source", action="store_true", help="show the offending line with a caret")

@@ -106,8 +106,7 @@ def check(project: Project) -> Iterator[Report]:
             continue
         yield report(
             task.module.rel, task.decorator_loc,
-            f"task {task.function.qualname}() has no time limit, nor has its app: a call that hangs "
-            "(network, lock, stuck query) holds a worker process forever",
+            f"task {task.function.qualname}() and its app set no time limit: a call that hangs holds a worker process forever",
             [
                 related_at(d.module.rel, d.loc.line, d.loc.col, "its app, created here with no task_time_limit")
                 for d in (project.apps[app] for app in project.task_apps(task))

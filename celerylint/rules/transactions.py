@@ -120,7 +120,7 @@ def check(project: Project) -> Iterator[Report]:
             where, write = atomic
             yield report(
                 info.rel, call.loc,
-                f"{task.function.qualname}.{method}() follows a write {where}: the task can run "
+                f"{task.function.qualname}.{method}() follows a write {where}: it may run "
                 "before the commit or after a rollback",
                 [_task_related(task), related_at(info.rel, write.loc.line, write.loc.col, "the write the transaction has not committed")],
                 hint=f"Send it in transaction.on_commit() or with .{method}_on_commit().",
