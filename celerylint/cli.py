@@ -175,8 +175,14 @@ def _lint(args: argparse.Namespace) -> int:
         projects, notices, has_findings = stored.projects, stored.notices, stored.has_findings
     else:
         from celerylint.engine import run_all
+        from celerylint.progress import progress_line
 
-        result = run_all(paths, settings_for, args.jobs, overrides, run_plan)
+        progress = progress_line(sys.stderr, args.quiet)
+        try:
+            result = run_all(paths, settings_for, args.jobs, overrides, run_plan, progress)
+        finally:
+            if progress is not None:
+                progress.clear()
         if key is not None:
             results_cache.store(run_plan, paths, key, [(analysis.root, found) for analysis, found in result.projects], result.notices)
         projects, notices, has_findings = result.projects, result.notices, result.has_findings
