@@ -30,7 +30,7 @@ def check(project: Project) -> Iterator[Report]:
                 + (
                     f"but {read_at} starts a chord, which raises NotImplementedError without one"
                     if read_what == CHORD_READ
-                    else f"but {read_at} reads a result: it stays PENDING forever (AttributeError in Celery 5.7)"
+                    else f"but {read_at} reads a result: it never arrives (PENDING forever, or an error in Celery 5.7)"
                 ),
                 evidence,
                 hint="Pass backend='redis://...' to Celery() or set result_backend (or CELERY_RESULT_BACKEND in the environment).",

@@ -321,8 +321,8 @@ def _broker_never_run(project: Project) -> Iterator[Report]:
             related = [related_at(worker.command.rel, worker.command.line, worker.command.col, f"the worker `celery -A {worker.spec}`")] if worker.command else []
             yield report(
                 where.rel, Loc(where.line, where.col, where.line, where.col),
-                f"`celery -A {worker.spec}` never runs this broker setting: the worker uses amqp://guest@localhost//, "
-                "tasks sent here wait in PENDING",
+                f"`celery -A {worker.spec}` never runs this broker setting: the worker uses "
+                "amqp://guest@localhost// instead, so tasks wait in PENDING",
                 related,
             )
             break
