@@ -246,6 +246,7 @@ def _toml_value(value: object) -> str:
 def _inspect(argv: Sequence[str]) -> int:
     from celerylint.engine import analyse_all
     from celerylint.inspect_cmd import find_task, render_json, render_text, render_why
+    from celerylint.progress import progress_line
 
     parser = _Parser(prog="celerylint inspect", description="Show the Celery apps, config, workers and tasks celerylint sees.")
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders whose projects to show (default: .)")
@@ -255,7 +256,12 @@ def _inspect(argv: Sequence[str]) -> int:
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     args = parser.parse_args(argv)
     settings_for = _settings_for(Overrides(), args.config)
-    analysed = analyse_all(args.paths or [Path(".")], settings_for)
+    progress = progress_line(sys.stderr, quiet=False)
+    try:
+        analysed = analyse_all(args.paths or [Path(".")], settings_for, progress=progress)
+    finally:
+        if progress is not None:
+            progress.clear()
     _notify(analysed.notices)
     if args.why:
         found = [(analysis.project, task) for analysis, _ in analysed.projects if (task := find_task(analysis.project, args.why))]

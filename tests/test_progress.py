@@ -72,3 +72,13 @@ def test_the_line_is_redrawn_at_most_every_interval_and_always_at_the_end() -> N
     line.clear()
     assert stream.getvalue().endswith(CLEAR)
     assert progress_line(io.StringIO(), quiet=False) is None and progress_line(Terminal(), quiet=True) is None
+
+
+def test_inspect_shows_the_line_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(progress_module, "MIN_FILES", 10)
+    root = _project(tmp_path, 20)
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["inspect", str(root)]) == 0
+    assert "\rcelerylint: parsing 22/22 files" in terminal.getvalue() and terminal.getvalue().endswith(CLEAR)
+    assert "Celery app created at proj/tasks.py:3" in capsys.readouterr().out
