@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         dest="format",
         choices=FORMATS,
-        help="output format (default: text; concise is text, full is text with the source line)",
+        help="output format (default: text; concise is text; full adds the source line, the fix and the related locations)",
     )
     output.add_argument("--output-file", type=Path, help="write the report to this file")
     output.add_argument("--show-source", action="store_true", help="show the offending line with a caret")
@@ -175,8 +175,14 @@ def _lint(args: argparse.Namespace) -> int:
         projects, notices, has_findings = stored.projects, stored.notices, stored.has_findings
     else:
         from celerylint.engine import run_all
+        from celerylint.progress import progress_line
 
-        result = run_all(paths, settings_for, args.jobs, overrides, run_plan)
+        progress = progress_line(sys.stderr, args.quiet)
+        try:
+            result = run_all(paths, settings_for, args.jobs, overrides, run_plan, progress)
+        finally:
+            if progress is not None:
+                progress.clear()
         if key is not None:
             results_cache.store(run_plan, paths, key, [(analysis.root, found) for analysis, found in result.projects], result.notices)
         projects, notices, has_findings = result.projects, result.notices, result.has_findings
@@ -240,6 +246,7 @@ def _toml_value(value: object) -> str:
 def _inspect(argv: Sequence[str]) -> int:
     from celerylint.engine import analyse_all
     from celerylint.inspect_cmd import find_task, render_json, render_text, render_why
+    from celerylint.progress import progress_line
 
     parser = _Parser(prog="celerylint inspect", description="Show the Celery apps, config, workers and tasks celerylint sees.")
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders whose projects to show (default: .)")
@@ -249,7 +256,12 @@ def _inspect(argv: Sequence[str]) -> int:
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
     args = parser.parse_args(argv)
     settings_for = _settings_for(Overrides(), args.config)
-    analysed = analyse_all(args.paths or [Path(".")], settings_for)
+    progress = progress_line(sys.stderr, quiet=False)
+    try:
+        analysed = analyse_all(args.paths or [Path(".")], settings_for, progress=progress)
+    finally:
+        if progress is not None:
+            progress.clear()
     _notify(analysed.notices)
     if args.why:
         found = [(analysis.project, task) for analysis, _ in analysed.projects if (task := find_task(analysis.project, args.why))]

@@ -19,7 +19,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as tomllib
 
 # ruff's names where they fit: concise is text, full is text with the source line.
-FORMATS = ("text", "concise", "full", "grouped", "json", "json-lines", "sarif", "github", "junit", "pylint")
+FORMATS = ("text", "concise", "full", "grouped", "json", "json-lines", "sarif", "github", "gitlab", "junit", "pylint")
 LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude", "worker-apps")
 KNOWN_KEYS = LIST_KEYS + ("per-file-ignores", "respect-gitignore", "format")
 CODE_KEYS = ("select", "ignore", "extend-select")

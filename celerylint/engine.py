@@ -7,7 +7,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from celerylint import suppress
 from celerylint.cache import FactsCache, content_key
@@ -19,7 +19,8 @@ from celerylint.findings import Finding
 from celerylint.model.deploy import scan_deploy_files
 from celerylint.model.modules import ModuleIndex
 from celerylint.model.project import Project, build_project
-from celerylint.rules import ALL_RULES, SYNTAX_ERROR_CODE
+from celerylint.progress import ProgressCallback
+from celerylint.rules import ALL_RULES, RULES_BY_CODE, SYNTAX_ERROR_CODE
 from celerylint.runplan import RunPlan, SettingsFor, display_notice, exclude_spec, plan, plan_run
 
 # Below this many files, starting worker processes costs more than it saves.
@@ -40,13 +41,21 @@ def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes],
     return data, None
 
 
-def _parse_all(blobs: List[bytes], jobs: int) -> List[ModuleFacts]:
+def _parse_all(blobs: List[bytes], jobs: int, progress: Optional[ProgressCallback] = None) -> List[ModuleFacts]:
     workers = jobs or os.cpu_count() or 1
     if workers > 1 and len(blobs) >= PARALLEL_THRESHOLD:
         # Workers build and drop whole syntax trees, which have no cycles: no cyclic GC there.
         with ProcessPoolExecutor(max_workers=workers, initializer=gc.disable) as pool:
-            return list(pool.map(facts_from_bytes, blobs, chunksize=8))
-    return [facts_from_bytes(data) for data in blobs]
+            return list(_counted(pool.map(facts_from_bytes, blobs, chunksize=8), len(blobs), progress))
+    return list(_counted((facts_from_bytes(data) for data in blobs), len(blobs), progress))
+
+
+def _counted(parsed: Iterator[ModuleFacts], total: int, progress: Optional[ProgressCallback]) -> Iterator[ModuleFacts]:
+    """The facts as they come, telling the progress callback how many of total are done."""
+    for done, facts in enumerate(parsed, 1):
+        if progress is not None:
+            progress(done, total)
+        yield facts
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,12 @@ class LoadedFacts:
 
 
 def load_facts(
-    root: Path, paths: Sequence[Path], cache: FactsCache, jobs: int = 0, overrides: Mapping[Path, bytes] = {}
+    root: Path,
+    paths: Sequence[Path],
+    cache: FactsCache,
+    jobs: int = 0,
+    overrides: Mapping[Path, bytes] = {},
+    progress: Optional[ProgressCallback] = None,
 ) -> LoadedFacts:
     """Facts for each path: from the cache by content, else parsed (in parallel when worth it)."""
     model: Dict[Path, ModuleFacts] = {}
@@ -79,7 +93,7 @@ def load_facts(
             model[path] = cached
         else:
             missing.append((path, key, data))
-    for (path, key, _), facts in zip(missing, _parse_all([data for _, _, data in missing], jobs)):
+    for (path, key, _), facts in zip(missing, _parse_all([data for _, _, data in missing], jobs, progress)):
         model[path] = facts
         cache.put(key, facts)
     reported = dict(model)
@@ -131,13 +145,14 @@ def analyse_project(
     jobs: int = 0,
     overrides: Mapping[Path, bytes] = {},
     files: Optional[FileSet] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> Analysis:
     """Analyse the whole project at root; ``targets`` are the named paths inside it."""
     if files is None:
         files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
     unsaved = [path for path in overrides if is_inside(path, root) and path.suffix == ".py" and path not in files.python]
     files = replace(files, python=files.python + tuple(unsaved))
-    loaded = load_facts(root, files.python, FactsCache(root, settings.use_cache, settings.cache_dir), jobs, overrides)
+    loaded = load_facts(root, files.python, FactsCache(root, settings.use_cache, settings.cache_dir), jobs, overrides, progress)
     project = project_model(root, files, loaded.model, settings)
     notices = files.notices + loaded.notices
     return Analysis(root, files, loaded.reported, project, settings, overrides, notices)
@@ -172,7 +187,8 @@ def findings_for(analysis: Analysis, targets: Sequence[Path]) -> List[Finding]:
             error = facts.syntax_error
             if error is not None:
                 message = f"{error.message}; the file was not analysed"
-                findings.append(Finding(analysis.rel(path), error.line, error.col, SYNTAX_ERROR_CODE, message))
+                hint = RULES_BY_CODE[SYNTAX_ERROR_CODE].fix
+                findings.append(Finding(analysis.rel(path), error.line, error.col, SYNTAX_ERROR_CODE, message, fix_hint=hint))
     kept = sorted({f for f in findings if any(within(analysis.root / rel, wanted) for rel in f.paths)})
     lines = {rel: analysis.source_lines(rel) for rel in {f.path for f in kept}}
     return suppress.apply(kept, lines, settings.per_file_ignores, settings.disable_noqa)
@@ -222,6 +238,7 @@ def analyse_all(
     jobs: int = 0,
     overrides: Mapping[Path, bytes] = {},
     run_plan: Optional[RunPlan] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> Analyses:
     """One analysis per project the paths cover (see ``runplan.plan_run``)."""
     overrides = {absolute(path): data for path, data in overrides.items()}
@@ -230,7 +247,7 @@ def analyse_all(
     projects: List[Tuple[Analysis, List[Path]]] = []
     notices: List[str] = list(run_plan.notices)
     for planned in run_plan.projects:
-        analysis = analyse_project(planned.root, planned.targets, planned.settings, jobs, overrides, planned.files)
+        analysis = analyse_project(planned.root, planned.targets, planned.settings, jobs, overrides, planned.files, progress)
         projects.append((analysis, list(planned.targets)))
         notices.extend(display_notice(analysis.root, line) for line in analysis.notices)
     return Analyses(projects, notices)
@@ -242,9 +259,10 @@ def run_all(
     jobs: int = 0,
     overrides: Mapping[Path, bytes] = {},
     run_plan: Optional[RunPlan] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> RunResult:
     """Every project the paths belong to, analysed, with the findings that rest on the paths."""
-    analysed = analyse_all(paths, settings_for, jobs, overrides, run_plan)
+    analysed = analyse_all(paths, settings_for, jobs, overrides, run_plan, progress)
     projects: List[Tuple[Analysis, List[Finding]]] = []
     notices = list(analysed.notices)
     for analysis, targets in analysed.projects:

@@ -26,6 +26,7 @@ class Finding:
     end_line: int = 0
     end_col: int = 0
     related: Tuple[Related, ...] = ()
+    fix_hint: str = ""  # how to fix it, one sentence (`--output-format full` shows it as help:)
 
     @property
     def paths(self) -> Tuple[str, ...]:

@@ -26,7 +26,7 @@ from celerylint.findings import Finding, Related
 from celerylint.groundtruth import installed_version
 from celerylint.runplan import RunPlan
 
-FORMAT = 1
+FORMAT = 2  # 2: findings carry their fix hint
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -110,7 +110,7 @@ def _file_for(run_plan: RunPlan, paths: Sequence[Path]) -> Optional[Path]:
 
 def _finding(data: Any) -> Finding:
     related = tuple(Related(str(r[0]), int(r[1]), int(r[2]), str(r[3])) for r in data[7])
-    return Finding(str(data[0]), int(data[1]), int(data[2]), str(data[3]), str(data[4]), int(data[5]), int(data[6]), related)
+    return Finding(str(data[0]), int(data[1]), int(data[2]), str(data[3]), str(data[4]), int(data[5]), int(data[6]), related, str(data[8]))
 
 
 def load(run_plan: RunPlan, paths: Sequence[Path], key: str) -> Optional[StoredRun]:
@@ -147,7 +147,7 @@ def store(run_plan: RunPlan, paths: Sequence[Path], key: str, projects: Sequence
             {
                 "root": str(root),
                 "findings": [
-                    [f.path, f.line, f.col, f.code, f.message, f.end_line, f.end_col, [list(r.__dict__.values()) for r in f.related]]
+                    [f.path, f.line, f.col, f.code, f.message, f.end_line, f.end_col, [list(r.__dict__.values()) for r in f.related], f.fix_hint]
                     for f in findings
                 ],
             }

@@ -41,7 +41,8 @@ def test_json_output(project, capsys) -> None:
     assert main([str(root), "--format", "json"]) == 1
     items = json.loads(capsys.readouterr().out)
     assert items[0]["code"] == "CEL006" and items[0]["name"] == "missing-time-limit"
-    assert set(items[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name", "message", "related"}
+    assert set(items[0]) == {"path", "line", "column", "end_line", "end_column", "code", "name", "message", "help", "related"}
+    assert items[0]["help"].startswith("Add soft_time_limit=")
 
 
 def test_select_and_ignore(project, capsys) -> None:

@@ -112,21 +112,26 @@ def test_a_symlink_loop_between_two_modules_is_skipped(tmp_path: Path, capsys: p
 def test_file_names_and_task_names_cannot_forge_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = write_project(
         tmp_path / "p",
-        {"proj/__init__.py": "", "proj/tasks.py": TASK.replace("@app.task", '@app.task(name="\\x1b[2J\\x07evil")')},
+        {
+            "proj/__init__.py": "",
+            # CEL018 names the task as registered: '<name>' goes to queue 'nowhere'.
+            "proj/tasks.py": TASK.replace("@app.task", '@app.task(name="\\x1b[2J\\x07evil", queue="nowhere")'),
+            "Procfile": "worker: celery -A proj.tasks worker\n",
+        },
     )
     (root / "proj" / "x\nProcfile:1:1: CEL001 forged.py").write_text("def broken(:\n")
     assert main([str(root), "--no-cache"]) == 1
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert len(lines) == 2, out
+    assert len(lines) == 3, out
     assert "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out
     assert not any(line.startswith("Procfile") for line in lines)
     main([str(root), "--format", "junit"])
     xml.dom.minidom.parseString(capsys.readouterr().out)
     main([str(root), "--format", "json"])
-    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert len(json.loads(capsys.readouterr().out)) == 3
     main([str(root), "--format", "github"])
-    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert len(capsys.readouterr().out.splitlines()) == 3
 
 
 def test_inspect_masks_passwords_in_urls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

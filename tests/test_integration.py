@@ -60,7 +60,7 @@ def _out(capsys) -> str:  # type: ignore[no-untyped-def]
         ("[tool.celerylint]\nselect = 'CEL006'\n", "[tool.celerylint] select: expected a list of strings, got a string"),
         ("[tool.celerylint]\nselect = ['CEL0066']\n", "unknown rule code 'CEL0066'"),
         ("[tool.celerylint]\nrespect-gitignore = 'yes'\n", "respect-gitignore: expected true or false"),
-        ("[tool.celerylint]\nformat = 'xml'\n", "format: expected one of text, concise, full, grouped, json, json-lines, sarif, github, junit, pylint"),
+        ("[tool.celerylint]\nformat = 'xml'\n", "format: expected one of text, concise, full, grouped, json, json-lines, sarif, github, gitlab, junit, pylint"),
         ("[tool.celerylint]\nper-file-ignores = {'tests/*' = 'CEL006'}\n", "expected a list of codes"),
         ("[tool.celerylint]\nselect = [\n", "invalid TOML: line 3, column 1"),
         ("[tool.celerylint]\nselect = ['a' 'b']\n", "invalid TOML: line 2, column 15"),
@@ -144,6 +144,10 @@ def test_sarif_validates_against_the_schema(proj, capsys) -> None:  # type: igno
     result = run["results"][0]
     assert result["ruleId"] == "CEL006"
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 6
+    # The alert shows the message, then how to fix it (the JSON format's `help`).
+    assert result["message"]["text"].endswith("and its app set no time limit: a call that hangs holds a worker process forever. "
+                                             "Add soft_time_limit=/time_limit= to the decorator, "
+                                             "or set task_soft_time_limit/task_time_limit in the app's configuration.")
 
 
 def test_github_annotations(proj, capsys) -> None:  # type: ignore[no-untyped-def]

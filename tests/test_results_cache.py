@@ -109,3 +109,15 @@ def test_concurrent_runs_leave_a_usable_answer(project, capsys: pytest.CaptureFi
     (path,) = _results_files()
     assert json.loads(path.read_text())["projects"][0]["findings"]  # whole, not interleaved
     assert _lint(capsys, str(root)) == (1, outputs[0])
+
+
+def test_a_warm_run_keeps_every_field_of_a_finding(project, capsys: pytest.CaptureFixture[str]) -> None:
+    """The stored answer round-trips the fix hint and the related locations: `full` reads the same warm."""
+    root = project({"proj/__init__.py": "", "proj/celery.py": BAD})
+    cold = _lint(capsys, str(root), "--output-format", "full")
+    assert cold[0] == 1 and "    help: Add soft_time_limit=" in cold[1] and "    note: " in cold[1]
+    assert _results_files()
+    warm = subprocess.run(
+        [sys.executable, "-m", "celerylint", str(root), "--output-format", "full"], capture_output=True, text=True, env=os.environ.copy()
+    )
+    assert warm.stdout == cold[1]

@@ -109,6 +109,44 @@ def test_output_format_names(project, capsys) -> None:
     assert main([str(root), "--output-format", "full"]) == 1
     full = capsys.readouterr().out.splitlines()
     assert full[0] == concise.rstrip("\n") and full[1].strip() == "@app.task" and full[2].strip() == "^"
+    # Then how to fix it and the evidence elsewhere, as ruff's full format does; a blank line after.
+    assert full[3] == "    help: Add soft_time_limit=/time_limit= to the decorator, or set task_soft_time_limit/task_time_limit in the app's configuration."
+    assert full[4] == f"    note: {os.path.relpath(root / 'proj' / 'tasks.py')}:3:7: its app, created here with no task_time_limit"
+    assert full[5:] == [""]
+    assert "help:" not in concise and "note:" not in concise
+    assert main([str(root), "--show-source"]) == 1
+    assert "help:" not in capsys.readouterr().out  # --show-source adds the source line only
+
+
+def test_full_format_escapes_the_source_line(project, capsys) -> None:
+    root = project({"proj/__init__.py": "", "proj/tasks.py": APP.replace("@app.task\n", "@app.task  # \x1b[2J\n")})
+    assert main([str(root), "--output-format", "full"]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "@app.task  # \\x1b[2J" in out
+
+
+def test_output_format_gitlab(project, capsys) -> None:
+    """GitLab Code Quality: one issue per finding; a fingerprint unique among repeats and kept
+    when lines above the finding move."""
+    twice = APP + "\n\n@app.task\ndef sync():  # the same message twice\n    pass\n"
+    root = project({"proj/__init__.py": "", "proj/tasks.py": twice})
+    assert main([str(root), "--output-format", "gitlab"]) == 1
+    issues = json.loads(capsys.readouterr().out)
+    assert [issue["check_name"] for issue in issues] == ["CEL006", "CEL006"]
+    first = issues[0]
+    assert set(first) == {"description", "check_name", "fingerprint", "severity", "location"}
+    assert first["severity"] == "major" and first["description"].startswith("task sync() and its app set no time limit")
+    assert first["location"] == {"path": Path(os.path.relpath(root / "proj" / "tasks.py")).as_posix(), "lines": {"begin": 6, "end": 6}}
+    assert issues[0]["description"] == issues[1]["description"]
+    assert len({issue["fingerprint"] for issue in issues}) == 2
+    (root / "proj" / "tasks.py").write_text("# a comment moves every line down\n" + twice)
+    assert main([str(root), "--output-format", "gitlab", "--no-cache"]) == 1
+    moved = json.loads(capsys.readouterr().out)
+    assert moved[0]["location"]["lines"]["begin"] == 7
+    assert [issue["fingerprint"] for issue in moved] == [issue["fingerprint"] for issue in issues]
+    root3 = project({"clean/__init__.py": ""})
+    assert main([str(root3 / "clean"), "--output-format", "gitlab"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
 
 
 def test_output_format_json_lines(project, capsys) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -53,17 +54,38 @@ class Style:
         return f"\033[{code}m{text}\033[0m" if self.enabled else text
 
 
-def format_text(results: Results, show_source: bool = False, color: bool = False) -> str:
+def _source(analysis: Any, f: Finding, style: Style, indent: str) -> str:
+    """The reported line, with a caret under the column."""
+    lines = analysis.source_lines(f.path) or []
+    if not 0 < f.line <= len(lines):
+        return ""
+    source = printable(lines[f.line - 1].expandtabs(1))
+    return f"{indent}{source}\n{indent}{' ' * (f.col - 1)}{style('^', '1;31')}\n"
+
+
+def _details(analysis: Any, f: Finding, style: Style, indent: str) -> str:
+    """What `full` adds below the source: how to fix it, and the evidence elsewhere."""
+    out = []
+    if f.fix_hint:
+        out.append(f"{indent}{style('help', '1;36')}: {printable(f.fix_hint)}\n")
+    for item in f.related:
+        where = f"{display_path(analysis.root, item.path)}:{item.line}:{item.col}:"
+        out.append(f"{indent}{style('note', '1;34')}: {where} {printable(item.message)}\n")
+    return "".join(out)
+
+
+def format_text(results: Results, show_source: bool = False, color: bool = False, full: bool = False) -> str:
+    """flake8's `path:line:col: CODE message`; `full` adds the source with a caret, the fix
+    (help:) and the related locations (note:), and a blank line after each finding."""
     style = Style(color)
     out = []
     for analysis, f in _each(results):
         location = style(display_path(analysis.root, f.path), "1") + f":{f.line}:{f.col}:"
         out.append(f"{location} {style(f.code, '1;31')} {printable(f.message)}\n")
-        if show_source:
-            lines = analysis.source_lines(f.path) or []
-            if 0 < f.line <= len(lines):
-                source = lines[f.line - 1].expandtabs(1)
-                out.append(f"    {source}\n    {' ' * (f.col - 1)}{style('^', '1;31')}\n")
+        if show_source or full:
+            out.append(_source(analysis, f, style, "    "))
+        if full:
+            out.append(_details(analysis, f, style, "    ") + "\n")
     return "".join(out)
 
 
@@ -85,10 +107,7 @@ def format_grouped(results: Results, show_source: bool = False, color: bool = Fa
         for analysis, f in items:
             out.append(f"  {f'{f.line}:{f.col}':<{width}} {style(f.code, '1;31')} {printable(f.message)}\n")
             if show_source:
-                lines = analysis.source_lines(f.path) or []
-                if 0 < f.line <= len(lines):
-                    source = lines[f.line - 1].expandtabs(1)
-                    out.append(f"      {source}\n      {' ' * (f.col - 1)}{style('^', '1;31')}\n")
+                out.append(_source(analysis, f, style, "      "))
         out.append("\n")
     return "".join(out)
 
@@ -118,6 +137,7 @@ def _json_items(results: Results, names: Dict[str, str]) -> List[Dict[str, Any]]
             "code": f.code,
             "name": names.get(f.code, ""),
             "message": f.message,
+            "help": f.fix_hint,  # ruff's `fix` is an applicable edit: this is advice, so another name
             "related": [
                 {"path": display_path(analysis.root, r.path), "line": r.line, "column": r.col, "message": r.message}
                 for r in f.related
@@ -192,6 +212,34 @@ def _sarif_related(root: Path, number: int, item: Related) -> Dict[str, Any]:
     }
 
 
+def _sarif_message(f: Finding) -> str:
+    """The message, then how to fix it: code scanning shows the text whole on the alert."""
+    return f"{f.message}. {f.fix_hint}" if f.fix_hint else f.message
+
+
+def format_gitlab(results: Results) -> str:
+    """GitLab's Code Quality report, as ruff's `gitlab` format writes it: one issue per finding,
+    each with a fingerprint that stays the same while the finding does (code, file, message:
+    not its line, so an edit above it does not make it new) and differs between its repeats."""
+    issues: List[Dict[str, Any]] = []
+    seen: Counter[str] = Counter()
+    for analysis, f in _each(results):
+        path = Path(display_path(analysis.root, f.path)).as_posix()
+        identity = f"{f.code}\0{path}\0{f.message}"
+        seen[identity] += 1
+        fingerprint = hashlib.sha256(f"{identity}\0{seen[identity]}".encode("utf-8", "surrogateescape")).hexdigest()
+        issues.append(
+            {
+                "description": f.message,
+                "check_name": f.code,
+                "fingerprint": fingerprint,
+                "severity": "major",
+                "location": {"path": path, "lines": {"begin": f.line, "end": max(f.end_line or f.line, f.line)}},
+            }
+        )
+    return json.dumps(issues, indent=2) + "\n"
+
+
 def format_sarif(results: Results) -> str:
     """SARIF 2.1.0, as GitHub code scanning accepts it."""
     from celerylint.rules import ALL_RULES
@@ -217,7 +265,7 @@ def format_sarif(results: Results) -> str:
                 "ruleId": f.code,
                 "ruleIndex": index[f.code],
                 "level": "error",
-                "message": {"text": f.message},
+                "message": {"text": _sarif_message(f)},
                 "locations": [
                     {
                         "physicalLocation": {
@@ -262,13 +310,14 @@ def render(results: Results, output_format: str, names: Dict[str, str], show_sou
     formatters: Dict[str, Callable[[], str]] = {
         "text": lambda: format_text(results, show_source, color),
         "concise": lambda: format_text(results, show_source, color),
-        "full": lambda: format_text(results, True, color),
+        "full": lambda: format_text(results, True, color, full=True),
         "grouped": lambda: format_grouped(results, show_source, color),
         "pylint": lambda: format_pylint(results),
         "json": lambda: format_json(results, names),
         "json-lines": lambda: format_json_lines(results, names),
         "sarif": lambda: format_sarif(results),
         "github": lambda: format_github(results),
+        "gitlab": lambda: format_gitlab(results),
         "junit": lambda: format_junit(results),
     }
     return formatters[output_format]()

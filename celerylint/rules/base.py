@@ -27,12 +27,13 @@ class Report:
 
     path: str
     loc: Loc
-    message: str
+    message: str  # what breaks and why, with the names and values it rests on (<= 150 characters)
     related: Tuple[Related, ...] = ()
+    hint: str = ""  # how to fix this finding; empty: the rule's fix
 
 
-def report(path: str, loc: Loc, message: str, related: Sequence[Related] = ()) -> Report:
-    return Report(path, loc, message, tuple(related))
+def report(path: str, loc: Loc, message: str, related: Sequence[Related] = (), hint: str = "") -> Report:
+    return Report(path, loc, message, tuple(related), hint)
 
 
 def related_at(path: str, line: int, col: int, message: str) -> Related:
@@ -99,7 +100,8 @@ class Rule:
     def run(self, project: Project) -> Iterator[Finding]:
         for item in self.check(project):
             loc = item.loc
-            yield Finding(item.path, loc.line, loc.col, self.code, item.message, loc.end_line, loc.end_col, item.related)
+            hint = item.hint or self.fix
+            yield Finding(item.path, loc.line, loc.col, self.code, item.message, loc.end_line, loc.end_col, item.related, hint)
 
     def explain(self, heading: str = "##") -> str:
         return (

@@ -77,9 +77,10 @@ def check(project: Project) -> Iterator[Report]:
             what, replacement = removed
             yield report(
                 info.rel, Loc(fact.line, 1, fact.line, 1),
-                f"{what} was removed in Celery 5: importing this module raises ImportError (a worker "
-                f"that loads it does not start); {replacement}.",
+                f"{what} was removed in Celery 5: importing this module raises ImportError "
+                "(a worker that loads it does not start)",
                 related,
+                hint=f"Instead: {replacement}.",
             )
 
 

@@ -44,14 +44,14 @@ def check_app_context(project: Project) -> Iterator[Report]:
         if first is None or project.has_app_context(task):
             continue
         use, label = first
-        where = "" if use.scope == task.function.qualname else f" (in {use.scope}(), which the task calls)"
+        where = "" if use.scope == task.function.qualname else f" in {use.scope}()"
         yield report(
             task.module.rel, use.loc,
-            f"task '{task.name}' uses {label}{where} without a Flask application context: in the worker "
-            "it raises 'RuntimeError: Working outside of application context'. Give the app a Task base "
-            "whose __call__ runs `with flask_app.app_context():` (task_cls=, or Flask's celery_init_app "
-            "pattern), or wrap the body in `with flask_app.app_context():`.",
+            f"task {task.function.qualname}() uses {label}{where} with no Flask app context: "
+            "the worker raises 'Working outside of application context'",
             _context_evidence(project, task),
+            hint="Give the app a Task base whose __call__ runs `with flask_app.app_context():` (task_cls=, or "
+            "Flask's celery_init_app pattern), or wrap the body in `with flask_app.app_context():`.",
         )
 
 
@@ -63,10 +63,11 @@ def check_request_context(project: Project) -> Iterator[Report]:
             label = needs_request(project.graph, task.module, use)
             if label is None:
                 continue
+            # flask_login answers None outside a request; flask's request, session, flash() raise.
+            outcome = "it is None there" if "current_user" in label else "it raises 'Working outside of request context'"
             yield report(task.module.rel, use.loc,
-                f"task '{task.name}' uses {label}, but a worker never has a request, even inside an "
-                "app context: it raises 'Working outside of request context' (current_user is None). "
-                "Read what you need in the view and pass it as a task argument (e.g. user_id).",
+                f"task {task.function.qualname}() uses {label}, but a worker has no request, even in an app context: {outcome}",
+                hint="Read what you need in the view and pass it as a task argument (e.g. user_id).",
             )
             break
 

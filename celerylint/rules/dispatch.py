@@ -42,7 +42,8 @@ def check(project: Project) -> Iterator[Report]:
             yield report(
                 info.rel, call.arg_loc("task_id"),
                 f"every call sends task id {fixed!r}: results of later runs are dropped or mixed up, "
-                "and after revoke() the worker discards every later run. Let Celery choose the id.",
+                "and after revoke() the worker discards every later run",
+                hint="Let Celery choose the id.",
             )
 
 

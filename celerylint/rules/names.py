@@ -282,7 +282,7 @@ def check(project: Project) -> Iterator[Report]:
         related: List[Related] = []
         hint = ""
         if near is not None:
-            hint = f". Did you mean {near!r}?"
+            hint = f"Did you mean {near!r}?"
             task = registry.tasks[near]
             if task is not None:
                 loc = task.decorator_loc
@@ -291,8 +291,9 @@ def check(project: Project) -> Iterator[Report]:
         where = "" if item.beat is None else f"beat entry {item.beat!r}: " if item.beat else "beat entry: "
         yield report(
             item.rel, item.loc,
-            f"{where}no task is named {item.name!r}: the worker rejects it as unregistered; {outcome}{hint}",
+            f"{where}no task is named {item.name!r}: the worker rejects it as unregistered; {outcome}",
             related,
+            hint=hint,
         )
 
 

@@ -53,10 +53,10 @@ def check(project: Project) -> Iterator[Report]:
             if name in read:
                 continue
             close = typo or difflib.get_close_matches(name, public, n=1)
-            hint = f" Did you mean {close[0]}=?" if close else ""
             yield report(
                 task.module.rel, task.decorator_loc,
-                f"{name}= is not a task option: Celery sets it as an attribute nobody reads, and nothing happens.{hint}",
+                f"{name}= is not a task option: Celery sets it as an attribute nobody reads, and nothing happens",
+                hint=f"Did you mean {close[0]}=?" if close else "",
             )
 
 

@@ -51,14 +51,12 @@ def check(project: Project) -> Iterator[Report]:
             # other code imports may well be loaded by it (a CLI that builds the whole app).
             continue
         checked = workers[0]
-        where = f" ({checked.origin})" if checked.explicit else ""
         yield report(
             first.module.rel, first.decorator_loc,
-            f"the worker `celery -A {checked.spec}`{where} never imports {module}, so it rejects "
-            f"'{first.name}' and the module's other tasks as unregistered and callers wait in PENDING "
-            f"forever. Add '{module}' to the app's include=[...] (or imports), or import it from "
-            f"{checked.modules[0]}.",
+            f"`celery -A {checked.spec}` never imports {module}: the worker rejects its tasks as unregistered, "
+            "callers wait in PENDING",
             _evidence(project, tasks, checked),
+            hint=f"Add '{module}' to the app's include=[...] (or imports), or import it from {checked.modules[0]}.",
         )
 
 

@@ -26,16 +26,14 @@ def check(project: Project) -> Iterator[Report]:
         state, setting = project.config(app).lookup("result_backend")
         if state == "not set":
             yield report(path, definition.loc,
-                f"Celery app has no result backend, but results are read at {read_at} ({read_what}): "
+                "Celery app has no result backend, "
                 + (
-                    "a chord cannot join its header without one, so starting it raises NotImplementedError. "
+                    f"but {read_at} starts a chord, which raises NotImplementedError without one"
                     if read_what == CHORD_READ
-                    else "nothing is stored, so the caller sees PENDING forever (or AttributeError on "
-                    "DisabledBackend in Celery 5.7). "
-                )
-                + "Pass backend='redis://...' to Celery() or set result_backend (or CELERY_RESULT_BACKEND "
-                "in the environment).",
+                    else f"but {read_at} reads a result: it never arrives (PENDING forever, or an error in Celery 5.7)"
+                ),
                 evidence,
+                hint="Pass backend='redis://...' to Celery() or set result_backend (or CELERY_RESULT_BACKEND in the environment).",
             )
         elif state == "set" and setting is not None:
             finding = _worker_without_backend(project, app, definition.loc, path, setting.origin, read_at, evidence)
@@ -52,11 +50,10 @@ def _worker_without_backend(
         state, _ = project.config(app, worker.closure.places()).lookup("result_backend")
         if state == "not set":
             return report(path, loc,
-                f"the worker `celery -A {worker.spec}` ({worker.origin}) never runs the code at {set_at} "
-                f"that sets the result backend, so it stores no results and the reads at {read_at} "
-                "stay PENDING forever. Configure the app where it is created, or have the worker "
-                "module call the factory that configures it.",
+                f"`celery -A {worker.spec}` never runs {set_at}, which sets the result backend: "
+                "the worker stores no results, reads stay PENDING",
                 _worker_evidence(worker, set_at) + evidence,
+                hint="Configure the app where it is created, or have the worker module call the factory that configures it.",
             )
     return None
 
@@ -255,8 +252,8 @@ def check_ignored(project: Project) -> Iterator[Report]:
             related.append(related_at(where.rel, where.line, where.col, "results are ignored here"))
         yield report(
             read.module.rel, read.loc,
-            f"reads {read.what} of '{task.name}', whose results are never stored (ignore_result): "
-            ".state stays PENDING forever and .get() returns None or waits for its timeout.",
+            f"reads {read.what} of {task.function.qualname}(), which ignores its results: "
+            ".state stays PENDING, .get() returns None or waits for its timeout",
             related,
         )
 

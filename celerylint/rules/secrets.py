@@ -174,7 +174,8 @@ def check(project: Project) -> Iterator[Report]:
             yield report(
                 where.rel, Loc(where.line, where.col, where.line, where.col),
                 f"{setting} holds a literal password for {host!r}: whoever reads the source can log in to "
-                f"your {URL_SETTINGS[setting]}. Read the URL from the environment.",
+                f"your {URL_SETTINGS[setting]}",
+                hint="Read the URL from the environment.",
             )
             break
 

@@ -389,9 +389,9 @@ def check(project: Project) -> Iterator[Report]:
                 continue
             yield report(info.rel, call.arg_loc(key),
                 f"argument to {func.path.rsplit('.', 2)[-2]}.{func.last}() is {reason}, which the "
-                f"{SERIALIZER_LABELS[serializer]} task serializer cannot encode: the call raises "
-                "kombu.exceptions.EncodeError and nothing is sent. Pass plain data instead (an id, a dict of fields, a list).",
+                f"{SERIALIZER_LABELS[serializer]} serializer cannot encode: EncodeError in the caller, nothing is sent",
                 [_task_def(task)],
+                hint="Pass plain data instead (an id, a dict of fields, a list).",
             )
 
 

@@ -271,8 +271,8 @@ class _UnknownKeys:
                 break
         return rest.split("_", 1)[0].lower() in self.extension_words
 
-    def message(self, use: KeyUse) -> Optional[str]:
-        """Why Celery ignores the key; None when Celery reads it or it is not meant for Celery."""
+    def message(self, use: KeyUse) -> Optional[Tuple[str, str]]:
+        """Why Celery ignores the key, and the fix; None when Celery reads it or it is not meant for Celery."""
         key, namespace = use.entry.key, use.namespace
         if not key or key.startswith("_") or canonical_setting(key, namespace) is not None or self._read_undeclared(key, namespace):
             return None
@@ -298,21 +298,21 @@ class _UnknownKeys:
             return prefixed or namespaced or self._suggestion(key, namespace) is not None
         return False
 
-    def _why(self, key: str, namespace: Optional[str]) -> str:
+    def _why(self, key: str, namespace: Optional[str]) -> Tuple[str, str]:
         tables_ = self.tables
         rest = key[len("CELERY_") :] if key.startswith("CELERY_") else ""
         if namespace is None and rest.isupper() and rest.lower() in tables_.names:
             old = tables_.to_old.get(rest.lower(), rest.lower())
-            return f"Celery ignores '{key}' without namespace='CELERY' (this app has none); the old name is '{old}'"
+            return f"Celery ignores '{key}' without namespace='CELERY' (this app has none)", f"Use its old name, '{old}'."
         suggestion = self._suggestion(key, namespace)
         if suggestion is not None:
             consequence = CONSEQUENCES.get(canonical_setting(suggestion, namespace) or "")
             tail = f", so {consequence}" if consequence else " and keeps the default"
-            return f"'{key}' is not a Celery setting (did you mean '{suggestion}'?): Celery ignores it{tail}"
+            return f"'{key}' is not a Celery setting: Celery ignores it{tail}", f"Did you mean '{suggestion}'?"
         option = self._task_option(key, namespace)
         if option is not None:
-            return f"'{key}' is not a Celery setting: Celery ignores it ({option} is a task option: @app.task({option}=...))"
-        return f"'{key}' is not a Celery setting: Celery ignores it and keeps the default"
+            return f"'{key}' is not a Celery setting: Celery ignores it ({option} is a task option)", f"Pass it to the task: @app.task({option}=...)."
+        return f"'{key}' is not a Celery setting: Celery ignores it and keeps the default", ""
 
     def _task_option(self, key: str, namespace: Optional[str]) -> Optional[str]:
         """`CELERY_TASK_MAX_RETRIES` -> max_retries, an option of Celery's Task class."""
@@ -346,17 +346,18 @@ def check_unknown(project: Project) -> Iterator[Report]:
         return
     view = SettingsView(project)
     judge = _UnknownKeys(view)
-    verdicts: Dict[Tuple[Origin, str], Optional[Tuple[str, AppObj]]] = {}
+    verdicts: Dict[Tuple[Origin, str], Optional[Tuple[Tuple[str, str], AppObj]]] = {}
     for use in view.key_uses():
         where = (use.entry.origin, use.entry.key)
         if where in verdicts and verdicts[where] is None:
             continue
-        message = judge.message(use)
-        verdicts[where] = (message, use.app) if message is not None else None
+        why = judge.message(use)
+        verdicts[where] = (why, use.app) if why is not None else None
     for (origin, key), verdict in sorted(verdicts.items(), key=lambda item: (item[0][0].rel, item[0][0].line, item[0][0].col, item[0][1])):
         if verdict is not None:
-            message, app = verdict
-            yield report(origin.rel, _key_loc(view, origin, key), message, [_app_related(project, app, "the app that reads this configuration")])
+            (text, hint), app = verdict
+            related = [_app_related(project, app, "the app that reads this configuration")]
+            yield report(origin.rel, _key_loc(view, origin, key), text, related, hint)
 
 
 # --- CEL011 mixed-setting-names ----------------------------------------------------------
@@ -472,9 +473,9 @@ def check_mixed(project: Project) -> Iterator[Report]:
                 related.append(_app_related(project, app, "the app whose configuration mixes them"))
                 yield report(
                     entry.origin.rel, _key_loc(view, entry.origin, entry.key),
-                    f"'{entry.key}' mixed with {style} names: the worker fails at start with ImproperlyConfigured; "
-                    f"rename it '{rename}'",
+                    f"'{entry.key}' mixed with {style} names: the worker fails at start with ImproperlyConfigured",
                     related,
+                    hint=f"Rename it '{rename}'.",
                 )
 
 
@@ -517,8 +518,9 @@ def check_pickle(project: Project) -> Iterator[Report]:
                 what = f"'{setting.raw_key}' is {chosen[0]!r}, so workers must accept it"
             yield report(
                 setting.origin.rel, _key_loc(view, setting.origin, setting.raw_key),
-                f"{what}: anyone who can publish to the broker can run code in the worker. Use json",
+                f"{what}: anyone who can publish to the broker can run code in the worker",
                 [_app_related(project, app, "the app this configures")],
+                hint="Use json.",
             )
 
 

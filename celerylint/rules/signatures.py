@@ -232,6 +232,7 @@ class Problem:
     code: str
     key: Optional[str]  # the argument to point at, or None for the whole call
     message: str
+    hint: str = ""
 
 
 def _problems(project: Project, task: TaskDef, signature: CallerSignature, sent: Sent) -> Iterator[Problem]:
@@ -281,7 +282,8 @@ def _execution_option(sent: Sent, name: str, key: str, swallowed: bool, outcome:
     effect = f"its **kwargs swallow it, no {name} is applied" if swallowed else outcome
     return Problem(
         "CEL022", key,
-        f"{sent.callee}() passes {name}= to the task, not as an option: {effect}. Use apply_async(args, {name}=...)",
+        f"{sent.callee}() passes {name}= to the task, not as an option: {effect}",
+        f"Use apply_async(args, {name}=...).",
     )
 
 
@@ -307,7 +309,7 @@ def _findings(project: Project, code: str) -> Iterator[Report]:
         for problem in _problems(project, task, signature, sent):
             if problem.code == code:
                 loc = call.arg_loc(problem.key) if problem.key is not None else call.loc
-                yield report(info.rel, loc, problem.message, [_defined(task, signature)])
+                yield report(info.rel, loc, problem.message, [_defined(task, signature)], problem.hint)
 
 
 def check_calls(project: Project) -> Iterator[Report]:
@@ -333,15 +335,17 @@ def check_bind(project: Project) -> Iterator[Report]:
             yield report(
                 task.module.rel, loc,
                 f"'{task.function.name}' takes self without bind=True: the caller's first argument lands in self, "
-                "the rest shift by one. Add bind=True.",
+                "the rest shift by one",
                 [related_at(task.module.rel, task.decorator_loc.line, task.decorator_loc.col, "the task decorator")],
+                hint="Add bind=True.",
             )
         elif bound is True and not any(param.kind in (*POSITIONAL, "vararg") for param in params):
             loc = task.decorator_loc
             yield report(
                 task.module.rel, loc,
                 f"bind=True passes the task as first argument, but '{task.function.name}' has no positional "
-                "parameter: every call fails with TypeError. Add self.",
+                "parameter: every call fails with TypeError",
+                hint="Add self.",
             )
 
 

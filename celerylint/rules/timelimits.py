@@ -94,9 +94,10 @@ def check(project: Project) -> Iterator[Report]:
             command = worker.command
             yield report(
                 task.module.rel, task.decorator_loc,
-                f"task '{task.name}' runs on `--pool {pool}`, which enforces no time limit: a call that hangs "
-                "holds a worker slot forever whatever limit is set. Use the prefork (or gevent) pool.",
+                f"task {task.function.qualname}() runs on `--pool {pool}`, which enforces no time limit: "
+                "a call that hangs holds a worker slot forever",
                 [related_at(command.rel, command.line, command.col, f"the worker `celery -A {worker.spec}`")] if command else [],
+                hint="Use the prefork (or gevent) pool.",
             )
             continue
         if any(const_is_set(task.option(option)) for option in LIMIT_OPTIONS):
@@ -105,14 +106,12 @@ def check(project: Project) -> Iterator[Report]:
             continue
         yield report(
             task.module.rel, task.decorator_loc,
-            f"task '{task.name}' has no time limit and its app sets no task_time_limit: a call that "
-            "hangs (network, lock, stuck query) holds a worker process forever. Add "
-            "soft_time_limit=/time_limit= to the decorator or set task_soft_time_limit/"
-            "task_time_limit in the app's configuration.",
+            f"task {task.function.qualname}() and its app set no time limit: a call that hangs holds a worker process forever",
             [
                 related_at(d.module.rel, d.loc.line, d.loc.col, "its app, created here with no task_time_limit")
                 for d in (project.apps[app] for app in project.task_apps(task))
             ],
+            hint="Add soft_time_limit=/time_limit= to the decorator, or set task_soft_time_limit/task_time_limit in the app's configuration.",
         )
 
 

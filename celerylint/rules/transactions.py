@@ -49,12 +49,12 @@ def _atomic_write(project: Project, info: ModuleInfo, call: CallFact) -> Optiona
     `@transaction.atomic`; and the ORM write made before it in that transaction."""
     block = _in_block(project, info, call)
     if block:
-        where = "inside `with transaction.atomic():`"
+        where = "in `with transaction.atomic():`"
     else:
         function = project.resolver.functions.get((info.name, call.scope))
         if function is None or not any(_is_atomic(project, info, function.scope, value) for value, _ in function.decorators):
             return None
-        where = f"in {function.name}(), which is @transaction.atomic"
+        where = f"in @transaction.atomic {function.name}()"
     here = _position(call.loc)
     for other in project.graph.calls_in(info, call.scope):
         if _position(other.loc) < here and _orm_write(other) and (not block or _in_block(project, info, other)):
@@ -120,20 +120,23 @@ def check(project: Project) -> Iterator[Report]:
             where, write = atomic
             yield report(
                 info.rel, call.loc,
-                f"task '{task.name}' is sent {where}, after a write: a worker can run it before the commit "
-                f"(rows not there yet) or after a rollback. Send it in transaction.on_commit() or .{method}_on_commit().",
+                f"{task.function.qualname}.{method}() follows a write {where}: it may run "
+                "before the commit or after a rollback",
                 [_task_related(task), related_at(info.rel, write.loc.line, write.loc.col, "the write the transaction has not committed")],
+                hint=f"Send it in transaction.on_commit() or with .{method}_on_commit().",
             )
             continue
         pending = _uncommitted_write(project, info, call)
         if pending is not None:
             session = _session_method(pending)
             assert session is not None
+            receiver = ".".join(session[0].split(".")[-2:])  # db.session, not the module path to it
             yield report(
                 info.rel, call.loc,
-                f"task '{task.name}' is sent after {session[0]}.{session[1]}() and before {session[0]}.commit(): "
-                "a worker can run it before the rows are committed. Send it after the commit.",
+                f"{task.function.qualname}.{method}() follows {receiver}.{session[1]}() and precedes "
+                f"{receiver}.commit(): the task can run before the rows are committed",
                 [_task_related(task), related_at(info.rel, pending.loc.line, pending.loc.col, "the uncommitted write")],
+                hint="Send it after the commit.",
             )
 
 

@@ -161,11 +161,11 @@ def check(project: Project) -> Iterator[Report]:
         related_at(info.rel, call.loc.line, call.loc.col, "a Flask app whose config sets no SERVER_NAME") for _, info, call in apps
     ]
     for task, call in found:
-        where = "" if call.scope == task.function.qualname else f" (in {call.scope}())"
+        where = "" if call.scope == task.function.qualname else f" in {call.scope}()"
         yield report(
             task.module.rel, call.loc,
-            f"task '{task.name}' calls url_for(){where} with an app context but no request, and no SERVER_NAME "
-            "is set: Flask raises 'RuntimeError: Unable to build URLs outside an active request'.",
+            f"task {task.function.qualname}() calls url_for(){where} with no request and no SERVER_NAME: "
+            "Flask raises 'Unable to build URLs outside an active request'",
             evidence,
         )
 

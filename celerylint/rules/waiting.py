@@ -57,8 +57,8 @@ def check(project: Project) -> Iterator[Report]:
             decorator = task.decorator_loc
             yield report(
                 task.module.rel, call.loc,
-                f"task '{task.name}' waits for another task with .{method}(): Celery raises "
-                "'Never call result.get() within a task!' (gevent/eventlet: a blocked slot).",
+                f"task {task.function.qualname}() waits for another task with .{method}(): Celery raises "
+                "'Never call result.get() within a task!' (gevent/eventlet: a blocked slot)",
                 [related_at(task.module.rel, decorator.line, decorator.col, f"the task '{task.name}'")],
             )
 

@@ -27,8 +27,7 @@ def check(project: Project) -> Iterator[Report]:
         if problem is not None:
             yield report(
                 command.rel, Loc(command.line, command.col, command.line, command.col),
-                f"`celery -A {worker.spec}` cannot load its app: {problem}, so the worker exits with "
-                "'Unable to load celery application' and every task waits in PENDING.",
+                f"`celery -A {worker.spec}` cannot load its app: {problem}; the worker exits, tasks wait in PENDING",
             )
 
 
@@ -147,15 +146,16 @@ def check_queues(project: Project) -> Iterator[Report]:
                 continue
             if any(route.queue in queues for queues in consumed if queues is not None):
                 continue
-            described = "; ".join(
-                f"`celery -A {worker.spec}` consumes {', '.join(sorted(queues)) or 'nothing'}"
-                for worker, queues in zip(runners, consumed) if queues is not None
-            )
+            related = [
+                related_at(w.command.rel, w.command.line, w.command.col, f"the worker `celery -A {w.spec}` consumes {', '.join(sorted(queues)) or 'nothing'}")
+                for w, queues in zip(runners, consumed) if w.command is not None and queues is not None
+            ]
             yield report(
                 route.origin.rel, Loc(route.origin.line, route.origin.col, route.origin.line, route.origin.col),
-                f"'{route.task.name}' goes to queue '{route.queue}' ({route.how}), which no worker consumes "
-                f"({described}): its messages pile up and callers wait in PENDING.",
-                [related_at(w.command.rel, w.command.line, w.command.col, f"the worker `celery -A {w.spec}`") for w in runners if w.command],
+                f"'{route.task.name}' goes to queue '{route.queue}' ({route.how}), which no worker consumes: "
+                "callers wait in PENDING",
+                related,
+                hint=f"Start a worker on it (`-Q {route.queue}`), add it to a worker's -Q, or route the task to a consumed queue.",
             )
             break
 
@@ -321,8 +321,8 @@ def _broker_never_run(project: Project) -> Iterator[Report]:
             related = [related_at(worker.command.rel, worker.command.line, worker.command.col, f"the worker `celery -A {worker.spec}`")] if worker.command else []
             yield report(
                 where.rel, Loc(where.line, where.col, where.line, where.col),
-                f"the broker is set here, where the worker `celery -A {worker.spec}` never runs: it connects to "
-                "amqp://guest@localhost// while the web app publishes here, so tasks wait in PENDING.",
+                f"`celery -A {worker.spec}` never runs this broker setting: the worker uses "
+                "amqp://guest@localhost// instead, so tasks wait in PENDING",
                 related,
             )
             break
@@ -356,7 +356,7 @@ def _broker_differs(project: Project) -> Iterator[Report]:
                 yield report(
                     where.rel, Loc(where.line, where.col, where.line, where.col),
                     _short(f"worker `-A {worker.spec}` consumes {_url(seen.text)} but web process ({web.server}) "
-                           f"publishes to {_url(published.text)}: tasks wait in PENDING."),
+                           f"publishes to {_url(published.text)}: tasks wait in PENDING"),
                     _mismatch_evidence(command.origin, worker.spec, seen, web, published, unset),
                 )
                 break
