@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple
 
-from celerylint.facts.types import Attr, BinOp, Call, Const, DictVal, IterItem, LambdaVal, Loc, Ref, Seq, Sub, Value
+from celerylint.facts.types import Const, Loc, Ref, Seq, Value
 from celerylint.findings import Related
 from celerylint.model.app_config import Entry, Origin, ResolvedConfig, SettingValue, Source
 from celerylint.model.modules import ModuleInfo
