@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, cast
 
 from celerylint.facts.types import RESULT_ATTRS, Attr, BinOp, Call, CallFact, Const, DictVal, Loc, Ref, Seq, UseFact, Value, last_name
 from celerylint.model.app_config import Origin, Place, ResolvedConfig, SettingValue, Source
@@ -32,6 +32,8 @@ from celerylint.model.resolve import AppObj, AttrOf, ClassObj, ExtObj, FuncObj, 
 from celerylint.model.serializers import SerializerChanges, find_serializer_changes
 from celerylint.model.tasks import TaskDef, TaskNames, find_tasks, unread_task_modules
 from celerylint.model.workers import WorkerEntry, app_reference_problem, find_workers
+
+T = TypeVar("T")
 
 ASYNC_RESULT = frozenset({"celery.result.AsyncResult", "celery.AsyncResult"})
 RESULT_PRODUCERS = frozenset({"delay", "apply_async", "AsyncResult"})
@@ -93,6 +95,15 @@ class Project:
     tasks: Tuple[TaskDef, ...]
     workers: Tuple[WorkerEntry, ...]
     found_names: TaskNames = field(default_factory=lambda: TaskNames({}, frozenset(), True))
+    # Views derived from the finished model that several rules share (see ``shared``).
+    _shared: Dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    def shared(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, once per model: for a view several rules ask for (the settings rules'
+        keys, the signature rules' calls). The model never changes, so neither does the view."""
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return cast(T, self._shared[key])
 
     # --- the program ---------------------------------------------------------------------
 

@@ -344,7 +344,7 @@ class _UnknownKeys:
 def check_unknown(project: Project) -> Iterator[Report]:
     if celery_3(project):
         return
-    view = SettingsView(project)
+    view = project.shared("settings.view", lambda: SettingsView(project))
     judge = _UnknownKeys(view)
     verdicts: Dict[Tuple[Origin, str], Optional[Tuple[Tuple[str, str], AppObj]]] = {}
     for use in view.key_uses():
@@ -442,7 +442,7 @@ class _Mixing:
 def check_mixed(project: Project) -> Iterator[Report]:
     if celery_3(project):
         return
-    view = SettingsView(project)
+    view = project.shared("settings.view", lambda: SettingsView(project))
     mixing = _Mixing(view)
     table = view.tables
     seen: Set[Tuple[Origin, str]] = set()
@@ -505,7 +505,7 @@ def _strings(value: Optional[Value]) -> List[str]:
 
 
 def check_pickle(project: Project) -> Iterator[Report]:
-    view = SettingsView(project)
+    view = project.shared("settings.view", lambda: SettingsView(project))
     pickle = view.tables.pickle
     for name in SERIALIZER_SETTINGS:
         for app, setting in _production_settings(project, view, name):
@@ -525,7 +525,7 @@ def check_pickle(project: Project) -> Iterator[Report]:
 
 
 def check_eager(project: Project) -> Iterator[Report]:
-    view = SettingsView(project)
+    view = project.shared("settings.view", lambda: SettingsView(project))
     for app, setting in _production_settings(project, view, "task_always_eager"):
         if isinstance(setting.value, Const) and setting.value.value is True:
             yield report(

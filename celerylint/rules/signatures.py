@@ -300,6 +300,14 @@ def _expects_error(call: CallFact) -> bool:
 
 
 def _findings(project: Project, code: str) -> Iterator[Report]:
+    # CEL009 and CEL022 look at the same calls: find them and their problems once.
+    for problem, item in project.shared("signatures.problems", lambda: _all_problems(project)):
+        if problem.code == code:
+            yield item
+
+
+def _all_problems(project: Project) -> List[Tuple[Problem, Report]]:
+    found = []
     for info, call, task, sent in _task_calls(project):
         if _expects_error(call):
             continue
@@ -307,9 +315,9 @@ def _findings(project: Project, code: str) -> Iterator[Report]:
         if signature is None:
             continue
         for problem in _problems(project, task, signature, sent):
-            if problem.code == code:
-                loc = call.arg_loc(problem.key) if problem.key is not None else call.loc
-                yield report(info.rel, loc, problem.message, [_defined(task, signature)], problem.hint)
+            loc = call.arg_loc(problem.key) if problem.key is not None else call.loc
+            found.append((problem, report(info.rel, loc, problem.message, [_defined(task, signature)], problem.hint)))
+    return found
 
 
 def check_calls(project: Project) -> Iterator[Report]:
