@@ -17,12 +17,14 @@ from celerylint.facts import facts_from_bytes
 from celerylint.facts.types import ModuleFacts
 from celerylint.findings import Finding
 from celerylint.model.deploy import scan_deploy_files
-from celerylint.model.modules import ModuleIndex
+from celerylint.model.modules import ModuleIndex, is_test_path
 from celerylint.model.project import Project, build_project
 from celerylint.progress import ProgressCallback
 from celerylint.rules import ALL_RULES, RULES_BY_CODE, SYNTAX_ERROR_CODE
 from celerylint.runplan import RunPlan, SettingsFor, display_notice, exclude_spec, plan, plan_run
 
+# Facts of test code (the cheap scan) are cached apart from a detailed file of the same content.
+TEST_KEY_SUFFIX = "-scan"
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 64
 
@@ -41,13 +43,15 @@ def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes],
     return data, None
 
 
-def _parse_all(blobs: List[bytes], jobs: int, progress: Optional[ProgressCallback] = None) -> List[ModuleFacts]:
+def _parse_all(
+    blobs: List[bytes], detailed: List[bool], jobs: int, progress: Optional[ProgressCallback] = None
+) -> List[ModuleFacts]:
     workers = jobs or os.cpu_count() or 1
     if workers > 1 and len(blobs) >= PARALLEL_THRESHOLD:
         # Workers build and drop whole syntax trees, which have no cycles: no cyclic GC there.
         with ProcessPoolExecutor(max_workers=workers, initializer=gc.disable) as pool:
-            return list(_counted(pool.map(facts_from_bytes, blobs, chunksize=8), len(blobs), progress))
-    return list(_counted((facts_from_bytes(data) for data in blobs), len(blobs), progress))
+            return list(_counted(pool.map(facts_from_bytes, blobs, detailed, chunksize=8), len(blobs), progress))
+    return list(_counted(map(facts_from_bytes, blobs, detailed), len(blobs), progress))
 
 
 def _counted(parsed: Iterator[ModuleFacts], total: int, progress: Optional[ProgressCallback]) -> Iterator[ModuleFacts]:
@@ -80,20 +84,25 @@ def load_facts(
     """Facts for each path: from the cache by content, else parsed (in parallel when worth it)."""
     model: Dict[Path, ModuleFacts] = {}
     notices: List[str] = []
-    missing: List[Tuple[Path, str, bytes]] = []
+    missing: List[Tuple[Path, str, bytes, bool]] = []
     for path in paths:
         data, why = _read(path, overrides)
+        rel = path.relative_to(root).as_posix()
         if data is None:
-            notices.append(f"{path.relative_to(root).as_posix()}: skipped: {why}")
+            notices.append(f"{rel}: skipped: {why}")
             model[path] = ModuleFacts(unanalysed=why)
             continue
-        key = content_key(data)
+        # Test code never runs on a worker and no rule reports in it: its imports, classes and
+        # top-level bindings are all the model needs (a fraction of the cost and the memory).
+        detailed = not is_test_path(rel)
+        key = content_key(data) if detailed else content_key(data) + TEST_KEY_SUFFIX
         cached = cache.get(key)
         if cached is not None:
             model[path] = cached
         else:
-            missing.append((path, key, data))
-    for (path, key, _), facts in zip(missing, _parse_all([data for _, _, data in missing], jobs, progress)):
+            missing.append((path, key, data, detailed))
+    parsed = _parse_all([item[2] for item in missing], [item[3] for item in missing], jobs, progress)
+    for (path, key, _, _), facts in zip(missing, parsed):
         model[path] = facts
         cache.put(key, facts)
     reported = dict(model)
@@ -103,7 +112,7 @@ def load_facts(
             # The buffer is half-typed: report it, but let the project keep the saved file.
             data, _ = _read(path, {})
             if data is not None:
-                model[path] = facts_from_bytes(data)
+                model[path] = facts_from_bytes(data, not is_test_path(path.relative_to(root).as_posix()))
     cache.save()
     return LoadedFacts({path: model[path] for path in paths}, reported, tuple(notices))
 

@@ -56,15 +56,16 @@ def is_relevant(data: bytes) -> bool:
     return any(word in data for word in RELEVANT_WORDS) and RELEVANT.search(data) is not None
 
 
-def facts_from_bytes(data: bytes) -> ModuleFacts:
-    """Facts for one file's content. Never raises for bad input."""
-    facts = _facts(data)
+def facts_from_bytes(data: bytes, detailed: bool = True) -> ModuleFacts:
+    """Facts for one file's content (``detailed=False``: only what the cheap scan gives, as
+    for test code). Never raises for bad input."""
+    facts = _facts(data, detailed)
     if facts.syntax_error is not None and is_relevant(data):
         return replace(facts, relevant=True)
     return facts
 
 
-def _facts(data: bytes) -> ModuleFacts:
+def _facts(data: bytes, detailed: bool) -> ModuleFacts:
     if b"\x00" in data:
         return _error("file contains null bytes (binary file?)", 1, 1)
     if len(data) > MAX_PARSED_BYTES:
@@ -84,7 +85,7 @@ def _facts(data: bytes) -> ModuleFacts:
         return _error(f"cannot decode file: {error}", 1, 1)
     except (RecursionError, MemoryError):
         return _error("too deeply nested to parse", 1, 1)
-    if tree is not None and (len(data) > MAX_DETAILED_BYTES or not is_relevant(data)):
+    if tree is not None and (not detailed or len(data) > MAX_DETAILED_BYTES or not is_relevant(data)):
         return scan_imports(tree)
     if tree is not None:
         # The interpreter's own parser understood the file: the same facts from its tree, without

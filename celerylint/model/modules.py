@@ -18,6 +18,15 @@ EXTERNAL_TOP_LEVEL = frozenset(
 )
 
 
+def is_test_path(rel: str) -> bool:
+    """Test code by its path relative to the project root (posix): a tests/test/testing folder,
+    test_*.py, *_test.py, conftest.py."""
+    parts = rel.split("/")
+    name = parts[-1]
+    in_test_folder = any(part in ("tests", "test", "testing") for part in parts[:-1])
+    return in_test_folder or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
 @dataclass(frozen=True)
 class ModuleInfo:
     name: str  # canonical dotted name, rooted at the first folder without __init__.py
@@ -35,10 +44,7 @@ class ModuleInfo:
     @cached_property
     def is_test(self) -> bool:
         """Test code: tasks defined there run eagerly in tests, never on a production worker."""
-        parts = self.rel.split("/")
-        name = parts[-1]
-        in_test_folder = any(part in ("tests", "test", "testing") for part in parts[:-1])
-        return in_test_folder or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+        return is_test_path(self.rel)
 
     @property
     def broken(self) -> bool:

@@ -110,9 +110,10 @@ def find_tasks(graph: ProgramGraph, apps: AppModel) -> Tuple[List[TaskDef], Task
 def unread_task_modules(graph: ProgramGraph, apps: AppModel) -> bool:
     """Whether a module read only for its imports (too large, or no Celery words in it) may
     define tasks: it imports Celery or a task decorator (`from proj.tasks import job`). Asked
-    only when a rule needs every task name (it resolves many imports)."""
+    only when a rule needs every task name (it resolves many imports). Test code is always
+    read that way, and the tasks it defines are never sent by the code that runs on workers."""
     finder = _Finder(graph, apps)
-    return any(not info.facts.detailed and finder.may_define_tasks(info) for info in graph.index.modules())
+    return any(not info.facts.detailed and not info.is_test and finder.may_define_tasks(info) for info in graph.index.modules())
 
 
 def constant_text(graph: ProgramGraph, info: ModuleInfo, scope: str, value: Value, depth: int = 0) -> Optional[str]:
