@@ -227,3 +227,25 @@ def test_sequential_session_use_after_commit_is_silent(tmp_path: Path) -> None:
         ),
     }
     assert _codes(tmp_path, files, "CEL023") == {("blog/views.py", 13)}
+
+
+TEST_CODE_PROJECT = {
+    "pyproject.toml": "",
+    "proj/__init__.py": "",
+    "proj/celery_app.py": "from celery import Celery\napp = Celery('proj', broker='redis://', task_time_limit=5)\n",
+    "proj/tasks.py": "from proj.celery_app import app\n\n\n@app.task\ndef add(a, b):\n    return a + b\n",
+    # The same calls: wrong arity (CEL009) and a set (CEL005), once in code and once in tests.
+    "proj/views.py": "from proj.tasks import add\n\n\ndef view():\n    add.delay(1)\n    add.delay({1}, 2)\n",
+    "tests/test_views.py": "from proj.tasks import add\n\n\ndef test_add():\n    add.delay(1)\n    add.delay({1}, 2)\n",
+    "proj/test_helpers.py": "from proj.tasks import add\n\n\ndef helper():\n    add.delay(1)\n",
+}
+
+
+def test_test_code_is_read_for_its_imports_only(tmp_path: Path) -> None:
+    """Test code never runs on a worker: the same mistakes are reported in code, not in tests."""
+    root = write_project(tmp_path, TEST_CODE_PROJECT)
+    _, findings = run([root], Settings(use_cache=False), jobs=1)
+    found = {(f.path, f.code) for f in findings}
+    assert ("proj/views.py", "CEL009") in found and ("proj/views.py", "CEL005") in found
+    assert not {path for path, _ in found} & {"tests/test_views.py", "proj/test_helpers.py"}
+    assert not facts_from_bytes(TEST_CODE_PROJECT["tests/test_views.py"].encode(), detailed=False).detailed
