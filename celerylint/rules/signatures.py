@@ -686,6 +686,7 @@ BIND_RULE = Rule(
     invalid=CEL014_INVALID,
     valid=CEL014_VALID,
     check=check_bind,
+    autofix="safe",
 )
 
 EXECUTION_OPTION_RULE = Rule(
@@ -708,4 +709,5 @@ EXECUTION_OPTION_RULE = Rule(
     invalid=CEL022_INVALID,
     valid=CEL022_VALID,
     check=check_execution_options,
+    autofix="safe",
 )
