@@ -184,11 +184,13 @@ def test_cel017_keeps_aliases_comments_and_the_other_names(tmp_path: Path) -> No
         ")\n"
         "from celery.task import task\n"
         "from celery.task import crontab, Task as Base\n"
+        "from celery.task import (crontab as cron,  # a comment would be lost: no fix\n"
+        "    task as t)\n"
         "\n"
         "\n"
         "@task\n"
         "def a():\n"
-        "    return crontab, Base, Task, celery_task\n"
+        "    return crontab, Base, Task, celery_task, cron, t\n"
     )
     fixed = _fix_text(tmp_path, {"proj/__init__.py": "", "proj/tasks.py": source}, "proj/tasks.py")
     assert fixed == (
@@ -199,11 +201,13 @@ def test_cel017_keeps_aliases_comments_and_the_other_names(tmp_path: Path) -> No
         "from celery import shared_task as task\n"
         "from celery.schedules import crontab\n"
         "from celery import Task as Base\n"
+        "from celery.task import (crontab as cron,  # a comment would be lost: no fix\n"
+        "    task as t)\n"
         "\n"
         "\n"
         "@task\n"
         "def a():\n"
-        "    return crontab, Base, Task, celery_task\n"
+        "    return crontab, Base, Task, celery_task, cron, t\n"
     )
 
 
@@ -253,9 +257,13 @@ def later(user_id):
     send.delay(user_id, countdown=60)
     send.delay(countdown=60, user_id=user_id, queue="mail")
     send.delay(
-        user_id,  # who
+        user_id,
         text="hi",
         eta=None,
+    )
+    send.delay(
+        user_id,  # who: a comment between arguments is kept, so no fix
+        countdown=1,
     )
     send.s(countdown=5)
     send.si(user_id, expires=10)
@@ -271,7 +279,7 @@ def test_cel022_moves_options_out_of_the_task_arguments(tmp_path: Path) -> None:
         'send.delay(countdown=60, user_id=user_id, queue="mail")',
         'send.apply_async(kwargs={"user_id": user_id}, countdown=60, queue="mail")',
     ).replace(
-        'send.delay(\n        user_id,  # who\n        text="hi",\n        eta=None,\n    )',
+        'send.delay(\n        user_id,\n        text="hi",\n        eta=None,\n    )',
         'send.apply_async(\n        (user_id,), kwargs={"text": "hi"}, eta=None,\n    )',
     ).replace(
         "send.s(countdown=5)", "send.s().set(countdown=5)"
@@ -279,6 +287,7 @@ def test_cel022_moves_options_out_of_the_task_arguments(tmp_path: Path) -> None:
         "send.si(user_id, expires=10)", "send.si(user_id).set(expires=10)"
     )
     assert "send.delay(*[user_id], countdown=60)" in fixed  # a spread: no fix
+    assert "send.delay(\n        user_id,  # who" in fixed
 
 
 def test_unsafe_fixes_cel010_and_cel020(tmp_path: Path) -> None:

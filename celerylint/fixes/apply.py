@@ -18,6 +18,7 @@ from celerylint.engine import Analysis, RunResult, run_all
 from celerylint.findings import Finding
 from celerylint.fixes import Fix, TextEdit, Unfixed, apply_edits, plan_fixes
 from celerylint.fixes.source import read_text
+from celerylint.rules import RULES_BY_CODE
 from celerylint.runplan import RunPlan, SettingsFor
 
 MAX_PASSES = 6
@@ -97,7 +98,8 @@ def fix_run(
             break
     for analysis, findings in outcome.result.projects:
         plan = plan_fixes(analysis, findings, unsafe=True)
-        outcome.unfixed.extend((analysis, item) for item in plan.unfixed)
+        enabled = [item for item in plan.unfixed if unsafe or RULES_BY_CODE[item.finding.code].autofix == "safe"]
+        outcome.unfixed.extend((analysis, item) for item in enabled)
         for fix in plan.fixes:
             if fix.safe or unsafe:  # still there: it clashed with another fix, or broke the file
                 outcome.unfixed.extend((analysis, Unfixed(f, "its fix could not be applied with the others")) for f in fix.findings)

@@ -11,7 +11,7 @@ import libcst as cst
 from celerylint.findings import Finding
 from celerylint.fixes import TextEdit
 from celerylint.fixes.context import FixContext, Outcome, unfixed
-from celerylint.fixes.source import Source
+from celerylint.fixes.source import Source, comments_in
 from celerylint.groundtruth import import_installed
 from celerylint.rules.compat import REMOVED_MODULES
 
@@ -85,6 +85,8 @@ def _moved(source: Source, node: cst.ImportFrom, line: cst.SimpleStatementLine) 
             if new != alias.name.value:
                 edits.append(source.replace(alias.name, new if alias.asname else f"{new} as {alias.name.value}"))
         return edits
+    if comments_in(source.text_of(node)):
+        return "a comment inside the import would be lost in splitting it: split it by hand"
     statements = []
     for module_home, aliases in homes.items():
         names = []

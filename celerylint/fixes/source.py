@@ -6,7 +6,9 @@ Imported only when fixes are asked for: a plain run never loads it (nor libcst t
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -156,3 +158,11 @@ def string_inner(source: Source, node: cst.SimpleString, new_value: str) -> Opti
         return None
     start = source._col(where.start.line, where.start.column) + len(prefix) + len(quote)
     return TextEdit(where.start.line, start, where.start.line, start + len(written), new_value)
+
+
+def comments_in(text: str) -> int:
+    """How many comments the text holds (-1 when it does not tokenize: count it as unsafe)."""
+    try:
+        return sum(token.type == tokenize.COMMENT for token in tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return -1

@@ -6,14 +6,14 @@ name the finding suggests."""
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import libcst as cst
 
 from celerylint.findings import Finding
 from celerylint.fixes import TextEdit
 from celerylint.fixes.context import FixContext, Outcome, unfixed
-from celerylint.fixes.source import Source
+from celerylint.fixes.source import Source, comments_in, lines_of
 from celerylint.rules.signatures import EXECUTION_OPTION_RULE
 
 
@@ -104,7 +104,15 @@ def _arg_text(source: Source, arg: cst.Arg) -> str:
     return f"{arg.star}{value}"
 
 
-def _sent_later(source: Source, call: cst.Call, options: List[cst.Arg]) -> List[TextEdit]:
+def _text_between(source: Source, start: Tuple[int, int], end: Tuple[int, int]) -> str:
+    """The file's text between two edit positions (line, column)."""
+    lines = lines_of(source.text)[start[0] - 1 : end[0]]
+    lines[-1] = lines[-1][: end[1]]
+    lines[0] = lines[0][start[1] :]
+    return "\n".join(lines)
+
+
+def _sent_later(source: Source, call: cst.Call, options: List[cst.Arg]) -> Union[List[TextEdit], str]:
     """`t.delay(x, y=1, countdown=10)` -> `t.apply_async((x,), kwargs={"y": 1}, countdown=10)`;
     `t.s(x, countdown=10)` -> `t.s(x).set(countdown=10)`. The arguments' text is replaced from
     the first to the last (the layout around them and a trailing comma stay)."""
@@ -114,6 +122,9 @@ def _sent_later(source: Source, call: cst.Call, options: List[cst.Arg]) -> List[
     first, last = source.span(call.args[0]), source.span(call.args[-1])
     start = (first.start.line, source._col(first.start.line, first.start.column))
     end = (last.end.line, source._col(last.end.line, last.end.column))
+    region = _text_between(source, start, end)
+    if comments_in(region) != sum(max(comments_in(_arg_text(source, arg)), 0) for arg in call.args):
+        return "a comment between the arguments would be lost: rewrite it by hand"
     if call.func.attr.value in ("s", "si"):
         kept = ", ".join(_arg_text(source, arg) for arg in rest)
         if not kept:  # nothing left inside the parentheses, a trailing comma included
@@ -155,5 +166,8 @@ def execution_option(ctx: FixContext, findings: List[Finding]) -> Iterator[Outco
             yield from unfixed(hits, "a *args or **kwargs spread may hold args= or kwargs=: rewrite it by hand")
             continue
         edits = _sent_later(source, call, options)
+        if isinstance(edits, str):
+            yield from unfixed(hits, edits)
+            continue
         title = "Send with apply_async() and the options" if is_delay else "Set the options with .set()"
         yield ctx.fix(path, title, edits, hits)
