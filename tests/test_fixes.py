@@ -35,6 +35,8 @@ def _fixed(root: Path, unsafe: bool = False) -> Tuple[Dict[str, str], Set[Tuple[
     left = {(f.path, f.line, f.code) for _, findings in outcome.result.projects for f in findings}
     reasons = {(item.finding.path, item.finding.line, item.finding.code) for _, item in outcome.unfixed}
     assert all(item.why for _, item in outcome.unfixed)
+    # A fix still offered after the passes did not fix what it claims to (or broke the file).
+    assert not [item for _, item in outcome.unfixed if "could not be applied" in item.why]
     return texts, left, reasons
 
 
