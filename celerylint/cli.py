@@ -226,7 +226,7 @@ def _fix(args: argparse.Namespace, paths: List[Path], settings_for: Callable[[Pa
         if not args.quiet:
             would = f"Would fix {outcome.fixed} error{'s' * (outcome.fixed != 1)}." if outcome.after else "No errors would be fixed."
             print(would + hint, file=sys.stderr)
-        return EXIT_FINDINGS if outcome.after else EXIT_CLEAN
+        return EXIT_FINDINGS if outcome.after and not args.exit_zero else EXIT_CLEAN
     if stdin:
         path = next(iter(overrides))
         text = outcome.after.get(path)

@@ -417,3 +417,31 @@ def test_fix_passes_stop_when_a_fix_undoes_another(tmp_path: Path, monkeypatch: 
     outcome = fix_apply.fix_run([root], _settings_for, jobs=1)
     assert 2 <= len(calls) < fix_apply.MAX_PASSES
     assert [text[:6] for text in outcome.after.values()] == ["y = 1\n"]
+
+
+def test_fix_writes_only_the_named_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finding reported for a named file (through its related app) may sit in another file:
+    that file is left alone, and the finding says why it was not fixed."""
+    files = {
+        "proj/__init__.py": "",
+        "proj/celeryconfig.py": "BROKER_URL = 'redis://'\nresult_backend = 'redis://'\ntask_acks_late = True\n",
+        "proj/celery_app.py": 'from celery import Celery\n\napp = Celery("proj")\napp.config_from_object("proj.celeryconfig")\n',
+    }
+    root = write_project(tmp_path / "p", dict(files))
+    assert main([str(root / "proj/celery_app.py"), "--fix"]) == 1
+    assert (root / "proj/celeryconfig.py").read_text() == files["proj/celeryconfig.py"]
+    assert "CEL011 not fixed: its file is not among the paths named" in capsys.readouterr().err
+    assert main([str(root), "--fix"]) == 0
+    assert (root / "proj/celeryconfig.py").read_text().startswith("broker_url = 'redis://'\n")
+
+
+def test_diff_from_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    root = write_project(tmp_path / "p", dict(FILES))
+    monkeypatch.chdir(root)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(FILES["proj/tasks.py"].replace("def a(", "def a2(").encode())))
+    assert main(["-", "--stdin-filename", "proj/tasks.py", "--diff", "--exit-zero"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("--- proj/tasks.py\n+++ proj/tasks.py\n") and "+@app.task(bind=True)\n def a2(" in out
+    assert (root / "proj/tasks.py").read_text() == FILES["proj/tasks.py"]

@@ -14,6 +14,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from celerylint.discover import absolute, within
 from celerylint.engine import Analysis, RunResult, run_all
 from celerylint.findings import Finding
 from celerylint.fixes import Fix, TextEdit, Unfixed, apply_edits, plan_fixes
@@ -84,6 +85,7 @@ def fix_run(
 ) -> FixedRun:
     """Fix the run's files in memory, pass after pass, until no fix applies."""
     current: Dict[Path, bytes] = dict(overrides)
+    named = [absolute(path) for path in paths]
     outcome = FixedRun(RunResult([], []))
     seen: Dict[Path, Set[str]] = {}
     for number in range(MAX_PASSES + 1):
@@ -93,7 +95,7 @@ def fix_run(
             break
         changed = False
         for analysis, findings in result.projects:
-            changed |= _one_pass(analysis, findings, unsafe, current, seen, outcome)
+            changed |= _one_pass(analysis, findings, unsafe, current, seen, outcome, named)
         if not changed:
             break
     for analysis, findings in outcome.result.projects:
@@ -101,7 +103,10 @@ def fix_run(
         enabled = [item for item in plan.unfixed if unsafe or RULES_BY_CODE[item.finding.code].autofix == "safe"]
         outcome.unfixed.extend((analysis, item) for item in enabled)
         for fix in plan.fixes:
-            if fix.safe or unsafe:  # still there: it clashed with another fix, or broke the file
+            if not within(analysis.root / fix.path, named):
+                why = "its file is not among the paths named: name it to fix it"
+                outcome.unfixed.extend((analysis, Unfixed(f, why)) for f in fix.findings if fix.safe or unsafe)
+            elif fix.safe or unsafe:  # still there: it clashed with another fix, or broke the file
                 outcome.unfixed.extend((analysis, Unfixed(f, "its fix could not be applied with the others")) for f in fix.findings)
             else:
                 outcome.hidden += 1
@@ -115,10 +120,12 @@ def _one_pass(
     current: Dict[Path, bytes],
     seen: Dict[Path, Set[str]],
     outcome: FixedRun,
+    named: Sequence[Path],
 ) -> bool:
     by_file: Dict[str, List[Fix]] = {}
     for fix in plan_fixes(analysis, findings, unsafe).fixes:
-        by_file.setdefault(fix.path, []).append(fix)
+        if within(analysis.root / fix.path, named):  # a finding may rest on a named file and sit in another
+            by_file.setdefault(fix.path, []).append(fix)
     changed = False
     for rel, fixes in sorted(by_file.items()):
         path = analysis.root / rel
