@@ -445,3 +445,18 @@ def test_diff_from_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     out = capsys.readouterr().out
     assert out.startswith("--- proj/tasks.py\n+++ proj/tasks.py\n") and "+@app.task(bind=True)\n def a2(" in out
     assert (root / "proj/tasks.py").read_text() == FILES["proj/tasks.py"]
+
+
+def test_mentions_count_reads_and_bindings_not_written_keys_nor_environment_names() -> None:
+    from celerylint.fixes.keys import mentions
+    from celerylint.fixes.source import Source
+
+    text = (
+        "import os\n"
+        "BROKER_URL = os.environ.get('BROKER_URL', os.environ['BROKER_URL'])\n"  # 1: the binding
+        "app.conf.update(BROKER_URL=1, other={'BROKER_URL': 2})\n"  # written keys: 0
+        "app.conf.BROKER_URL = 3\n"
+        "app.conf['BROKER_URL'] = 4\n"
+        "print(BROKER_URL, conf['BROKER_URL'], settings.BROKER_URL)\n"  # 3 reads
+    )
+    assert mentions(Source("m.py", text), "BROKER_URL") == 4

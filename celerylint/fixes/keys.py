@@ -48,10 +48,10 @@ class _KeysWritten(cst.CSTVisitor):
             self.found.append(target)
         elif isinstance(target, cst.Attribute) and target.attr.value == self.key:
             self.found.append(target.attr)
-        elif isinstance(target, cst.Subscript) and len(target.slice) == 1:
-            index = target.slice[0].slice
-            if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString) and string_value(index.value) == self.key:
-                self.found.append(index.value)
+        elif isinstance(target, cst.Subscript):
+            index = string_key(target)
+            if index is not None and string_value(index) == self.key:
+                self.found.append(index)
         elif isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._target(element.value)
@@ -85,8 +85,11 @@ def rename(source: Source, node: KeyNode, new: str) -> Optional[TextEdit]:
 
 
 class _Mentions(cst.CSTVisitor):
-    """Every mention of a name in a file: identifiers, and strings that are not call arguments
-    (an environment variable's name) nor `os.environ[...]` lookups."""
+    """Where a file may read a name: identifiers (a module or class binding included, a second
+    one would be left behind), attribute reads, and strings used as lookups. Not counted: the
+    keys other statements write (a keyword, a dict key, `conf.X = ...`, `conf["X"] = ...`),
+    which another configuration may share, nor strings passed to calls (environment variables:
+    `os.environ.get("X")`, `env("X")`) or `os.environ["X"]` lookups."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -95,10 +98,27 @@ class _Mentions(cst.CSTVisitor):
     def visit_Name(self, node: cst.Name) -> None:
         self.count += node.value == self.name
 
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.count += string_value(node) == self.name
+
     def visit_Arg(self, node: cst.Arg) -> Optional[bool]:
-        if isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString)):
-            if node.keyword is not None:
-                node.keyword.visit(self)
+        if not isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString)):
+            node.value.visit(self)
+        return False
+
+    def visit_DictElement(self, node: cst.DictElement) -> Optional[bool]:
+        if not isinstance(node.key, cst.SimpleString):
+            node.key.visit(self)
+        node.value.visit(self)
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> Optional[bool]:
+        target = node.target
+        if isinstance(target, cst.Attribute):
+            target.value.visit(self)
+            return False
+        if isinstance(target, cst.Subscript) and string_key(target) is not None:
+            target.value.visit(self)
             return False
         return None
 
@@ -108,8 +128,14 @@ class _Mentions(cst.CSTVisitor):
             return False
         return None
 
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        self.count += string_value(node) == self.name
+
+def string_key(node: cst.Subscript) -> Optional[cst.SimpleString]:
+    """The string of `x["key"]`, else None."""
+    if len(node.slice) == 1:
+        index = node.slice[0].slice
+        if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+            return index.value
+    return None
 
 
 def mentions(source: Source, name: str) -> int:

@@ -34,18 +34,19 @@ def _renamed(ctx: FixContext, view: SettingsView, config: MixedConfig) -> Union[
     if source is None:
         return f"{files[0]} cannot be read or parsed"
     edits: Dict[Tuple[int, int], TextEdit] = {}
-    renamed: Dict[str, int] = {}
+    bindings: Dict[str, int] = {}
     for entry in olds:
         node = locate_key(source, entry.origin.line, entry.origin.col - 1, entry.key)
         edit = rename(source, node, to_new[entry.key]) if node is not None else None
         if edit is None:
             return f"'{entry.key}' is not written plainly where it is set ({entry.origin}): rename it by hand"
         if (edit.start_line, edit.start_col) not in edits:
-            renamed[entry.key] = renamed.get(entry.key, 0) + 1
+            # A binding (module or class) is itself a mention; a keyword or dict key is not.
+            bindings[entry.key] = bindings.get(entry.key, 0) + (entry.container in ("module", "class"))
         edits[(edit.start_line, edit.start_col)] = edit
-    for key, count in renamed.items():
+    for key, count in bindings.items():
         if mentions(source, key) != count:
-            return f"'{key}' is named elsewhere in {files[0]} too: rename it by hand"
+            return f"'{key}' is read or set again elsewhere in {files[0]}: rename it by hand"
     return files[0], list(edits.values())
 
 
