@@ -460,3 +460,14 @@ def test_mentions_count_reads_and_bindings_not_written_keys_nor_environment_name
         "print(BROKER_URL, conf['BROKER_URL'], settings.BROKER_URL)\n"  # 3 reads
     )
     assert mentions(Source("m.py", text), "BROKER_URL") == 4
+
+
+def test_the_contract_module_does_not_load_libcst() -> None:
+    """The editor server and the command line import the contract freely: libcst (and the
+    fixers) load only when fixes are asked for."""
+    import subprocess
+    import sys
+
+    code = "import sys, celerylint.fixes, celerylint.cli; print('libcst' in sys.modules, 'celerylint.fixes.source' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
