@@ -83,11 +83,17 @@ class Source:
 
     def nodes(self, kind: Type[NodeT]) -> Iterator[Tuple[NodeT, CodeRange]]:
         """Every node of this type with its span, in source order."""
+        for node, where in self._in_order:
+            if isinstance(node, kind):
+                yield node, where
+
+    @cached_property
+    def _in_order(self) -> List[Tuple[cst.CSTNode, CodeRange]]:
         if self._parsed is None:
-            return
-        found = [(node, where) for node, where in self._parsed[1].items() if isinstance(node, kind)]
+            return []
+        found = list(self._parsed[1].items())
         found.sort(key=lambda item: (item[1].start.line, item[1].start.column, -item[1].end.line, -item[1].end.column))
-        yield from found
+        return found
 
     def span(self, node: cst.CSTNode) -> CodeRange:
         assert self._parsed is not None

@@ -146,9 +146,12 @@ def execution_option(ctx: FixContext, findings: List[Finding]) -> Iterator[Outco
     """CEL022: every execution option of the call moves out of the task's arguments at once
     (the rule's findings for the whole file decide which keywords are options)."""
     by_call: Dict[int, Tuple[cst.Call, List[Finding]]] = {}
+    keywords: Dict[str, Dict[Tuple[int, int], Tuple[cst.Call, cst.Arg]]] = {}
     for finding in findings:
         source = ctx.sources.get(finding.path)
-        hit = None if source is None else _calls_by_keyword(source).get((finding.line, finding.col))
+        if source is not None and finding.path not in keywords:
+            keywords[finding.path] = _calls_by_keyword(source)
+        hit = None if source is None else keywords[finding.path].get((finding.line, finding.col))
         if source is None or hit is None:
             yield from unfixed([finding], "the call was not found")
             continue
@@ -158,7 +161,7 @@ def execution_option(ctx: FixContext, findings: List[Finding]) -> Iterator[Outco
         path = hits[0].path
         source = ctx.sources.get(path)
         assert source is not None
-        positions = _calls_by_keyword(source)
+        positions = keywords[path]
         options = [arg for f in every if f.path == path for (c, arg) in [positions.get((f.line, f.col), (None, None))] if c is call and arg is not None]
         options.sort(key=lambda arg: call.args.index(arg))
         is_delay = isinstance(call.func, cst.Attribute) and call.func.attr.value == "delay"
