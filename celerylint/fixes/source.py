@@ -111,16 +111,17 @@ class Source:
 
     def replace(self, node: cst.CSTNode, new_text: str) -> TextEdit:
         where = self.span(node)
-        return TextEdit(where.start.line, self._col(where.start.line, where.start.column), where.end.line,
-                        self._col(where.end.line, where.end.column), new_text)
+        return TextEdit(where.start.line, self.column(where.start.line, where.start.column), where.end.line,
+                        self.column(where.end.line, where.end.column), new_text)
 
     def insert_after(self, node: cst.CSTNode, new_text: str) -> TextEdit:
         where = self.span(node)
-        col = self._col(where.end.line, where.end.column)
+        col = self.column(where.end.line, where.end.column)
         return TextEdit(where.end.line, col, where.end.line, col, new_text)
 
-    def _col(self, line: int, column: int) -> int:
-        # libcst parsed the text without its byte order mark: line 1 is one column shorter.
+    def column(self, line: int, column: int) -> int:
+        """A libcst column as a column of the file's text (an edit's column): libcst parsed
+        the text without its byte order mark, so line 1 is one column shorter there."""
         return column + 1 if line == 1 and self.text.startswith("\ufeff") else column
 
     def indent_of(self, line: int) -> str:
@@ -162,7 +163,7 @@ def string_inner(source: Source, node: cst.SimpleString, new_value: str) -> Opti
     where = source.span(node)
     if where.start.line != where.end.line:
         return None
-    start = source._col(where.start.line, where.start.column) + len(prefix) + len(quote)
+    start = source.column(where.start.line, where.start.column) + len(prefix) + len(quote)
     return TextEdit(where.start.line, start, where.start.line, start + len(written), new_value)
 
 

@@ -32,7 +32,7 @@ def _add_keyword(source: Source, call: cst.Call, text: str) -> TextEdit:
         return source.insert_after(call.args[-1].value, f", {text}")
     where = source.span(call)
     line = where.end.line
-    col = source._col(line, where.end.column) - 1  # just before the closing parenthesis
+    col = source.column(line, where.end.column) - 1  # just before the closing parenthesis
     return TextEdit(line, col, line, col, text)
 
 
@@ -93,7 +93,7 @@ def _calls_by_keyword(source: Source) -> Dict[Tuple[int, int], Tuple[cst.Call, c
                 if arg.keyword is not None:  # a finding points at the keyword or at its value
                     for node in (arg, arg.value):
                         where = source.span(node)
-                        found[(where.start.line, source._col(where.start.line, where.start.column) + 1)] = (call, arg)
+                        found[(where.start.line, source.column(where.start.line, where.start.column) + 1)] = (call, arg)
     return found
 
 
@@ -120,8 +120,8 @@ def _sent_later(source: Source, call: cst.Call, options: List[cst.Arg]) -> Union
     rest = [arg for arg in call.args if arg not in options]
     option_text = ", ".join(_arg_text(source, arg) for arg in options)
     first, last = source.span(call.args[0]), source.span(call.args[-1])
-    start = (first.start.line, source._col(first.start.line, first.start.column))
-    end = (last.end.line, source._col(last.end.line, last.end.column))
+    start = (first.start.line, source.column(first.start.line, first.start.column))
+    end = (last.end.line, source.column(last.end.line, last.end.column))
     region = _text_between(source, start, end)
     if comments_in(region) != sum(max(comments_in(_arg_text(source, arg)), 0) for arg in call.args):
         return "a comment between the arguments would be lost: rewrite it by hand"
@@ -129,7 +129,7 @@ def _sent_later(source: Source, call: cst.Call, options: List[cst.Arg]) -> Union
         kept = ", ".join(_arg_text(source, arg) for arg in rest)
         if not kept:  # nothing left inside the parentheses, a trailing comma included
             whole = source.span(call)
-            end = (whole.end.line, source._col(whole.end.line, whole.end.column) - 1)
+            end = (whole.end.line, source.column(whole.end.line, whole.end.column) - 1)
         return [TextEdit(*start, *end, kept), source.insert_after(call, f".set({option_text})")]
     positional = [source.text_of(arg.value) for arg in rest if arg.keyword is None]
     keywords = [(arg.keyword.value, source.text_of(arg.value)) for arg in rest if arg.keyword is not None]
