@@ -54,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--show-source", action="store_true", help="show the offending line with a caret")
     output.add_argument("--statistics", action="store_true", help="print the number of findings per code")
     output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    fixing = parser.add_argument_group("fixes")
+    fixing.add_argument("--fix", action="store_true", help="apply the safe fixes to the files, then report what is left")
+    fixing.add_argument("--diff", action="store_true", help="print the safe fixes as a unified diff; change nothing (exit 1 if any)")
+    fixing.add_argument("--unsafe-fixes", action="store_true", help="with --fix or --diff: apply the unsafe fixes too")
     output.add_argument("-q", "--quiet", action="store_true", help="print the findings only: no statistics, no warnings")
     other = parser.add_argument_group("other")
     other.add_argument("--list-rules", action="store_true", help="list the rules and exit")
@@ -89,7 +93,8 @@ def _emit(text: str, output_file: Optional[Path] = None) -> None:
 def _list_rules() -> str:
     from celerylint.rules import ALL_RULES
 
-    lines = [f"{rule.code}  {rule.name:<30} {rule.summary}" for rule in ALL_RULES]
+    # The fix column: "safe" (--fix), "unsafe" (--fix --unsafe-fixes), blank: none.
+    lines = [f"{rule.code}  {rule.name:<30} {rule.autofix:<6} {rule.summary}" for rule in ALL_RULES]
     return "\n".join(lines) + "\n"
 
 
@@ -154,6 +159,10 @@ def _lint(args: argparse.Namespace) -> int:
     elif args.stdin_filename is not None:
         raise ConfigError("--stdin-filename goes with `-` as the only path")
     settings_for = _settings_for(_overrides(args), args.config)
+    if args.fix or args.diff:
+        return _fix(args, paths, settings_for, overrides)
+    if args.unsafe_fixes:
+        raise ConfigError("--unsafe-fixes goes with --fix or --diff")
     if args.show_files or args.show_settings:
         run_plan = plan_run(paths, settings_for, overrides)
         _notify(run_plan.notices, args.quiet)
@@ -197,6 +206,54 @@ def _lint(args: argparse.Namespace) -> int:
         sys.stderr.write(statistics)  # a machine-readable document stays one document
     _emit(report, args.output_file)
     return EXIT_FINDINGS if has_findings and not args.exit_zero else EXIT_CLEAN
+
+
+def _fix(args: argparse.Namespace, paths: List[Path], settings_for: Callable[[Path], Settings], overrides: Dict[Path, bytes]) -> int:
+    """--fix / --diff: fix in memory until stable, then write the files (or print the diff,
+    or with stdin print the fixed source), and report what is left."""
+    from celerylint.codes import RULE_NAMES
+    from celerylint.fixes.apply import fix_run, unified_diff, write_files
+    from celerylint.report import HUMAN_FORMATS, display_path, printable, render, use_color
+
+    stdin = bool(overrides)
+    outcome = fix_run(paths, settings_for, args.jobs, overrides, args.unsafe_fixes)
+    _notify(outcome.result.notices + outcome.notices, args.quiet)
+    if not args.quiet:
+        for analysis, item in outcome.unfixed:
+            f = item.finding
+            where = display_path(analysis.root, f.path)
+            print(f"celerylint: {printable(where)}:{f.line}:{f.col}: {f.code} not fixed: {printable(item.why)}", file=sys.stderr)
+    remaining = sum(len(findings) for _, findings in outcome.result.projects)
+    hint = ""
+    if outcome.hidden:
+        hint = f" ({outcome.hidden} hidden fix{'es' * (outcome.hidden != 1)} can be enabled with the `--unsafe-fixes` option)"
+    if args.diff:
+        _emit("".join(unified_diff(outcome.before[path], outcome.after[path], display_path(path, ".")) for path in sorted(outcome.after)))
+        if not args.quiet:
+            would = f"Would fix {outcome.fixed} error{'s' * (outcome.fixed != 1)}." if outcome.after else "No errors would be fixed."
+            print(would + hint, file=sys.stderr)
+        return EXIT_FINDINGS if outcome.after and not args.exit_zero else EXIT_CLEAN
+    if stdin:
+        path = next(iter(overrides))
+        text = outcome.after.get(path)
+        _emit(text if text is not None else overrides[path].decode("utf-8", "surrogateescape"))
+    else:
+        errors = write_files(outcome.after)
+        if errors:
+            raise ConfigError("; ".join(errors))
+    names = dict(RULE_NAMES)
+    output_format = settings_for(project_root(Path.cwd())).output_format
+    color = not stdin and output_format in HUMAN_FORMATS and use_color(sys.stdout, args.output_file)
+    report = render(outcome.result.projects, output_format, names, args.show_source, color)
+    if stdin:
+        if not args.quiet:
+            sys.stderr.write(report)
+    else:
+        _emit(report, args.output_file)
+    if not args.quiet:
+        total = outcome.fixed + remaining
+        print(f"Found {total} error{'s' * (total != 1)} ({outcome.fixed} fixed, {remaining} remaining).{hint}", file=sys.stderr)
+    return EXIT_FINDINGS if remaining and not args.exit_zero else EXIT_CLEAN
 
 
 def _show_files(run_plan: "RunPlan") -> str:

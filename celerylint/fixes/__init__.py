@@ -9,6 +9,7 @@ The contract shared by the command line and the editor server:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Sequence, Tuple
 
@@ -43,13 +44,18 @@ class Fix:
     safe: bool
 
 
+# Python's own line breaks: str.splitlines also breaks at \f, \x1c, \u2028..., which are no
+# line ends to Python, libcst or the line numbers of findings.
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
 def _offset(lines: List[str], line: int, col: int) -> int:
     return sum(len(text) for text in lines[: line - 1]) + col
 
 
 def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
     """The text with every edit applied (edits must not overlap)."""
-    lines = text.splitlines(keepends=True)
+    lines = _LINES.findall(text)
     out = text
     for edit in sorted(edits, reverse=True):
         start = _offset(lines, edit.start_line, edit.start_col)
@@ -58,6 +64,27 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
     return out
 
 
+@dataclass(frozen=True)
+class Unfixed:
+    """A finding of a rule that has a fix, left unfixed, and why (`--fix` and `--diff` say so)."""
+
+    finding: Finding
+    why: str
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    fixes: Tuple[Fix, ...]
+    unfixed: Tuple[Unfixed, ...]
+
+
+def plan_fixes(analysis: "Analysis", findings: Sequence[Finding], unsafe: bool = False) -> FixPlan:
+    """The fixes for these findings, and the findings of fixable rules left without one and why."""
+    from celerylint.fixes.registry import plan
+
+    return plan(analysis, findings, unsafe)
+
+
 def fixes_for(analysis: "Analysis", findings: Sequence[Finding], unsafe: bool = False) -> List[Fix]:
     """The fixes available for these findings (safe ones, plus unsafe ones when asked)."""
-    return []
+    return list(plan_fixes(analysis, findings, unsafe).fixes)

@@ -96,6 +96,18 @@ class Rule:
     invalid: Tuple[Case, ...]  # each must give exactly its pinned findings of this code
     valid: Tuple[Case, ...]  # each must give no finding of this code
     check: Callable[[Project], Iterable[Report]]
+    # "safe": `--fix` applies it; "unsafe": only with `--unsafe-fixes` (it may change what the
+    # code does, e.g. a did-you-mean spelling); "": no automatic fix (celerylint/fixes/).
+    autofix: str = ""
+
+    @property
+    def fix_shown(self) -> str:
+        """How --explain and docs/rules.md say whether the rule has a fix."""
+        if self.autofix == "safe":
+            return "Fix is sometimes available: `--fix` applies it (safe), `--diff` shows it.\n\n"
+        if self.autofix == "unsafe":
+            return "Fix is sometimes available: only with `--fix --unsafe-fixes` (unsafe: it may change what the code does).\n\n"
+        return ""
 
     def run(self, project: Project) -> Iterator[Finding]:
         for item in self.check(project):
@@ -105,7 +117,7 @@ class Rule:
 
     def explain(self, heading: str = "##") -> str:
         return (
-            f"{self.code} ({self.name})\n\n{self.summary}\n\n"
+            f"{self.code} ({self.name})\n\n{self.summary}\n\n{self.fix_shown}"
             f"{heading} What it does\n{self.what}\n\n{heading} Why is this bad?\n{self.why}\n\n"
             f"{heading} Example\n```python\n{self.invalid[0].shown()}```\n\n{heading} Use instead\n{self.fix}\n\n"
             f"```python\n{self.valid[0].shown()}```\n"

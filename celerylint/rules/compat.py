@@ -117,6 +117,23 @@ def cancel(task_id):
     revoke(task_id)
 '''
     ),
+    case(
+        r'''
+# --- proj/__init__.py
+# --- proj/tasks.py
+from celery.task import Task, task as celery_task  # expect: CEL017
+from celery.task.schedules import crontab  # expect: CEL017
+
+
+class BaseTask(Task):
+    max_retries = 3
+
+
+@celery_task(base=BaseTask)
+def sync():
+    return crontab(minute=0)
+'''
+    ),
 )
 CEL017_VALID = (
     case(
@@ -179,4 +196,5 @@ RULE = Rule(
     invalid=CEL017_INVALID,
     valid=CEL017_VALID,
     check=check,
+    autofix="safe",
 )

@@ -173,4 +173,5 @@ RULE = Rule(
     invalid=CEL020_INVALID,
     valid=CEL020_VALID,
     check=check,
+    autofix="unsafe",
 )

@@ -439,13 +439,22 @@ class _Mixing:
         return [entry for entry in entries if entry.key in losers and entry.key in surely], winners
 
 
-def check_mixed(project: Project) -> Iterator[Report]:
+@dataclass(frozen=True)
+class MixedConfig:
+    """One configuration (as one worker, or every process, reads it) that mixes old and new
+    names: every key detect_settings looks at, the ones it rejects, and the winning style's keys."""
+
+    app: AppObj
+    entries: Tuple[Entry, ...]
+    losers: Tuple[Entry, ...]
+    winners: FrozenSet[str]
+
+
+def mixed_configurations(project: Project, view: SettingsView) -> Iterator[MixedConfig]:
+    """Every configuration whose keys detect_settings rejects (the same one may come once per worker)."""
     if celery_3(project):
         return
-    view = project.shared("settings.view", lambda: SettingsView(project))
     mixing = _Mixing(view)
-    table = view.tables
-    seen: Set[Tuple[Origin, str]] = set()
     for app, definition in project.apps.items():
         known, namespace = view.namespaces.get(app, (False, None))
         if not known or namespace or definition.module.is_test:
@@ -458,25 +467,39 @@ def check_mixed(project: Project) -> Iterator[Report]:
             if entries is None:
                 continue
             losers, winners = mixing.rejected(entries)
-            for entry in losers:
-                if (entry.origin, entry.key) in seen:
-                    continue
-                seen.add((entry.origin, entry.key))
-                new_wins = entry.key in table.to_new
-                rename = table.to_new[entry.key] if new_wins else table.to_old[entry.key]
-                style = "new lower-case" if new_wins else "old upper-case"
-                related = [
-                    related_at(other.origin.rel, other.origin.line, other.origin.col, f"'{other.key}', a {style} name")
-                    for other in entries
-                    if other.key in winners
-                ][:3]
-                related.append(_app_related(project, app, "the app whose configuration mixes them"))
-                yield report(
-                    entry.origin.rel, _key_loc(view, entry.origin, entry.key),
-                    f"'{entry.key}' mixed with {style} names: the worker fails at start with ImproperlyConfigured",
-                    related,
-                    hint=f"Rename it '{rename}'.",
-                )
+            if losers:
+                yield MixedConfig(app, tuple(entries), tuple(losers), frozenset(winners))
+
+
+def entry_loc(view: SettingsView, entry: Entry) -> Loc:
+    """Where a finding about this key points: the keyword that writes it, else its statement."""
+    return _key_loc(view, entry.origin, entry.key)
+
+
+def check_mixed(project: Project) -> Iterator[Report]:
+    view = project.shared("settings.view", lambda: SettingsView(project))
+    table = view.tables
+    seen: Set[Tuple[Origin, str]] = set()
+    for config in mixed_configurations(project, view):
+        for entry in config.losers:
+            if (entry.origin, entry.key) in seen:
+                continue
+            seen.add((entry.origin, entry.key))
+            new_wins = entry.key in table.to_new
+            rename = table.to_new[entry.key] if new_wins else table.to_old[entry.key]
+            style = "new lower-case" if new_wins else "old upper-case"
+            related = [
+                related_at(other.origin.rel, other.origin.line, other.origin.col, f"'{other.key}', a {style} name")
+                for other in config.entries
+                if other.key in config.winners
+            ][:3]
+            related.append(_app_related(project, config.app, "the app whose configuration mixes them"))
+            yield report(
+                entry.origin.rel, entry_loc(view, entry),
+                f"'{entry.key}' mixed with {style} names: the worker fails at start with ImproperlyConfigured",
+                related,
+                hint=f"Rename it '{rename}'.",
+            )
 
 
 # --- CEL012 pickle-serializer and CEL025 always-eager-outside-tests ----------------------
@@ -940,6 +963,7 @@ RULE = Rule(
     invalid=CEL010_INVALID,
     valid=CEL010_VALID,
     check=check_unknown,
+    autofix="unsafe",
 )
 
 MIXED_RULE = Rule(
@@ -962,6 +986,7 @@ MIXED_RULE = Rule(
     invalid=CEL011_INVALID,
     valid=CEL011_VALID,
     check=check_mixed,
+    autofix="safe",
 )
 
 PICKLE_RULE = Rule(

@@ -698,6 +698,7 @@ BIND_RULE = Rule(
     invalid=CEL014_INVALID,
     valid=CEL014_VALID,
     check=check_bind,
+    autofix="safe",
 )
 
 EXECUTION_OPTION_RULE = Rule(
@@ -720,4 +721,5 @@ EXECUTION_OPTION_RULE = Rule(
     invalid=CEL022_INVALID,
     valid=CEL022_VALID,
     check=check_execution_options,
+    autofix="safe",
 )
