@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple, cast
 
 from celerylint.facts.types import (
     MAIN_SCOPE,
@@ -25,6 +25,8 @@ from celerylint.facts.types import (
 from celerylint.facts.names import names_read
 
 BUILTIN_NAMES = frozenset(dir(builtins))
+# Constant types whose equal values are interchangeable (see Scopes.intern).
+SHARED_CONSTANTS = (str, bytes, int, bool, type(None))
 TASK_CALL_METHODS = frozenset({"delay", "apply_async", "s", "si", "signature"})
 CONFIG_CALLS = frozenset({"update", "setdefault", "Celery"})  # calls whose keywords may be settings
 CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_context"})
@@ -80,6 +82,7 @@ class Scopes:
     imports: List[ImportFact]
     dynamic_scopes: Set[str]
     globals: List[Binding]
+    interned: Dict[object, Value]
     functions: List[FunctionFact]
     classes: List[ClassFact]
     calls: List[CallFact]
@@ -128,7 +131,22 @@ class Scopes:
                 return frame
         return None
 
+    def intern(self, value: Value) -> Value:
+        """One object for equal leaf values of a file: a name is read many times, and facts are
+        kept for every file of the project (memory) and loaded on every run (time). Constants are
+        told apart by type, since Const(1) == Const(True) == Const(1.0); floats are never shared
+        (0.0 == -0.0)."""
+        if isinstance(value, Const):
+            if type(value.value) not in SHARED_CONSTANTS:
+                return value
+            return self.interned.setdefault((Const, type(value.value), value.value), value)
+        return self.interned.setdefault(value, value)
+
     def qualify(self, dotted: str) -> Ref:
+        ref = self._qualify(dotted)
+        return cast(Ref, self.interned.setdefault(ref, ref))
+
+    def _qualify(self, dotted: str) -> Ref:
         root, _, rest = dotted.partition(".")
         for frame in reversed(self.frames[1:]):
             if frame.kind != "function":

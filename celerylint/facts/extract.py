@@ -183,6 +183,7 @@ class FactExtractor(Scopes, cst.CSTVisitor):
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
+        self.interned: Dict[object, Value] = {}
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
         # `from x import *` at module level: an unbound name may come from there.
         self.star_import = any(

@@ -296,6 +296,7 @@ class AstFactExtractor(Scopes):
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
         self.value_memo: Dict[int, Value] = {}
+        self.interned: Dict[object, Value] = {}
         self.annotations: List[Binding] = []
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
         self.conditional_depth = 0  # enclosing `if` bodies and ImportError-catching `try` bodies
@@ -368,6 +369,8 @@ class AstFactExtractor(Scopes):
         if cached is not None:
             return cached
         value = self._value(node, depth)
+        if isinstance(value, (Const, Opaque)):
+            value = self.intern(value)
         if not (isinstance(value, Opaque) and value.kind == "deep"):
             self.value_memo[key] = value
         return value
