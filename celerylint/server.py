@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -196,8 +198,9 @@ class CeleryLintServer:
         on(types.SHUTDOWN, self.shutdown)
 
     def serve(self) -> None:
+        stdin, stdout = _protocol_streams()
         try:
-            self.ls.start_io()
+            self.ls.start_io(stdin, stdout)
         finally:
             self.analyser.shutdown(wait=False, cancel_futures=True)
             self.fixer.shutdown(wait=False, cancel_futures=True)
@@ -471,6 +474,20 @@ def _path(uri: str) -> Optional[Path]:
         return None
     path = to_fs_path(uri)
     return None if path is None else absolute(Path(path))
+
+
+def _protocol_streams() -> Tuple[BinaryIO, BinaryIO]:
+    """Private copies of stdin and stdout for the protocol; the process's own stdin becomes
+    /dev/null and its stdout goes to stderr. A stray print (ours, a library's, a parse worker's)
+    cannot corrupt the message stream, and a forked parse worker, which closes sys.stdin as it
+    starts, does not wait forever for the lock the protocol's reader thread holds on it."""
+    stdin = os.fdopen(os.dup(0), "rb")
+    stdout = os.fdopen(os.dup(1), "wb")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(2, 1)
+    sys.stdin = open(os.devnull, encoding="utf-8")
+    sys.stdout = sys.stderr
+    return stdin, stdout
 
 
 def serve(overrides: Overrides = Overrides(), config_file: Optional[Path] = None, jobs: int = 0, fixes: FixProvider = fixes_for) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -84,12 +85,22 @@ class LspClient:
 
     def __init__(self, argv: List[str], cwd: Path) -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # A session of its own: kill() ends the server's parse workers too.
+        self.proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
         self.inbox: "queue.Queue[Optional[Message]]" = queue.Queue()
         self.pending: List[Message] = []
         self.seen: List[Message] = []
+        self.errors: List[bytes] = []
         self.next_id = 0
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.errors.append(line)
 
     def _read(self) -> None:
         stream = self.proc.stdout
@@ -158,9 +169,16 @@ class LspClient:
         return found
 
     def stderr(self) -> str:
-        self.proc.kill()
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read().decode("utf-8", "replace")
+        self.kill()
+        time.sleep(0.2)
+        return b"".join(self.errors).decode("utf-8", "replace")
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
 
     def start(self, root: Path) -> Message:
         capabilities = {"general": {"positionEncodings": ["utf-16"]}, "textDocument": {"publishDiagnostics": {"relatedInformation": True}}}
@@ -183,7 +201,7 @@ class LspClient:
         try:
             return self.proc.wait(timeout=TIMEOUT)
         finally:
-            self.proc.kill()
+            self.kill()
 
 
 def _codes(diagnostics: List[Message]) -> List[str]:
@@ -254,7 +272,7 @@ def test_diagnostics_follow_the_unsaved_buffers(lsp_project: Path) -> None:
         client.diagnostics(app, lambda found: _codes(found) == [])
         assert client.stop() == 0
     finally:
-        client.proc.kill()
+        client.kill()
 
 
 def test_code_actions_offer_the_fixes(lsp_project: Path) -> None:
@@ -284,7 +302,7 @@ def test_code_actions_offer_the_fixes(lsp_project: Path) -> None:
         assert _codes(client.diagnostics(app, version=2)) == ["CEL001"]
         assert client.stop() == 0
     finally:
-        client.proc.kill()
+        client.kill()
 
 
 def test_code_action_applies_the_real_cel014_fix(lsp_project: Path) -> None:
@@ -308,7 +326,23 @@ def test_code_action_applies_the_real_cel014_fix(lsp_project: Path) -> None:
         assert "CEL014" not in _codes(client.diagnostics(app, version=2))
         assert client.stop() == 0
     finally:
-        client.proc.kill()
+        client.kill()
+
+
+def test_a_cold_project_is_parsed_in_worker_processes(tmp_path: Path) -> None:
+    """Enough files for the parse to go to worker processes, forked while the protocol's reader
+    thread waits on stdin: a worker must not hang on the lock of the stdin it inherits."""
+    pytest.importorskip("pygls")
+    files = {f"pkg/m{n}.py": f"from celery import shared_task\n\n\n@shared_task\ndef t{n}(x):\n    return x\n" for n in range(80)}
+    root = write_project(tmp_path / "many", {"pkg/__init__.py": "", **files})
+    client = _client(root, [sys.executable, "-m", "celerylint", "server", "--no-cache", "--jobs", "2"])
+    try:
+        client.start(root)
+        uri = client.open(root / "pkg/m1.py", files["pkg/m1.py"].replace("@shared_task\n", "@shared_task(bind=True)\n").replace("t1(x)", "t1()"))
+        assert _codes(client.diagnostics(uri, version=1)) == ["CEL014"]
+        assert client.stop() == 0
+    finally:
+        client.kill()
 
 
 def test_server_without_pygls_says_what_to_install(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
