@@ -187,6 +187,7 @@ class CeleryLintServer:
 
                 ls.feature(feature, options)(call)
 
+        on(types.INITIALIZED, self.initialized)
         on(types.TEXT_DOCUMENT_DID_OPEN, self.did_open)
         on(types.TEXT_DOCUMENT_DID_CHANGE, self.did_change)
         on(types.TEXT_DOCUMENT_DID_SAVE, self.did_save, types.SaveOptions(include_text=False))
@@ -206,6 +207,18 @@ class CeleryLintServer:
             self.fixer.shutdown(wait=False, cancel_futures=True)
 
     # --- documents -----------------------------------------------------------------------
+
+    def initialized(self, params: types.InitializedParams) -> None:
+        """Ask the client to report files created, deleted or changed outside the editor (a
+        checkout, a new module, an edited Procfile), when it can: the file list is re-read then."""
+        workspace = self.ls.client_capabilities.workspace
+        watched = None if workspace is None else workspace.did_change_watched_files
+        if watched is None or not watched.dynamic_registration:
+            return
+        globs = ["**/*.py", "**/pyproject.toml", "**/setup.cfg", "**/.gitignore", "**/Procfile*", "**/*.yml", "**/*.yaml"]
+        options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[types.FileSystemWatcher(glob_pattern=glob) for glob in globs])
+        registration = types.Registration(id="celerylint-watched-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES, register_options=options)
+        self.ls.client_register_capability(types.RegistrationParams(registrations=[registration]))
 
     def did_open(self, params: types.DidOpenTextDocumentParams) -> None:
         uri = params.text_document.uri
@@ -294,13 +307,15 @@ class CeleryLintServer:
         self.ls.window_log_message(
             types.LogMessageParams(type=types.MessageType.Log, message=f"celerylint: analysed {state.root} in {outcome.seconds:.3f} s")
         )
+        sources: Dict[str, List[str]] = {}  # the lines of related files, read once per publication
         for buffer in buffers:
             if self.roots.get(buffer.uri) != state.root:
                 continue  # closed meanwhile
             found = outcome.findings.get(buffer.path, [])
             state.buffers[buffer.uri] = buffer
             state.findings[buffer.uri] = found
-            self._publish(buffer.uri, [self._diagnostic(outcome.analysis, finding, buffer.lines) for finding in found], buffer.version)
+            diagnostics = [self._diagnostic(outcome.analysis, finding, buffer.lines, sources) for finding in found]
+            self._publish(buffer.uri, diagnostics, buffer.version)
 
     def _buffers(self, root: Path) -> List[Buffer]:
         buffers = []
@@ -359,11 +374,16 @@ class CeleryLintServer:
             return types.Position(line=max(line, 0), character=col)
         return self.ls.workspace.position_codec.position_to_client_units(lines, types.Position(line=line, character=col))
 
-    def _diagnostic(self, analysis: Analysis, finding: Finding, lines: Sequence[str]) -> types.Diagnostic:
+    def _diagnostic(
+        self, analysis: Analysis, finding: Finding, lines: Sequence[str], sources: Optional[Dict[str, List[str]]] = None
+    ) -> types.Diagnostic:
         rule = RULES_BY_CODE.get(finding.code)
         related = []
+        sources = {} if sources is None else sources
         for item in finding.related:
-            other = analysis.source_lines(item.path) or []
+            if item.path not in sources:
+                sources[item.path] = analysis.source_lines(item.path) or []
+            other = sources[item.path]
             point = (item.line - 1, max(item.col - 1, 0))
             location = types.Location(uri=from_fs_path(str(analysis.root / item.path)) or "", range=self._range(other, point, point))
             related.append(types.DiagnosticRelatedInformation(location=location, message=item.message))

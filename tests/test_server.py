@@ -152,7 +152,6 @@ class LspClient:
             self.seen.append(message)
             if "method" in message and "id" in message:  # a request from the server
                 self.send({"id": message["id"], "result": None})
-                continue
             if wanted(message):
                 return message
             self.pending.append(message)
@@ -181,7 +180,11 @@ class LspClient:
         self.proc.wait()
 
     def start(self, root: Path) -> Message:
-        capabilities = {"general": {"positionEncodings": ["utf-16"]}, "textDocument": {"publishDiagnostics": {"relatedInformation": True}}}
+        capabilities = {
+            "general": {"positionEncodings": ["utf-16"]},
+            "textDocument": {"publishDiagnostics": {"relatedInformation": True}},
+            "workspace": {"didChangeWatchedFiles": {"dynamicRegistration": True}},
+        }
         result: Message = self.request("initialize", {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": capabilities})
         self.notify("initialized", {})
         return result
@@ -329,6 +332,30 @@ def test_code_action_applies_the_real_cel014_fix(lsp_project: Path) -> None:
         client.kill()
 
 
+def test_a_file_created_outside_the_editor_is_seen(tmp_path: Path) -> None:
+    """The server asks to be told of files changed on disk, and reads the file list again then."""
+    pytest.importorskip("pygls")
+    app = 'from celery import Celery\n\ncelery = Celery("proj", broker="redis://", backend="redis://", task_time_limit=60)\n'
+    views = "from proj.jobs import job\n\n\ndef go():\n    job.delay(1, 2, 3)\n"
+    root = write_project(tmp_path / "w", {"proj/__init__.py": "", "proj/celery_app.py": app, "proj/views.py": views})
+    client = _client(root)
+    try:
+        client.start(root)
+        registration = client.wait(lambda m: m.get("method") == "client/registerCapability")
+        [watching] = registration["params"]["registrations"]
+        assert watching["method"] == "workspace/didChangeWatchedFiles"
+        assert {"globPattern": "**/*.py"} in watching["registerOptions"]["watchers"]
+        uri = client.open(root / "proj/views.py", views)
+        assert client.diagnostics(uri, version=1) == []
+        jobs = root / "proj/jobs.py"
+        jobs.write_text("from proj.celery_app import celery\n\n\n@celery.task\ndef job(x):\n    return x\n")
+        client.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": jobs.as_uri(), "type": 1}]})
+        assert _codes(client.diagnostics(uri)) == ["CEL009"]
+        assert client.stop() == 0
+    finally:
+        client.kill()
+
+
 def test_a_cold_project_is_parsed_in_worker_processes(tmp_path: Path) -> None:
     """Enough files for the parse to go to worker processes, forked while the protocol's reader
     thread waits on stdin: a worker must not hang on the lock of the stdin it inherits."""
@@ -340,6 +367,26 @@ def test_a_cold_project_is_parsed_in_worker_processes(tmp_path: Path) -> None:
         client.start(root)
         uri = client.open(root / "pkg/m1.py", files["pkg/m1.py"].replace("@shared_task\n", "@shared_task(bind=True)\n").replace("t1(x)", "t1()"))
         assert _codes(client.diagnostics(uri, version=1)) == ["CEL014"]
+        assert client.stop() == 0
+    finally:
+        client.kill()
+
+
+def test_a_result_made_stale_by_an_edit_is_dropped(tmp_path: Path) -> None:
+    """An edit that arrives while the analysis of the opened file runs (a cold parse of 80
+    files) makes that analysis's result stale: the first diagnostics published are the edit's."""
+    pytest.importorskip("pygls")
+    body = "".join(f"\n\ndef helper{k}(value):\n    return [value * {k} for _ in range({k})]\n" for k in range(150))
+    files = {f"pkg/m{n}.py": f"from celery import shared_task\n{body}" for n in range(80)}
+    root = write_project(tmp_path / "slow", {"pkg/__init__.py": "", **files})
+    client = _client(root, [sys.executable, "-m", "celerylint", "server", "--no-cache", "--jobs", "1"])
+    try:
+        client.start(root)
+        uri = client.open(root / "pkg/m1.py", files["pkg/m1.py"])
+        time.sleep(0.05)
+        client.change(uri, 2, files["pkg/m1.py"] + "\n\n@shared_task(bind=True)\ndef t():\n    return 1\n")
+        first = client.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics")
+        assert first["params"]["version"] == 2 and _codes(first["params"]["diagnostics"]) == ["CEL014"]
         assert client.stop() == 0
     finally:
         client.kill()
