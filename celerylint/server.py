@@ -86,7 +86,7 @@ class ProjectState:
     """What the server keeps per project root between analyses."""
 
     root: Path
-    facts: WarmFacts
+    facts: Optional[WarmFacts] = None  # made on the analysis thread: reading the disk cache takes time
     plan: Optional[ProjectPlan] = None
     generation: int = 0  # bumped by every edit: a result computed before the last bump is stale
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -268,7 +268,7 @@ class CeleryLintServer:
     def _state(self, root: Path) -> ProjectState:
         state = self.projects.get(root)
         if state is None:
-            state = ProjectState(root, WarmFacts(root, self.overrides.use_cache, self.overrides.cache_dir))
+            state = ProjectState(root)
             self.projects[root] = state
         return state
 
@@ -333,9 +333,11 @@ class CeleryLintServer:
         paths = [buffer.path for buffer in buffers]
         overrides = {buffer.path: buffer.text.encode("utf-8", "surrogateescape") for buffer in buffers}
         plan = state.plan
-        if plan is None or plan.settings.use_cache != self.overrides.use_cache:
+        if plan is None:
             plan = self._plan(state.root, paths, overrides)
             state.plan = plan
+        if state.facts is None:
+            state.facts = WarmFacts(state.root, plan.settings.use_cache, plan.settings.cache_dir)
         first = state.analysis is None
         analysis = analyse_project(plan.root, paths, plan.settings, self.jobs, overrides, plan.files, state.facts)
         by_path: Dict[Path, List[Finding]] = {}

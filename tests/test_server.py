@@ -356,6 +356,21 @@ def test_a_file_created_outside_the_editor_is_seen(tmp_path: Path) -> None:
         client.kill()
 
 
+def test_a_configuration_error_is_shown_once(tmp_path: Path) -> None:
+    pytest.importorskip("pygls")
+    config = '[project]\nname = "t"\n\n[tool.celerylint]\nselect = ["CEL9"]\n'
+    root = write_project(tmp_path / "bad", {"pyproject.toml": config, "proj/__init__.py": "", "proj/celery_app.py": APP})
+    client = _client(root)
+    try:
+        client.start(root)
+        client.open(root / "proj/celery_app.py", APP)
+        shown = client.wait(lambda m: m.get("method") == "window/showMessage")
+        assert shown["params"]["type"] == 1 and "CEL9" in shown["params"]["message"]
+        assert client.stop() == 0
+    finally:
+        client.kill()
+
+
 def test_a_cold_project_is_parsed_in_worker_processes(tmp_path: Path) -> None:
     """Enough files for the parse to go to worker processes, forked while the protocol's reader
     thread waits on stdin: a worker must not hang on the lock of the stdin it inherits."""
