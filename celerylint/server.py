@@ -254,6 +254,8 @@ class CeleryLintServer:
             state.buffers.pop(uri, None)
             if any(other == root for other in self.roots.values()):
                 self._schedule(state, 0.0)  # the file on disk replaces the unsaved buffer
+            else:
+                state.analysis = None  # no open file left: free the model, keep the facts warm
 
     def did_change_watched_files(self, params: types.DidChangeWatchedFilesParams) -> None:
         for state in self.projects.values():
