@@ -331,6 +331,31 @@ def _inspect(argv: Sequence[str]) -> int:
     return EXIT_CLEAN
 
 
+# The modules the `lsp` extra installs: without them `celerylint server` explains what to install.
+LSP_MODULES = ("pygls", "lsprotocol", "cattrs")
+
+
+def _server(argv: Sequence[str]) -> int:
+    parser = _Parser(prog="celerylint server", description="Speak the Language Server Protocol on stdin/stdout, for editors.")
+    parser.add_argument("--config", type=Path, help="a TOML file to read instead of pyproject.toml")
+    parser.add_argument("--no-cache", action="store_true", help="parse every file again; do not read or write the cache")
+    parser.add_argument("--cache-dir", type=Path, help="where to keep the cache (default: $XDG_CACHE_HOME/celerylint)")
+    parser.add_argument("--jobs", type=int, default=0, help="worker processes for a first parse (default: all cores)")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
+    args = parser.parse_args(argv)
+    # A long-lived process (main() turned the collector off for one-shot runs): collect cycles,
+    # and the server freezes its warm facts out of the collector's way after the first analysis.
+    gc.enable()
+    try:
+        from celerylint.server import serve
+    except ImportError as error:
+        if (error.name or "").split(".")[0] not in LSP_MODULES:
+            raise
+        raise ConfigError("`celerylint server` needs pygls: install celerylint[lsp] (pip install 'celerylint[lsp]')") from None
+    serve(Overrides(use_cache=not args.no_cache, cache_dir=args.cache_dir), args.config, args.jobs)
+    return EXIT_CLEAN
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # A short-lived process that builds millions of small acyclic objects (facts, model):
@@ -341,6 +366,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if argv and argv[0] == "inspect":
             return _inspect(argv[1:])
+        if argv and argv[0] == "server":
+            return _server(argv[1:])
         args = _parser().parse_args(argv)
         if args.list_rules:
             _emit(_list_rules())

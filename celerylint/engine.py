@@ -155,13 +155,17 @@ def analyse_project(
     overrides: Mapping[Path, bytes] = {},
     files: Optional[FileSet] = None,
     progress: Optional[ProgressCallback] = None,
+    cache: Optional[FactsCache] = None,
 ) -> Analysis:
-    """Analyse the whole project at root; ``targets`` are the named paths inside it."""
+    """Analyse the whole project at root; ``targets`` are the named paths inside it.
+    ``cache``: facts kept by the caller between analyses (the editor server), else the disk cache."""
     if files is None:
         files = list_files(root, settings.respect_gitignore, targets, exclude_spec(settings), settings.force_exclude)
     unsaved = [path for path in overrides if is_inside(path, root) and path.suffix == ".py" and path not in files.python]
     files = replace(files, python=files.python + tuple(unsaved))
-    loaded = load_facts(root, files.python, FactsCache(root, settings.use_cache, settings.cache_dir), jobs, overrides, progress)
+    if cache is None:
+        cache = FactsCache(root, settings.use_cache, settings.cache_dir)
+    loaded = load_facts(root, files.python, cache, jobs, overrides, progress)
     project = project_model(root, files, loaded.model, settings)
     notices = files.notices + loaded.notices
     return Analysis(root, files, loaded.reported, project, settings, overrides, notices)
