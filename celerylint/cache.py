@@ -52,6 +52,8 @@ MAX_AGE_SECONDS = 30 * 24 * 60 * 60
 # A loaded cache that needs no rewrite gets its mtime refreshed at most this often,
 # so a project that is linted but never edited does not age out.
 REFRESH_SECONDS = 24 * 60 * 60
+# A file modified this recently may be written again within the same mtime: never trusted by stat.
+RACY_NANOSECONDS = 3_000_000_000
 # Temporary files left by an interrupted save are removed once this old.
 STALE_TEMP_SECONDS = 24 * 60 * 60
 
@@ -342,6 +344,11 @@ class FactsCache:
         self._delta_keys: Set[str] = set()
         self.entries: Dict[str, ModuleFacts] = {}
         self.used: Dict[str, ModuleFacts] = {}
+        # path -> (size, mtime_ns, content key) of files read by an earlier analysis in this
+        # process, when it is a long-lived one (the editor server): an unchanged file is then
+        # not read and hashed again. A one-shot run does not pay for the stat calls.
+        self.remembers_stats = False
+        self.stat_keys: Dict[Path, Tuple[int, int, str]] = {}
         if folder is None:
             return
         # A fixed-size hex digest: the name cannot point outside the folder.
@@ -361,6 +368,17 @@ class FactsCache:
         if delta is not None and delta[2] == self._token:
             self.entries.update(delta[0])
             self._delta_keys = set(delta[0])
+
+    def key_by_stat(self, path: Path, size: int, mtime_ns: int) -> Optional[str]:
+        """The content key of the file as it was read before, if its size and mtime are the same."""
+        known = self.stat_keys.get(path)
+        return known[2] if known is not None and known[:2] == (size, mtime_ns) else None
+
+    def remember_stat(self, path: Path, size: int, mtime_ns: int, key: str) -> None:
+        """Remember a file's key by its stats, unless it changed too recently for its mtime to
+        tell a later write apart (the same window as the results cache's racy files)."""
+        if time.time_ns() - mtime_ns > RACY_NANOSECONDS:
+            self.stat_keys[path] = (size, mtime_ns, key)
 
     def get(self, key: str) -> Optional[ModuleFacts]:
         facts = self.entries.get(key)

@@ -62,6 +62,13 @@ def _counted(parsed: Iterator[ModuleFacts], total: int, progress: Optional[Progr
         yield facts
 
 
+def _stat(path: Path) -> Optional[os.stat_result]:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class LoadedFacts:
     """Facts per file as the model sees them, the facts whose syntax errors are reported
@@ -86,6 +93,14 @@ def load_facts(
     notices: List[str] = []
     missing: List[Tuple[Path, str, bytes, bool]] = []
     for path in paths:
+        # A long-lived process (the editor server) skips files unchanged since it last read them.
+        info = _stat(path) if cache.remembers_stats and path not in overrides else None
+        if info is not None:
+            known = cache.key_by_stat(path, info.st_size, info.st_mtime_ns)
+            cached = cache.get(known) if known is not None else None
+            if cached is not None:
+                model[path] = cached
+                continue
         data, why = _read(path, overrides)
         rel = path.relative_to(root).as_posix()
         if data is None:
@@ -96,6 +111,8 @@ def load_facts(
         # top-level bindings are all the model needs (a fraction of the cost and the memory).
         detailed = not is_test_path(rel)
         key = content_key(data) if detailed else content_key(data) + TEST_KEY_SUFFIX
+        if info is not None:  # taken before the read: a write since then shows as a change
+            cache.remember_stat(path, info.st_size, info.st_mtime_ns, key)
         cached = cache.get(key)
         if cached is not None:
             model[path] = cached

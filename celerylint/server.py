@@ -42,7 +42,7 @@ from celerylint.rules import RULES_BY_CODE
 from celerylint.runplan import ProjectPlan, plan_run
 
 # A pause in typing this long starts an analysis; open and save start one at once.
-DEBOUNCE_SECONDS = 0.15
+DEBOUNCE_SECONDS = 0.1
 SOURCE = "celerylint"
 FIX_ALL_KIND = "source.fixAll.celerylint"
 
@@ -59,6 +59,7 @@ class WarmFacts(FactsCache):
     def __init__(self, root: Path, enabled: bool, directory: Optional[Path]) -> None:
         super().__init__(root, enabled, directory)
         self.written = False
+        self.remembers_stats = True
 
     def save(self) -> None:
         if not self.written:
@@ -331,6 +332,15 @@ class CeleryLintServer:
 
     def _analyse(self, state: ProjectState, buffers: Sequence[Buffer]) -> Outcome:
         """On the analysis thread: the project with the open buffers, findings by path."""
+        # An analysis builds a model of many small acyclic objects: collecting cycles while it
+        # runs costs a third of its time and frees nothing; the server collects between edits.
+        gc.disable()
+        try:
+            return self._analyse_now(state, buffers)
+        finally:
+            gc.enable()
+
+    def _analyse_now(self, state: ProjectState, buffers: Sequence[Buffer]) -> Outcome:
         started = time.perf_counter()
         paths = [buffer.path for buffer in buffers]
         overrides = {buffer.path: buffer.text.encode("utf-8", "surrogateescape") for buffer in buffers}

@@ -584,3 +584,34 @@ def test_delta_of_an_older_base_is_ignored(tmp_path: Path) -> None:
     # ...and a delta a concurrent run wrote against the old base does not leak into the new one.
     reader.delta_path.write_bytes(stale_delta)
     assert FactsCache(tmp_path, directory=directory).get("changed") is None
+
+
+def test_a_long_lived_cache_skips_unchanged_files_by_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The editor server reads and hashes only the files changed since its last analysis: an
+    unchanged file is not read again; a changed one is, even with the same size."""
+    from celerylint import engine
+
+    module = tmp_path / "tasks.py"
+    module.write_text("import os\n")
+    old = time.time_ns() - 10_000_000_000  # older than the racy window
+    os.utime(module, ns=(old, old))
+    warm = FactsCache(tmp_path, enabled=False)
+    warm.remembers_stats = True
+    reads = []
+    real_read = engine._read
+    monkeypatch.setattr(engine, "_read", lambda path, overrides: (reads.append(path), real_read(path, overrides))[1])
+
+    first = engine.load_facts(tmp_path, [module], warm)
+    warm.entries, warm.used = warm.used, {}  # as the server's cache keeps the last analysis
+    second = engine.load_facts(tmp_path, [module], warm)
+    assert reads == [module] and first.model == second.model
+
+    module.write_text("import re\n")  # same size
+    os.utime(module, ns=(old + 1_000, old + 1_000))
+    third = engine.load_facts(tmp_path, [module], warm)
+    assert reads == [module, module]
+    assert [fact.module for fact in third.model[module].imports] == ["re"]
+
+    one_shot = FactsCache(tmp_path, enabled=False)  # a CLI run: no stat calls, no memo
+    engine.load_facts(tmp_path, [module], one_shot)
+    assert one_shot.stat_keys == {}
