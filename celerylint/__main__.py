@@ -1,4 +1,4 @@
-from celerylint.cli import main
+from celerylint.cli import run
 
 if __name__ == "__main__":  # guarded: spawned parse workers re-import __main__
-    raise SystemExit(main())
+    run()

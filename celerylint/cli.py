@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -390,3 +391,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+
+
+def run() -> None:
+    """The `celerylint` command: main(), then exit without tearing the heap down. Freeing a
+    project's facts and model object by object at interpreter exit took a third of a one-file
+    run; the operating system reclaims it all at once (as mypy does)."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code)
+

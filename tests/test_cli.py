@@ -146,3 +146,17 @@ def test_module_entry_point(project) -> None:
     root = project({"a.py": ""})
     result = subprocess.run([sys.executable, "-m", "celerylint", str(root)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_command_exits_fast_with_its_whole_output(project) -> None:  # type: ignore[no-untyped-def]
+    """`python -m celerylint` skips the heap teardown (os._exit) but still flushes everything it
+    printed, through a pipe, and keeps the exit status."""
+    files = {"proj/__init__.py": ""}
+    for number in range(60):  # a few hundred KB of JSON, more than any pipe buffer
+        files[f"proj/tasks_{number}.py"] = APP.replace("def sync", f"def sync_{number}_" + "x" * 60)
+    root = project(files)
+    result = subprocess.run([sys.executable, "-m", "celerylint", str(root), "--format", "json", "--no-cache"], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    assert len(json.loads(result.stdout)) == 60
+    clean = subprocess.run([sys.executable, "-m", "celerylint", "--list-rules"], capture_output=True, text=True)
+    assert clean.returncode == 0 and "CEL025" in clean.stdout
