@@ -144,16 +144,20 @@ def _gitignore(root: Path) -> Optional[Matcher]:
 MAX_FILE_BYTES = 10_000_000
 
 
-def read_lines(path: Path) -> Optional[List[str]]:
-    """A file's lines as a report shows them (undecodable bytes replaced), or None."""
+def read_capped(path: Path) -> Optional[bytes]:
+    """A file's bytes, or None when it cannot be read or is over MAX_FILE_BYTES."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError:
         return None
-    if len(data) > MAX_FILE_BYTES:
-        return None
-    return data.decode("utf-8", errors="replace").splitlines()
+    return data if len(data) <= MAX_FILE_BYTES else None
+
+
+def read_lines(path: Path) -> Optional[List[str]]:
+    """A file's lines as a report shows them (undecodable bytes replaced), or None."""
+    data = read_capped(path)
+    return None if data is None else data.decode("utf-8", errors="replace").splitlines()
 
 
 def _is_deploy_file(name: str) -> bool:

@@ -4,7 +4,6 @@ exit codes, the unsafe gate, idempotence, and what must never be rewritten."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, List, Sequence, Union
+import re
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from celerylint.findings import Finding
 from celerylint.fixes import Fix, TextEdit, Unfixed
@@ -26,6 +27,15 @@ class FixContext:
 
     def fix(self, path: str, title: str, edits: Sequence[TextEdit], findings: Sequence[Finding]) -> Fix:
         return Fix(path, title, tuple(sorted(set(edits))), tuple(findings), self.safe)
+
+
+def suggested(finding: Finding, named: "re.Pattern[str]", hint: "re.Pattern[str]") -> Optional[Tuple[str, str]]:
+    """(the name written, the one spelling suggested) of a did-you-mean finding: the rule's
+    message names the first (group 1), its hint the second (group 1), or None."""
+    written, suggestion = named.match(finding.message), hint.match(finding.fix_hint)
+    if written is None or suggestion is None:
+        return None
+    return written.group(1), suggestion.group(1)
 
 
 def unfixed(findings: Sequence[Finding], why: str) -> List[Unfixed]:

@@ -9,7 +9,7 @@ from typing import Dict, FrozenSet, Iterator, List, Set, Tuple, Union
 
 from celerylint.findings import Finding
 from celerylint.fixes import TextEdit
-from celerylint.fixes.context import FixContext, Outcome, unfixed
+from celerylint.fixes.context import FixContext, Outcome, suggested, unfixed
 from celerylint.fixes.keys import locate_key, mentions, rename
 from celerylint.rules.settings import MixedConfig, SettingsView, entry_loc, mixed_configurations
 
@@ -86,11 +86,11 @@ SUGGESTION = re.compile(r"^Did you mean '(?P<new>[^']+)'\?$")
 def unknown_setting(ctx: FixContext, findings: List[Finding]) -> Iterator[Outcome]:
     """CEL010 (unsafe: the suggestion is a guess): write the suggested name."""
     for finding in findings:
-        named, suggested = UNKNOWN_KEY.match(finding.message), SUGGESTION.match(finding.fix_hint)
-        if named is None or suggested is None:
+        names = suggested(finding, UNKNOWN_KEY, SUGGESTION)
+        if names is None:
             yield from unfixed([finding], "no spelling to suggest")
             continue
-        key, new = named.group("key"), suggested.group("new")
+        key, new = names
         source = ctx.sources.get(finding.path)
         node = None if source is None else locate_key(source, finding.line, finding.col - 1, key)
         edit = rename(source, node, new) if source is not None and node is not None else None

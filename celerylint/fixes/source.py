@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Tuple
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from celerylint.discover import MAX_FILE_BYTES
+from celerylint.discover import read_capped
 from celerylint.fixes import TextEdit
 
 if TYPE_CHECKING:
@@ -34,12 +34,8 @@ def read_text(root: Path, rel: str, overrides: Mapping[Path, bytes]) -> Optional
     path = root / rel
     data = overrides.get(path)
     if data is None:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_FILE_BYTES + 1)
-        except OSError:
-            return None
-        if len(data) > MAX_FILE_BYTES:
+        data = read_capped(path)
+        if data is None:
             return None
     try:
         return data.decode("utf-8")

@@ -12,7 +12,7 @@ import libcst as cst
 
 from celerylint.findings import Finding
 from celerylint.fixes import TextEdit
-from celerylint.fixes.context import FixContext, Outcome, unfixed
+from celerylint.fixes.context import FixContext, Outcome, suggested, unfixed
 from celerylint.fixes.source import Source, comments_in, lines_of
 from celerylint.rules.signatures import EXECUTION_OPTION_RULE
 
@@ -68,11 +68,11 @@ SUGGESTION = re.compile(r"^Did you mean (?P<new>\w+)=\?$")
 def unknown_option(ctx: FixContext, findings: List[Finding]) -> Iterator[Outcome]:
     """CEL020 (unsafe: the suggestion is a guess): write the suggested option name."""
     for finding in findings:
-        named, suggested = UNKNOWN_OPTION.match(finding.message), SUGGESTION.match(finding.fix_hint)
-        if named is None or suggested is None:
+        names = suggested(finding, UNKNOWN_OPTION, SUGGESTION)
+        if names is None:
             yield from unfixed([finding], "no option name to suggest")
             continue
-        name, new = named.group("name"), suggested.group("new")
+        name, new = names
         source = ctx.sources.get(finding.path)
         decorator = None if source is None else _decorator_at(source, finding.line, finding.col)
         call = decorator.decorator if decorator is not None else None
