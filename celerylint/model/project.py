@@ -603,6 +603,13 @@ class Project:
     def result_reads(self) -> Iterator[ResultRead]:
         """Every place that reads a task's state or result, in source order per file. Tests run
         tasks eagerly, so their reads need no backend and are not counted."""
+        return iter(self._result_reads)
+
+    @cached_property
+    def _result_reads(self) -> Tuple[ResultRead, ...]:
+        return tuple(self._find_result_reads())
+
+    def _find_result_reads(self) -> Iterator[ResultRead]:
         for info in sorted(self.index.modules(), key=lambda m: m.rel):
             if info.is_test:
                 continue
