@@ -4,7 +4,8 @@
 
 Builds each hostile tree of the "Nothing a repository holds can run code" issue in a temporary
 folder, runs celerylint on it in every mode (console script, `python -m celerylint`, `inspect`,
-`--stdin-filename`, flake8's console script and `python -m flake8`), and prints wall time and
+`--stdin-filename`, flake8's console script and `python -m flake8`, `--diff`, the editor server
+through bench/lsp.py, and `--fix` last since it writes), and prints wall time and
 peak RSS of each run (os.wait4's rusage of that child alone), whether a marker file that the
 tree's code would create appeared, and whether the run kept within the bounds. Exit 1 if any
 run broke a bound or created a marker.
@@ -35,7 +36,9 @@ def _write(root: Path, files: Dict[str, str]) -> None:
 
 
 def _base(root: Path) -> None:
-    _write(root, {"pyproject.toml": "[project]\nname = 'h'\n", "proj/__init__.py": "", "proj/tasks.py": TASK})
+    # views.py gives the fix modes something to fix (CEL022), next to each case's hostile files.
+    views = "from proj.tasks import job\n\n\ndef view():\n    job.delay(countdown=5)\n"
+    _write(root, {"pyproject.toml": "[project]\nname = 'h'\n", "proj/__init__.py": "", "proj/tasks.py": TASK, "proj/views.py": views})
 
 
 def devices_and_fifos(root: Path, marker: Path) -> None:
@@ -140,6 +143,10 @@ MODES: Dict[str, List[str]] = {
     "stdin": [str(BIN / "celerylint"), "-", "--stdin-filename", "proj/tasks.py"],
     "flake8": [str(BIN / "flake8"), "--select", "CEL", "proj/tasks.py"],
     "python -m flake8": [sys.executable, "-m", "flake8", "--select", "CEL", "proj/tasks.py"],
+    "--diff (fixes)": [str(BIN / "celerylint"), "--diff", "--unsafe-fixes", "."],
+    # The editor server: open proj/tasks.py, one edit, its diagnostics, shutdown.
+    "server": [sys.executable, str(Path(__file__).resolve().parent / "lsp.py"), ".", "proj/tasks.py", "--changes", "1"],
+    "--fix (writes)": [str(BIN / "celerylint"), "--fix", "--unsafe-fixes", "."],
 }
 
 
