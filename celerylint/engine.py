@@ -92,6 +92,7 @@ def load_facts(
     model: Dict[Path, ModuleFacts] = {}
     notices: List[str] = []
     missing: List[Tuple[Path, str, bytes, bool]] = []
+    keyed = cache.enabled or cache.remembers_stats
     for path in paths:
         # A long-lived process (the editor server) skips files unchanged since it last read them.
         info = _stat(path) if cache.remembers_stats and path not in overrides else None
@@ -110,7 +111,8 @@ def load_facts(
         # Test code never runs on a worker and no rule reports in it: its imports, classes and
         # top-level bindings are all the model needs (a fraction of the cost and the memory).
         detailed = not is_test_path(rel)
-        key = content_key(data) if detailed else content_key(data) + TEST_KEY_SUFFIX
+        # With no cache to look in or keep (`--no-cache`), a file's key is never used: no hashing.
+        key = (content_key(data) if detailed else content_key(data) + TEST_KEY_SUFFIX) if keyed else rel
         if info is not None:  # taken before the read: a write since then shows as a change
             cache.remember_stat(path, info.st_size, info.st_mtime_ns, key)
         cached = cache.get(key)
