@@ -26,6 +26,11 @@ COMPOUND = tuple(
     getattr(ast, name) for name in ("If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try", "TryStar", "Match") if hasattr(ast, name)
 )
 
+COMPOUND_TYPES = frozenset(COMPOUND)
+SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+# The statements _assigned_names reads names from (the others bind none it counts).
+BINDING_STATEMENTS = frozenset({ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith})
+
 IMPORT_STATEMENT = re.compile(
     rb"^(?P<indent>[ \t]*)(?:from[ \t]+(?P<module>\.*[\w.]*)[ \t]+import[ \t]+(?P<names>\([^)]*\)|[^\n#;]*)"
     rb"|import[ \t]+(?P<plain>[^\n#;]*))",
@@ -72,35 +77,37 @@ def scan_imports(tree: ast.Module) -> ModuleFacts:
     stack: List[Tuple[List[ast.stmt], str, bool]] = [(tree.body, MODULE_SCOPE, False)]
     while stack:
         body, scope, optional = stack.pop()
+        at_module = scope == MODULE_SCOPE
         for node in body:
-            if isinstance(node, ast.Import):
+            # Dispatch on the exact node type: this loop sees every statement of every file.
+            kind = type(node)
+            if kind is ast.Import:
+                assert isinstance(node, ast.Import)
                 for alias in node.names:
                     bound = alias.asname or alias.name.split(".")[0]
                     imports.append(ImportFact(alias.name, (), scope, node.lineno, False, (bound,), optional))
-                    if scope == MODULE_SCOPE:
+                    if at_module:
                         aliases[bound] = alias.name if alias.asname else bound
-            elif isinstance(node, ast.ImportFrom):
+            elif kind is ast.ImportFrom:
+                assert isinstance(node, ast.ImportFrom)
                 module = "." * node.level + (node.module or "")
                 names = tuple(alias.name for alias in node.names)
                 bound_names = tuple(alias.asname or alias.name for alias in node.names)
                 imports.append(ImportFact(module, names, scope, node.lineno, True, bound_names, optional))
-                if scope == MODULE_SCOPE:
+                if at_module:
                     for alias in node.names:
                         joined = module + alias.name if module.endswith(".") or not module else f"{module}.{alias.name}"
                         aliases[alias.asname or alias.name] = joined
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            elif kind in SCOPES:
+                assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                 stack.append((node.body, _inner_scope(scope, node.name), False))
-                if scope == MODULE_SCOPE:
+                if at_module:
                     defined.add(node.name)
-            elif isinstance(node, ast.ClassDef):
-                stack.append((node.body, _inner_scope(scope, node.name), False))
-                if scope == MODULE_SCOPE:
-                    defined.add(node.name)
-            elif isinstance(node, COMPOUND):
+            elif kind in COMPOUND_TYPES:
                 guarded = _guarded_body(node)
                 for child_body in _child_bodies(node):
                     stack.append((child_body, scope, optional or child_body is guarded))
-            if scope == MODULE_SCOPE:
+            if at_module and kind in BINDING_STATEMENTS:
                 defined.update(_assigned_names(node))
     globals_: List[Binding] = []
     for node in tree.body:
