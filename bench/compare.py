@@ -67,7 +67,7 @@ def _row(name: str, ours: List[Run], theirs: List[Run]) -> str:
     ratio = mine[0] / ruff[0] if ruff[0] else float("inf")
     return (
         f"| {name} | {mine[0]:.2f} s wall, {mine[1]:.2f} s CPU, {mine[2]:.0f} MB "
-        f"| {ruff[0]:.2f} s wall, {ruff[1]:.2f} s CPU, {ruff[2]:.0f} MB | {ratio:.1f}x |"
+        f"| {ruff[0]:.2f} s wall, {ruff[1]:.2f} s CPU, {ruff[2]:.0f} MB | {ratio:.2f}x |"
     )
 
 
