@@ -22,13 +22,20 @@ def _environ(value: Value) -> bool:
 
 
 def _collect(value: Value, found: Set[str]) -> None:
-    # Typed dispatch: this walks every value of a file, so no generic field reflection.
+    # Dispatch on the exact type (values are final dataclasses): this walks every value of a file.
     stack: List[Value] = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, Ref):
+        kind = type(item)
+        if kind is Ref:
+            assert isinstance(item, Ref)
             found.update(item.path.split("."))
-        elif isinstance(item, Call):
+        elif kind is Attr:
+            assert isinstance(item, Attr)
+            found.add(item.attr)
+            stack.append(item.base)
+        elif kind is Call:
+            assert isinstance(item, Call)
             func = item.func
             if isinstance(func, Ref) and func.last in ("getattr", "hasattr"):
                 # getattr(settings, "CELERY_X"); not env("CELERY_X"), which names a variable
@@ -39,26 +46,29 @@ def _collect(value: Value, found: Set[str]) -> None:
             stack.append(func)
             stack.extend(item.args)
             stack.extend(argument for _, argument in item.kwargs)
-        elif isinstance(item, Sub):
+        elif kind is Sub:
+            assert isinstance(item, Sub)
             if isinstance(item.key, Const) and isinstance(item.key.value, str):
                 if not _environ(item.base):  # config["CELERY_X"]; not os.environ["CELERY_X"]
                     found.add(item.key.value)
             else:
                 stack.append(item.key)
             stack.append(item.base)
-        elif isinstance(item, Attr):
-            found.add(item.attr)
-            stack.append(item.base)
-        elif isinstance(item, Seq):
+        elif kind is Seq:
+            assert isinstance(item, Seq)
             stack.extend(item.items)
-        elif isinstance(item, DictVal):
+        elif kind is DictVal:
+            assert isinstance(item, DictVal)
             for key, element in item.items:
                 stack.append(key)
                 stack.append(element)
-        elif isinstance(item, BinOp):
+        elif kind is BinOp:
+            assert isinstance(item, BinOp)
             stack.append(item.left)
             stack.append(item.right)
-        elif isinstance(item, IterItem):
+        elif kind is IterItem:
+            assert isinstance(item, IterItem)
             stack.append(item.base)
-        elif isinstance(item, LambdaVal):
+        elif kind is LambdaVal:
+            assert isinstance(item, LambdaVal)
             stack.append(item.body)
