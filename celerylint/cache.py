@@ -238,9 +238,25 @@ def _tag(stored: object, name: str) -> str:
     return value if type(value) is str else ""
 
 
-def load_entries(path: Path, tag: str = "token") -> Optional[Tuple[Dict[str, ModuleFacts], float, str]]:
-    """The entries of the cache file at ``path``, its mtime and its ``tag`` (see ``_tag``), or None.
-    Never raises, never runs code."""
+StatKeys = Dict[str, Tuple[int, int, str]]  # path -> (size, mtime_ns, content key)
+
+
+def _valid_stats(stored: object) -> StatKeys:
+    """The file stats a cache file recorded, or none when they are not exactly that shape."""
+    stats = stored.get("stats") if type(stored) is dict else None
+    if type(stats) is not dict:
+        return {}
+    for path, value in stats.items():
+        if type(path) is not str or type(value) is not tuple or len(value) != 3:
+            return {}
+        if type(value[0]) is not int or type(value[1]) is not int or type(value[2]) is not str:
+            return {}
+    return stats
+
+
+def load_entries(path: Path, tag: str = "token") -> Optional[Tuple[Dict[str, ModuleFacts], float, str, StatKeys]]:
+    """The entries of the cache file at ``path``, its mtime, its ``tag`` (see ``_tag``) and the
+    file stats it recorded, or None. Never raises, never runs code."""
     read = read_regular_file(path)
     if read is None:
         return None
@@ -259,12 +275,13 @@ def load_entries(path: Path, tag: str = "token") -> Optional[Tuple[Dict[str, Mod
             intact = _restore_classes(before)
         entries = _valid_entries(stored) if intact else None
         token = _tag(stored, tag) if entries is not None else ""
+        stats = _valid_stats(stored) if entries is not None else {}
     except Exception:  # noqa: BLE001 - e.g. a hostile dict whose comparison fails
         return None
     finally:
         if gc_was_enabled:
             gc.enable()
-    return None if entries is None else (entries, mtime, token)
+    return None if entries is None else (entries, mtime, token, stats)
 
 
 # --- Bounding the folder ---------------------------------------------------------------------
@@ -344,11 +361,12 @@ class FactsCache:
         self._delta_keys: Set[str] = set()
         self.entries: Dict[str, ModuleFacts] = {}
         self.used: Dict[str, ModuleFacts] = {}
-        # path -> (size, mtime_ns, content key) of files read by an earlier analysis in this
-        # process, when it is a long-lived one (the editor server): an unchanged file is then
-        # not read and hashed again. A one-shot run does not pay for the stat calls.
-        self.remembers_stats = False
+        # path -> (size, mtime_ns, content key) of the files read before, kept with the facts
+        # (and in memory by a long-lived process such as the editor server): an unchanged file
+        # is then not read and hashed again. A run with no cache does not pay for the stat calls.
+        self.remembers_stats = folder is not None
         self.stat_keys: Dict[Path, Tuple[int, int, str]] = {}
+        self._saved_stats: StatKeys = {}
         if folder is None:
             return
         # A fixed-size hex digest: the name cannot point outside the folder.
@@ -362,12 +380,15 @@ class FactsCache:
         loaded = load_entries(self.path)
         if loaded is None:
             return
-        self.entries, self._loaded_mtime, self._token = loaded
+        self.entries, self._loaded_mtime, self._token, stats = loaded
         self._base_keys = set(self.entries)
         delta = load_entries(self.delta_path, tag="base") if self._token else None
         if delta is not None and delta[2] == self._token:
             self.entries.update(delta[0])
             self._delta_keys = set(delta[0])
+            stats = delta[3] or stats  # a delta records the stats of the whole run
+        self._saved_stats = stats
+        self.stat_keys = {Path(path): value for path, value in stats.items() if value[2] in self.entries}
 
     def key_by_stat(self, path: Path, size: int, mtime_ns: int) -> Optional[str]:
         """The content key of the file as it was read before, if its size and mtime are the same."""
@@ -393,22 +414,24 @@ class FactsCache:
         """Keep what this run used; write atomically; prune the folder; never fail the run."""
         if not self.enabled or self.path is None or self.delta_path is None:
             return
-        if self.used.keys() == self.entries.keys():
+        stats = {str(path): value for path, value in self.stat_keys.items() if value[2] in self.used}
+        same_stats = stats == self._saved_stats
+        if self.used.keys() == self.entries.keys() and same_stats:
             self._refresh()
             return
         added = {key: facts for key, facts in self.used.items() if key not in self._base_keys}
         unused = len(self._base_keys) - (len(self.used) - len(added))
         allowance = max(DELTA_MIN_ENTRIES, len(self._base_keys) // DELTA_FRACTION)
         if self._token and len(added) <= allowance and unused <= allowance:
-            if added.keys() == self._delta_keys:  # the delta on disk already says this
+            if added.keys() == self._delta_keys and same_stats:  # the delta on disk already says this
                 return
             # Small change: the base stays (its unused entries too, until the next rewrite).
-            document = {"format": facts_format(), "base": self._token, "entries": added}
+            document = {"format": facts_format(), "base": self._token, "entries": added, "stats": stats}
             if _write_atomically(self.delta_path, document):
                 prune(self.path.parent, keep=self.delta_path)
             return
         token = os.urandom(8).hex()
-        if _write_atomically(self.path, {"format": facts_format(), "token": token, "entries": self.used}):
+        if _write_atomically(self.path, {"format": facts_format(), "token": token, "entries": self.used, "stats": stats}):
             _unlink(str(self.delta_path))
             prune(self.path.parent, keep=self.path)
 

@@ -615,3 +615,43 @@ def test_a_long_lived_cache_skips_unchanged_files_by_stat(tmp_path: Path, monkey
     one_shot = FactsCache(tmp_path, enabled=False)  # a CLI run: no stat calls, no memo
     engine.load_facts(tmp_path, [module], one_shot)
     assert one_shot.stat_keys == {}
+
+
+def test_file_stats_are_kept_with_the_facts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A later run (a new process) skips reading files whose size and mtime are those recorded
+    with the facts; a file changed since is read again, and so is one written too recently for
+    its mtime to tell."""
+    from celerylint import engine
+
+    project, folder = tmp_path / "p", tmp_path / "cache"
+    project.mkdir()
+    stable, edited, fresh = project / "a.py", project / "b.py", project / "c.py"
+    for path in (stable, edited, fresh):
+        path.write_text("import os\n")
+    old = time.time_ns() - 10_000_000_000  # older than the racy window
+    for path in (stable, edited):
+        os.utime(path, ns=(old, old))
+    paths = [stable, edited, fresh]
+    engine.load_facts(project, paths, FactsCache(project, directory=folder))
+
+    reads: list = []
+    real_read = engine._read
+    monkeypatch.setattr(engine, "_read", lambda path, overrides: (reads.append(path), real_read(path, overrides))[1])
+    edited.write_text("import re\n")  # same size
+    os.utime(edited, ns=(old + 1_000, old + 1_000))
+    loaded = engine.load_facts(project, paths, FactsCache(project, directory=folder))
+    assert reads == [edited, fresh]
+    assert [fact.module for fact in loaded.model[edited].imports] == ["re"]
+    assert [fact.module for fact in loaded.model[stable].imports] == ["os"]
+
+    reads.clear()
+    engine.load_facts(project, paths, FactsCache(project, directory=folder))
+    assert reads == [fresh]  # the edit's new stats were recorded; the fresh file never is
+
+
+def test_malformed_stats_are_ignored_not_trusted(tmp_path: Path) -> None:
+    path = _cache_path(tmp_path)
+    for stats in ({"x": (1, 2)}, {"x": ("1", 2, "k")}, {1: (1, 2, "k")}, ["x"], {"x": (1, 2, None)}):
+        _write(path, _dump({"format": MARKER_FORMAT, "token": "t", "entries": {"k": _facts()}, "stats": stats}))
+        loaded = FactsCache(tmp_path)
+        assert loaded.get("k") == _facts() and loaded.stat_keys == {}
