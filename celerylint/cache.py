@@ -345,6 +345,8 @@ class FactsCache:
     Two files: the base, rewritten when much has changed, and a small delta holding the facts
     of files changed since (tied to the base by a token, so a delta written against an older
     base is ignored): a run after editing one file writes a few kilobytes, not the whole cache.
+    Each file also keeps the size, mtime and content key of every file read (``stat_keys``), so
+    the next run reads only the files changed since.
 
     Disabled (``get`` misses, ``save`` does nothing, ``path`` is None) when ``enabled`` is
     False or no cache folder can be determined (see ``cache_dir``).

@@ -94,7 +94,8 @@ def load_facts(
     missing: List[Tuple[Path, str, bytes, bool]] = []
     keyed = cache.enabled or cache.remembers_stats
     for path in paths:
-        # A long-lived process (the editor server) skips files unchanged since it last read them.
+        # A file whose size and mtime are those recorded when it was last read is not read again
+        # (the facts cache keeps them; so does the editor server between analyses).
         info = _stat(path) if cache.remembers_stats and path not in overrides else None
         if info is not None:
             known = cache.key_by_stat(path, info.st_size, info.st_mtime_ns)
