@@ -367,7 +367,7 @@ class FactsCache:
         # (and in memory by a long-lived process such as the editor server): an unchanged file
         # is then not read and hashed again. A run with no cache does not pay for the stat calls.
         self.remembers_stats = folder is not None
-        self.stat_keys: Dict[Path, Tuple[int, int, str]] = {}
+        self.stat_keys: StatKeys = {}  # by str(path): no Path object made per file on load
         self._saved_stats: StatKeys = {}
         if folder is None:
             return
@@ -390,18 +390,18 @@ class FactsCache:
             self._delta_keys = set(delta[0])
             stats = delta[3] or stats  # a delta records the stats of the whole run
         self._saved_stats = stats
-        self.stat_keys = {Path(path): value for path, value in stats.items() if value[2] in self.entries}
+        self.stat_keys = {path: value for path, value in stats.items() if value[2] in self.entries}
 
     def key_by_stat(self, path: Path, size: int, mtime_ns: int) -> Optional[str]:
         """The content key of the file as it was read before, if its size and mtime are the same."""
-        known = self.stat_keys.get(path)
+        known = self.stat_keys.get(str(path))
         return known[2] if known is not None and known[:2] == (size, mtime_ns) else None
 
     def remember_stat(self, path: Path, size: int, mtime_ns: int, key: str) -> None:
         """Remember a file's key by its stats, unless it changed too recently for its mtime to
         tell a later write apart (the same window as the results cache's racy files)."""
         if time.time_ns() - mtime_ns > RACY_NANOSECONDS:
-            self.stat_keys[path] = (size, mtime_ns, key)
+            self.stat_keys[str(path)] = (size, mtime_ns, key)
 
     def get(self, key: str) -> Optional[ModuleFacts]:
         facts = self.entries.get(key)
@@ -416,7 +416,7 @@ class FactsCache:
         """Keep what this run used; write atomically; prune the folder; never fail the run."""
         if not self.enabled or self.path is None or self.delta_path is None:
             return
-        stats = {str(path): value for path, value in self.stat_keys.items() if value[2] in self.used}
+        stats = {path: value for path, value in self.stat_keys.items() if value[2] in self.used}
         same_stats = stats == self._saved_stats
         if self.used.keys() == self.entries.keys() and same_stats:
             self._refresh()

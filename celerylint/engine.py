@@ -231,8 +231,11 @@ def silenced_by_broken_files(analysis: Analysis, findings: Sequence[Finding]) ->
     """One notice per project whose unparsable modules hide findings: the rules that would
     report more if those modules were absent (only worth asking when one is imported)."""
     index = analysis.project.index
+    candidates = [info for info in index.modules() if info.broken and not info.is_test]
+    if not candidates:
+        return []  # the usual case: no need for the reverse import graph
     importers = analysis.project.graph.importers()
-    broken = [info for info in index.modules() if info.broken and not info.is_test and importers.get(info.name)]
+    broken = [info for info in candidates if importers.get(info.name)]
     if not broken:
         return []
     kept = [path for path in analysis.files.python if path not in {info.path for info in broken}]
