@@ -283,7 +283,8 @@ def _execution_option(sent: Sent, name: str, key: str, swallowed: bool, outcome:
     return Problem(
         "CEL022", key,
         f"{sent.callee}() passes {name}= to the task, not as an option: {effect}",
-        f"Use apply_async(args, {name}=...).",
+        # A signature takes its options through .set(); a send through apply_async().
+        f"Use .set({name}=...) on the signature." if sent.how in ("s", "si") else f"Use apply_async(args, {name}=...).",
     )
 
 
