@@ -470,3 +470,18 @@ def test_the_contract_module_does_not_load_libcst() -> None:
     code = "import sys, celerylint.fixes, celerylint.cli; print('libcst' in sys.modules, 'celerylint.fixes.source' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_file_that_is_not_utf8_is_left_alone_and_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_project(tmp_path, {
+        "pyproject.toml": "",
+        "proj/__init__.py": "",
+        "proj/tasks.py": "from celery import Celery\napp = Celery('p', task_time_limit=5)\n\n\n@app.task\ndef other(x):\n    return x\n",
+    })
+    latin = root / "proj" / "views.py"
+    latin.write_bytes(b"# -*- coding: latin-1 -*-\nfrom proj.tasks import other\n\n\ndef caf\xe9():\n    other.delay(1, eta=None)\n")
+    before = latin.read_bytes()
+    assert main([str(root), "--fix"]) == 1
+    err = capsys.readouterr().err
+    assert "CEL022 not fixed: the file cannot be read as UTF-8" in err
+    assert latin.read_bytes() == before

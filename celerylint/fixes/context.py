@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from celerylint.findings import Finding
@@ -20,10 +20,7 @@ Outcome = Union[Fix, Unfixed]
 class FixContext:
     analysis: "Analysis"
     safe: bool  # whether the fixer at hand makes safe fixes
-    sources: Sources = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.sources = Sources(self.analysis)
+    sources: Sources  # shared by the fixers of one plan: each file read and parsed once
 
     def fix(self, path: str, title: str, edits: Sequence[TextEdit], findings: Sequence[Finding]) -> Fix:
         return Fix(path, title, tuple(sorted(set(edits))), tuple(findings), self.safe)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Dict, List, Sequence
 from celerylint.findings import Finding
 from celerylint.fixes import Fix, FixPlan, Unfixed
 from celerylint.fixes.context import FixContext, Fixer
+from celerylint.fixes.source import Sources
 from celerylint.fixes.imports import removed_api
 from celerylint.fixes.settings import mixed_names, unknown_setting
 from celerylint.fixes.tasks import bind_mismatch, execution_option, unknown_option
@@ -30,12 +31,19 @@ def plan(analysis: "Analysis", findings: Sequence[Finding], unsafe: bool = False
     fixable rules left without one, each with why."""
     fixes: List[Fix] = []
     left: List[Unfixed] = []
+    sources = Sources(analysis)
     for code, fixer in FIXERS.items():
         safe = RULES_BY_CODE[code].autofix == "safe"
         mine = sorted(finding for finding in findings if finding.code == code)
         if not mine or not (safe or unsafe):
             continue
-        for outcome in fixer(FixContext(analysis, safe), mine):
+        # A file that cannot be read as UTF-8 or parsed cannot be edited: say why once, here.
+        blocked = {finding: sources.why_not(finding.path) for finding in mine}
+        left.extend(Unfixed(finding, why) for finding, why in blocked.items() if why is not None)
+        mine = [finding for finding in mine if blocked[finding] is None]
+        if not mine:
+            continue
+        for outcome in fixer(FixContext(analysis, safe, sources), mine):
             if isinstance(outcome, Fix):
                 fixes.append(outcome)
             else:

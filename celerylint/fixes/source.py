@@ -131,13 +131,22 @@ class Sources:
     def __init__(self, analysis: "Analysis") -> None:
         self.analysis = analysis
         self._cache: Dict[str, Optional[Source]] = {}
+        self._why: Dict[str, str] = {}
 
     def get(self, rel: str) -> Optional[Source]:
         if rel not in self._cache:
             text = read_text(self.analysis.root, rel, self.analysis.overrides)
             source = Source(rel, text) if text is not None else None
+            if text is None:
+                self._why[rel] = "the file cannot be read as UTF-8 (a fix never guesses an encoding)"
+            elif source is not None and not source.parses:
+                self._why[rel] = "the file does not parse"
             self._cache[rel] = source if source is not None and source.parses else None
         return self._cache[rel]
+
+    def why_not(self, rel: str) -> Optional[str]:
+        """Why the file cannot be fixed at all (None when it can be)."""
+        return None if self.get(rel) is not None else self._why.get(rel, "the file cannot be read")
 
 
 def string_value(node: cst.CSTNode) -> Optional[str]:
