@@ -117,14 +117,23 @@ class GitIgnoreMatcher:
         self.spec = pathspec.GitIgnoreSpec.from_lines(lines)
         patterns = [pattern for pattern in self.spec.patterns if pattern.include is not None]
         self.combined: Optional["re.Pattern[str]"] = None
-        if all(pattern.include for pattern in patterns) and all(isinstance(pattern, RegexPattern) for pattern in patterns):
+        # With negations the last matching pattern decides, which pathspec works out; but a path
+        # that no pattern matches at all (most of them) is not matched, and one search says so.
+        self.any_pattern: Optional["re.Pattern[str]"] = None
+        if all(isinstance(pattern, RegexPattern) for pattern in patterns):
             sources = [_UNNAMED.sub("(?:", pattern.regex.pattern) for pattern in patterns]  # type: ignore[union-attr]
-            self.combined = re.compile("|".join(f"(?:{source})" for source in sources) or r"(?!)")
+            either = re.compile("|".join(f"(?:{source})" for source in sources) or r"(?!)")
+            if all(pattern.include for pattern in patterns):
+                self.combined = either
+            else:
+                self.any_pattern = either
 
     def match_file(self, file: str) -> bool:
-        if self.combined is None:
-            return self.spec.match_file(file)
-        return self.combined.match(normalize_file(file)) is not None
+        if self.combined is not None:
+            return self.combined.match(normalize_file(file)) is not None
+        if self.any_pattern is not None and self.any_pattern.match(normalize_file(file)) is None:
+            return False
+        return self.spec.match_file(file)
 
 
 # Named groups (pathspec marks folder matches with one) cannot repeat in one expression.

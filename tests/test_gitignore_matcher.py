@@ -34,4 +34,6 @@ def test_combined_matcher_agrees_with_pathspec(size: int) -> None:
 
 def test_without_negation_one_expression_answers() -> None:
     assert GitIgnoreMatcher(list(DEFAULT_EXCLUDES)).combined is not None
-    assert GitIgnoreMatcher(["*.log", "!keep.log"]).combined is None  # negations: pathspec decides
+    negated = GitIgnoreMatcher(["*.log", "!keep.log"])
+    assert negated.combined is None  # negations: pathspec decides, when any pattern matches at all
+    assert negated.any_pattern is not None and negated.any_pattern.match("a.py") is None
