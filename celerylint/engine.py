@@ -7,7 +7,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from celerylint import suppress
 from celerylint.cache import FactsCache, content_key
@@ -28,6 +28,8 @@ TEST_KEY_SUFFIX = "-scan"
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 64
 
+T = TypeVar("T")
+
 def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes], Optional[str]]:
     """The file's bytes (unsaved editor content first), or why there are none."""
     override = overrides.get(path)
@@ -43,18 +45,47 @@ def _read(path: Path, overrides: Mapping[Path, bytes]) -> Tuple[Optional[bytes],
     return data, None
 
 
-def _parse_all(
-    blobs: List[bytes], detailed: List[bool], jobs: int, progress: Optional[ProgressCallback] = None
-) -> List[ModuleFacts]:
-    workers = jobs or os.cpu_count() or 1
-    if workers > 1 and len(blobs) >= PARALLEL_THRESHOLD:
+@dataclass(frozen=True)
+class _Job:
+    """One file to parse: its bytes and key when the main process read it to look in the cache,
+    else None (a cold start: the worker that parses it reads it too)."""
+
+    path: str
+    rel: str
+    detailed: bool
+    keyed: bool
+    data: Optional[bytes] = None
+    key: str = ""
+
+
+def _content_key(data: bytes, rel: str, detailed: bool, keyed: bool) -> str:
+    # With no cache to look in or keep (`--no-cache`), a file's key is never used: no hashing.
+    if not keyed:
+        return rel
+    return content_key(data) if detailed else content_key(data) + TEST_KEY_SUFFIX
+
+
+def _job_facts(job: _Job) -> Tuple[str, ModuleFacts, Optional[str]]:
+    """(content key, facts, why the file could not be read) for one job; in a worker process."""
+    data, key = job.data, job.key
+    if data is None:
+        data, why = _read(Path(job.path), {})
+        if data is None:
+            return "", ModuleFacts(unanalysed=why), why
+        key = _content_key(data, job.rel, job.detailed, job.keyed)
+    return key, facts_from_bytes(data, job.detailed), None
+
+
+def _parse_all(jobs: List[_Job], workers: int, progress: Optional[ProgressCallback] = None) -> List[Tuple[str, ModuleFacts, Optional[str]]]:
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(jobs) >= PARALLEL_THRESHOLD:
         # Workers build and drop whole syntax trees, which have no cycles: no cyclic GC there.
         with ProcessPoolExecutor(max_workers=workers, initializer=gc.disable) as pool:
-            return list(_counted(pool.map(facts_from_bytes, blobs, detailed, chunksize=8), len(blobs), progress))
-    return list(_counted(map(facts_from_bytes, blobs, detailed), len(blobs), progress))
+            return list(_counted(pool.map(_job_facts, jobs, chunksize=8), len(jobs), progress))
+    return list(_counted(map(_job_facts, jobs), len(jobs), progress))
 
 
-def _counted(parsed: Iterator[ModuleFacts], total: int, progress: Optional[ProgressCallback]) -> Iterator[ModuleFacts]:
+def _counted(parsed: Iterator[T], total: int, progress: Optional[ProgressCallback]) -> Iterator[T]:
     """The facts as they come, telling the progress callback how many of total are done."""
     for done, facts in enumerate(parsed, 1):
         if progress is not None:
@@ -91,8 +122,11 @@ def load_facts(
     """Facts for each path: from the cache by content, else parsed (in parallel when worth it)."""
     model: Dict[Path, ModuleFacts] = {}
     notices: List[str] = []
-    missing: List[Tuple[Path, str, bytes, bool]] = []
+    missing: List[Tuple[Path, Optional[os.stat_result], _Job]] = []
     keyed = cache.enabled or cache.remembers_stats
+    # A cold start has nothing to find by content: the workers read the files they parse,
+    # instead of the main process reading them all before the first is parsed.
+    cold = not cache.entries
     for path in paths:
         # A file whose size and mtime are those recorded when it was last read is not read again
         # (the facts cache keeps them; so does the editor server between analyses).
@@ -103,27 +137,33 @@ def load_facts(
             if cached is not None:
                 model[path] = cached
                 continue
-        data, why = _read(path, overrides)
         rel = path.relative_to(root).as_posix()
+        # Test code never runs on a worker and no rule reports in it: its imports, classes and
+        # top-level bindings are all the model needs (a fraction of the cost and the memory).
+        detailed = not is_test_path(rel)
+        if cold and path not in overrides:
+            missing.append((path, info, _Job(str(path), rel, detailed, keyed)))
+            continue
+        data, why = _read(path, overrides)
         if data is None:
             notices.append(f"{rel}: skipped: {why}")
             model[path] = ModuleFacts(unanalysed=why)
             continue
-        # Test code never runs on a worker and no rule reports in it: its imports, classes and
-        # top-level bindings are all the model needs (a fraction of the cost and the memory).
-        detailed = not is_test_path(rel)
-        # With no cache to look in or keep (`--no-cache`), a file's key is never used: no hashing.
-        key = (content_key(data) if detailed else content_key(data) + TEST_KEY_SUFFIX) if keyed else rel
+        key = _content_key(data, rel, detailed, keyed)
         if info is not None:  # taken before the read: a write since then shows as a change
             cache.remember_stat(path, info.st_size, info.st_mtime_ns, key)
         cached = cache.get(key)
         if cached is not None:
             model[path] = cached
         else:
-            missing.append((path, key, data, detailed))
-    parsed = _parse_all([item[2] for item in missing], [item[3] for item in missing], jobs, progress)
-    for (path, key, _, _), facts in zip(missing, parsed):
+            missing.append((path, None, _Job(str(path), rel, detailed, keyed, data, key)))
+    for (path, info, job), (key, facts, why) in zip(missing, _parse_all([job for _, _, job in missing], jobs, progress)):
         model[path] = facts
+        if why is not None:
+            notices.append(f"{job.rel}: skipped: {why}")
+            continue
+        if info is not None:  # taken before the worker read the file
+            cache.remember_stat(path, info.st_size, info.st_mtime_ns, key)
         cache.put(key, facts)
     reported = dict(model)
     for path in overrides:

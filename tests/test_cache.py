@@ -22,7 +22,7 @@ from celerylint import __version__, cache
 from celerylint.cache import FactsCache, cache_dir, content_key
 from celerylint.facts import facts_from_bytes
 from celerylint.facts import types as fact_types
-from celerylint.facts.types import ModuleFacts, Ref
+from celerylint.facts.types import Const, ModuleFacts, Ref
 
 SOURCE = b"from celery import Celery\napp = Celery('x')\n@app.task\ndef f(a):\n    return a\n"
 MARKER_FORMAT = cache.facts_format()
@@ -655,3 +655,32 @@ def test_malformed_stats_are_ignored_not_trusted(tmp_path: Path) -> None:
         _write(path, _dump({"format": MARKER_FORMAT, "token": "t", "entries": {"k": _facts()}, "stats": stats}))
         loaded = FactsCache(tmp_path)
         assert loaded.get("k") == _facts() and loaded.stat_keys == {}
+
+
+def test_a_cold_start_lets_the_workers_read_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With nothing cached, the main process reads no file: the parse workers do, and a file they
+    cannot use still becomes a notice and unanalysed facts, in worker processes too."""
+    from celerylint import engine
+
+    project, folder = tmp_path / "p", tmp_path / "cache"
+    (project / "pkg").mkdir(parents=True)
+    paths = []
+    for number in range(engine.PARALLEL_THRESHOLD + 6):
+        path = project / "pkg" / f"m{number}.py"
+        path.write_text(f"import os\nVALUE = {number}\n")
+        paths.append(path)
+    huge = project / "pkg" / "huge.py"
+    with open(huge, "wb") as handle:
+        handle.truncate(engine.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    paths.append(huge)
+    reads: list = []
+    real_read = engine._read
+    monkeypatch.setattr(engine, "_read", lambda path, overrides: (reads.append(path), real_read(path, overrides))[1])
+    loaded = engine.load_facts(project, paths, FactsCache(project, directory=folder), jobs=2)
+    assert reads == []  # the workers (other processes) read them
+    assert loaded.model[paths[7]].globals[0].value == Const(7)
+    assert loaded.model[huge].unanalysed is not None
+    assert loaded.notices == (f"pkg/huge.py: skipped: larger than {engine.MAX_FILE_BYTES // 1_000_000} MB, not analysed",)
+
+    warm = engine.load_facts(project, paths, FactsCache(project, directory=folder), jobs=2)
+    assert warm.model[paths[7]] == loaded.model[paths[7]] and warm.notices == loaded.notices
