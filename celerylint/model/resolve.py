@@ -143,6 +143,7 @@ class Resolver:
         self.star_imports: Dict[str, List[str]] = {}
         self.calls_by_value: Dict[Tuple[str, str, Call], CallFact] = {}
         self._cache: Dict[Tuple[str, str, Value], Obj] = {}
+        self._getters: Dict[Tuple[str, str, Value], List[FuncObj]] = {}
         self._busy: Set[Tuple[str, str, Value]] = set()
         self.app_classes: Set[ClassObj] = set()
         # Filled by the project model once apps are known: the class each app is made from.
@@ -411,6 +412,14 @@ class Resolver:
         """The property getters reading a dotted name runs (`ext.celery.task`: Ext.celery)."""
         if not isinstance(value, Ref) or "." not in value.path:
             return []
+        # Every worker's closure asks this for the same names, like resolve (cached alike).
+        key = (ctx.module.name, ctx.scope, value)
+        found = self._getters.get(key)
+        if found is None:
+            found = self._getters[key] = self._property_getters(ctx, value)
+        return found
+
+    def _property_getters(self, ctx: Ctx, value: Ref) -> List[FuncObj]:
         obj: Obj
         if value.scope == "import":
             info, attrs = self.index.longest_module_prefix(self.index.absolute(ctx.module, value.path), ctx.module)
