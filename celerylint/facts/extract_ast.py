@@ -27,6 +27,7 @@ from celerylint.facts.common import (
     Scopes,
     join,
 )
+from celerylint.facts.scan import dotted_name
 from celerylint.facts.types import (
     IMPORT_ERRORS,
     MODULE_SCOPE,
@@ -106,17 +107,6 @@ class Source:
     def offset(self, line: int, column: int) -> int:
         """Index into the text of a 1-based line and 0-based character column."""
         return self.starts[line - 1] + column if 0 < line <= len(self.starts) else len(self.text)
-
-
-def dotted_name(node: ast.expr) -> Optional[str]:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 # Nodes with nothing below them that matters: names, literals, contexts and operators.

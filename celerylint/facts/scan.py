@@ -22,11 +22,9 @@ from celerylint.facts.types import (
 )
 
 # Statements holding other statements (the rest hold none: no need to look inside them).
-COMPOUND = tuple(
+COMPOUND_TYPES = frozenset(
     getattr(ast, name) for name in ("If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try", "TryStar", "Match") if hasattr(ast, name)
 )
-
-COMPOUND_TYPES = frozenset(COMPOUND)
 SCOPES = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
 # The statements _assigned_names reads names from (the others bind none it counts).
 BINDING_STATEMENTS = frozenset({ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith})
@@ -203,7 +201,8 @@ def _child_bodies(node: ast.stmt) -> List[List[ast.stmt]]:
     return bodies
 
 
-def _base_ref(node: ast.expr, aliases: Dict[str, str]) -> Optional[Ref]:
+def dotted_name(node: ast.expr) -> Optional[str]:
+    """`a.b.c` for a name or a chain of attributes on one, else None."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -211,7 +210,13 @@ def _base_ref(node: ast.expr, aliases: Dict[str, str]) -> Optional[Ref]:
     if not isinstance(node, ast.Name):
         return None
     parts.append(node.id)
-    dotted = ".".join(reversed(parts))
+    return ".".join(reversed(parts))
+
+
+def _base_ref(node: ast.expr, aliases: Dict[str, str]) -> Optional[Ref]:
+    dotted = dotted_name(node)
+    if dotted is None:
+        return None
     root, _, rest = dotted.partition(".")
     if root in aliases:
         target = aliases[root]
