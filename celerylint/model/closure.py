@@ -171,14 +171,13 @@ class ClosureBuilder:
             self.add_module(name, reached_via)
         if not facts.detailed:
             return
-        for call in facts.calls:
-            if call.scope == scope:
-                self._follow_call(info, scope, call.value)
+        for call in self.graph.calls_in(info, scope):
+            self._follow_call(info, scope, call.value)
         self._follow_property_reads(info, scope)
 
     def _follow_property_reads(self, info: ModuleInfo, scope: str) -> None:
         """Reading a property runs its getter (`@ext.celery.task`, `app = ext.celery`)."""
-        refs: List[Value] = [call.value.func for call in info.facts.calls if call.scope == scope]
+        refs: List[Value] = [call.value.func for call in self.graph.calls_in(info, scope)]
         refs.extend(decorator for function in info.facts.functions if function.scope == scope for decorator, _ in function.decorators)
         if scope == MODULE_SCOPE:
             refs.extend(binding.value for binding in info.facts.globals if binding.scope == scope)
