@@ -186,7 +186,7 @@ def test_the_line_scan_of_a_huge_file_finds_what_the_ast_scan_finds() -> None:
 
 # One text per alternative of RELEVANT, in the pattern's order.
 RELEVANT_SAMPLES = [
-    "from celery import Celery", "X = CELERY_BROKER_URL", "@shared_task\ndef f(): pass", "x.task(f)", "job.delay(1)",
+    "from celery import Celery", "X = CELERY_BROKER_URL", "@shared_task\ndef f(): pass", "x.task(f)", "app.send_task(name)", "job.delay(1)",
     "job.apply_async()", "r = AsyncResult(i)", "from flask import g", "broker_url = ''", "result_backend = ''",
     "soft_time_limit = 3", "task_serializer = 'json'", "accept_content = []", "INSTALLED_APPS = []",
     "os.environ['DJANGO_SETTINGS_MODULE']", "import_modules()", "with app.app_context(): pass", "import kombu",

@@ -249,3 +249,37 @@ def test_test_code_is_read_for_its_imports_only(tmp_path: Path) -> None:
     assert ("proj/views.py", "CEL009") in found and ("proj/views.py", "CEL005") in found
     assert not {path for path, _ in found} & {"tests/test_views.py", "proj/test_helpers.py"}
     assert not facts_from_bytes(TEST_CODE_PROJECT["tests/test_views.py"].encode(), detailed=False).detailed
+
+
+UNREAD_TASKS_PROJECT = {
+    "proj/__init__.py": "",
+    "proj/worker.py": (
+        "from celery import Celery\n\n"
+        "app = Celery('proj', broker='redis://', backend='redis://')\n"
+        "periodic = app.task(queue='low')\n\n\n"
+        "@app.task\n"
+        "def charge(order_id):\n"
+        "    return order_id\n"
+    ),
+    # No Celery word: read for its imports only, so its tasks' names are not known.
+    "proj/jobs.py": "from proj.worker import periodic\n\n\n@periodic\ndef cleanup(days):\n    return days\n",
+    "proj/views.py": (
+        "from proj.worker import app\n\n\n"
+        "def nightly():\n"
+        "    app.send_task('proj.jobs.cleanup', args=[7])\n"
+        "    app.send_task('proj.worker.chrage', args=[1])\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("jobs_module", [True, False])
+def test_a_module_read_for_its_imports_that_may_define_tasks_silences_cel021(tmp_path: Path, jobs_module: bool) -> None:
+    """A module read only for its imports that imports a task decorator may register any name:
+    CEL021 judges nothing then. Without it, the typo is reported."""
+    files = dict(UNREAD_TASKS_PROJECT)
+    if not jobs_module:
+        del files["proj/jobs.py"]
+        files["proj/views.py"] = files["proj/views.py"].replace("    app.send_task('proj.jobs.cleanup', args=[7])\n", "")
+    assert not facts_from_bytes(UNREAD_TASKS_PROJECT["proj/jobs.py"].encode(), detailed=True).detailed
+    found = _codes(tmp_path, files, "CEL021")
+    assert found == (set() if jobs_module else {("proj/views.py", 5)})

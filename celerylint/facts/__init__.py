@@ -21,7 +21,7 @@ from celerylint.facts.types import ModuleFacts, SyntaxErrorFact
 # A file that matches none of these contributes only its imports and top-level
 # classes, which `ast` gives ten times faster than libcst.
 RELEVANT = re.compile(
-    rb"[Cc]elery|CELERY|shared_task|\.task\b|\.delay\b|apply_async|AsyncResult|[Ff]lask|broker_|"
+    rb"[Cc]elery|CELERY|shared_task|\.task\b|\.send_task\b|\.delay\b|apply_async|AsyncResult|[Ff]lask|broker_|"
     rb"result_backend|_time_limit|task_serializer|accept_content|INSTALLED_APPS|"
     rb"DJANGO_SETTINGS_MODULE|import_modules|app_context|kombu|^[ \t]*(?:imports|include)\s*=|"
     rb"^[ \t]*@[\w.]*task\b",  # a project's own task decorator (`@task(...)`, `@periodic_task`)

@@ -78,8 +78,10 @@ def _text(value: Optional[Value]) -> Optional[str]:
 
 
 def _registry(project: Project) -> Optional[Registry]:
-    """Every registered name, or None when some task's name is not known (then nothing is judged)."""
-    names = project.task_names
+    """Every name the project's read modules register, or None when some task's name is not
+    known (then nothing is judged). Whether a module read only for its imports may define tasks
+    is asked later, and only for a name the registry would judge: it resolves many imports."""
+    names = project.found_names
     if not names.known or not names.tasks:
         return None
     packages = frozenset(info.name.split(".", 1)[0] for info in project.index.modules() if not info.is_test)
@@ -275,9 +277,10 @@ def check(project: Project) -> Iterator[Report]:
     registry = _registry(project)
     if registry is None:
         return
-    for item in sent:
-        if not registry.judges(item.name):
-            continue
+    judged = [item for item in sent if registry.judges(item.name)]
+    if not judged or not project.task_names.known:
+        return
+    for item in judged:
         near = registry.near_miss(item.name)
         related: List[Related] = []
         hint = ""
