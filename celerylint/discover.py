@@ -122,7 +122,7 @@ class GitIgnoreMatcher:
         self.any_pattern: Optional["re.Pattern[str]"] = None
         if all(isinstance(pattern, RegexPattern) for pattern in patterns):
             sources = [_UNNAMED.sub("(?:", pattern.regex.pattern) for pattern in patterns]  # type: ignore[union-attr]
-            either = re.compile("|".join(f"(?:{source})" for source in sources) or r"(?!)")
+            either = re.compile(_alternatives(sources))
             if all(pattern.include for pattern in patterns):
                 self.combined = either
             else:
@@ -138,6 +138,18 @@ class GitIgnoreMatcher:
 
 # Named groups (pathspec marks folder matches with one) cannot repeat in one expression.
 _UNNAMED = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+# How pathspec starts a pattern without a slash: at any depth.
+_ANY_DEPTH = "^(?:.+/)?"
+
+
+def _alternatives(sources: Sequence[str]) -> str:
+    """One expression matching what any of ``sources`` matches. The patterns for any depth share
+    their prefix once: otherwise each alternative backtracks over every slash of the path again."""
+    any_depth = [source[len(_ANY_DEPTH) :] for source in sources if source.startswith(_ANY_DEPTH)]
+    parts = [f"(?:{source})" for source in sources if not source.startswith(_ANY_DEPTH)]
+    if any_depth:
+        parts.append(_ANY_DEPTH + "(?:" + "|".join(f"(?:{source})" for source in any_depth) + ")")
+    return "|".join(parts) or r"(?!)"
 
 
 def _gitignore(root: Path) -> Optional[Matcher]:
@@ -193,8 +205,9 @@ class _Walk:
         self.root = root
         self.ignore = ignore
         self.exclude = exclude
-        self.wanted = wanted
-        self.on_the_way = {parent for target in wanted for parent in target.parents}
+        # String paths: the walk asks for every entry, and a Path costs a parse and a hash.
+        self.wanted = {str(target) for target in wanted}
+        self.on_the_way = {str(parent) for target in wanted for parent in target.parents}
         self.python: List[Path] = []
         self.deploy: List[Path] = []
         self.nested: List[Path] = []
@@ -202,7 +215,7 @@ class _Walk:
 
     def run(self) -> FileSet:
         in_package = any(_is_package(folder) for folder in self.root.parents)
-        self._folder(self.root, "", respect_ignore=True, only_named=False, in_package=in_package)
+        self._folder(str(self.root), "", respect_ignore=True, only_named=False, in_package=in_package)
         return FileSet(self.root, tuple(self.python), tuple(self.deploy), tuple(self.nested), tuple(self.notices))
 
     def _skipped(self, rel: str, why: str) -> None:
@@ -213,7 +226,7 @@ class _Walk:
             return True
         return respect_ignore and self.ignore is not None and self.ignore.match_file(rel)
 
-    def _folder(self, folder: Path, rel: str, respect_ignore: bool, only_named: bool, in_package: bool) -> None:
+    def _folder(self, folder: str, rel: str, respect_ignore: bool, only_named: bool, in_package: bool) -> None:
         try:
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
@@ -221,11 +234,11 @@ class _Walk:
             self._skipped(rel, f"cannot list folder ({error.strerror or error})")
             return
         in_package = in_package or any(entry.name == "__init__.py" for entry in entries)
-        if folder != self.root and _marks_project((entry.name for entry in entries), in_package):
-            self.nested.append(folder)  # another project: analysed apart, with its own settings
+        if rel and _marks_project((entry.name for entry in entries), in_package):
+            self.nested.append(Path(folder))  # another project: analysed apart, with its own settings
             return
         for entry in entries:
-            path = folder / entry.name
+            path = entry.path
             child = f"{rel}{entry.name}"
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
@@ -240,9 +253,9 @@ class _Walk:
                 if (only_named or self._excluded(child, respect_ignore)) and not named:
                     continue
                 if self._usable_file(entry, path, child):
-                    (self.python if entry.name.endswith(".py") else self.deploy).append(path)
+                    (self.python if entry.name.endswith(".py") else self.deploy).append(Path(path))
 
-    def _subfolder(self, path: Path, rel: str, respect_ignore: bool, only_named: bool, in_package: bool) -> None:
+    def _subfolder(self, path: str, rel: str, respect_ignore: bool, only_named: bool, in_package: bool) -> None:
         named = path in self.wanted
         if only_named and not named and path not in self.on_the_way:
             return
@@ -255,7 +268,7 @@ class _Walk:
         # Below a folder named on the command line, .gitignore no longer hides anything.
         self._folder(path, rel + "/", respect_ignore and not named, only_named and not named, in_package)
 
-    def _usable_file(self, entry: "os.DirEntry[str]", path: Path, rel: str) -> bool:
+    def _usable_file(self, entry: "os.DirEntry[str]", path: str, rel: str) -> bool:
         """A regular file inside the project: links are followed only within it, and devices,
         FIFOs and sockets are never opened (reading one would block or never end)."""
         try:
@@ -277,9 +290,9 @@ class _Walk:
         return True
 
 
-def _is_virtualenv(path: Path) -> bool:
+def _is_virtualenv(path: str) -> bool:
     try:
-        return os.path.isfile(path / "pyvenv.cfg")
+        return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
     except OSError:
         return False
 
