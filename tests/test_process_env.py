@@ -336,3 +336,25 @@ def test_hostile_yaml_finishes(text: str) -> None:
     except yamlish.YamlError:
         pass
     assert time.perf_counter() - started < 5
+
+
+LOGICAL_LINE_SAMPLES = [
+    "celery -A proj worker \\\n  -Q a,b\n",
+    "web: gunicorn app\nworker: celery -A proj worker\n",
+    "a \\   \nb\nc\\",
+    "x\\\x0cy\n",  # a form feed ends a line for splitlines
+    "x\\\x1cy\r\nz",
+    "no continuation \\n here\n",
+    "path\\to\\file\n",
+    "a\\\r\nb\r\n",
+    "",
+    "long " * 3000 + "\nshort\n",
+]
+
+
+@pytest.mark.parametrize("text", LOGICAL_LINE_SAMPLES)
+def test_logical_lines_fast_path_is_the_joining_loop(text: str) -> None:
+    """Files with no continuation skip the joining loop; the lines must be the loop's."""
+    from celerylint.model.deploy import _joined_lines, _logical_lines
+
+    assert _logical_lines(text) == _joined_lines(text)

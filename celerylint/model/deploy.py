@@ -17,6 +17,9 @@ CELERY_WORD = re.compile(r"\bcelery\b")
 WORKER_WORD = re.compile(r"\bworker\b")
 # No real worker command is longer; longer logical lines (generated data) are not commands.
 MAX_COMMAND_CHARS = 10_000
+# A backslash before whitespace or at the end: every shell continuation has one (a line that
+# `rstrip()` leaves ending in a backslash), and most files have none.
+CONTINUATION = re.compile(r"\\(?:\s|\Z)")
 # Dependency declarations: requirements files, pyproject/setup.cfg/Pipfile lists, lock files.
 DEPENDENCY_FILES = re.compile(r"(requirements[^/]*\.(txt|in)|pyproject\.toml|setup\.cfg|Pipfile(\.lock)?|poetry\.lock|uv\.lock)$", re.IGNORECASE)
 TRACKED_PACKAGES = ("celery", "kombu", "flask", "flask-sqlalchemy")
@@ -90,6 +93,12 @@ class DeployFacts:
 def _logical_lines(text: str) -> List[Tuple[int, str]]:
     """Lines with shell continuations joined, numbered by their first physical line; a logical
     line is cut at MAX_COMMAND_CHARS (the rest of it is no worker command)."""
+    if CONTINUATION.search(text) is None:  # no line ends in a backslash: one line each
+        return [(number, line[:MAX_COMMAND_CHARS]) for number, line in enumerate(text.splitlines(), 1)]
+    return _joined_lines(text)
+
+
+def _joined_lines(text: str) -> List[Tuple[int, str]]:
     result: List[Tuple[int, str]] = []
     pending: List[str] = []
     size = 0
