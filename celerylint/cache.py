@@ -118,12 +118,13 @@ def content_key(data: bytes) -> str:
 
 
 def _fact_classes() -> Dict[Tuple[str, str], type]:
-    """The dataclasses defined in celerylint.facts.types, by (module, name) exactly as pickled."""
+    """The classes defined in celerylint.facts.types (values are dataclasses, records are named
+    tuples), by (module, name) exactly as pickled."""
     allowed: Dict[Tuple[str, str], type] = {}
     for name, obj in vars(fact_types).items():
         if (
             isinstance(obj, type)
-            and dataclasses.is_dataclass(obj)
+            and (dataclasses.is_dataclass(obj) or (issubclass(obj, tuple) and hasattr(obj, "_fields")))
             and obj.__module__ == fact_types.__name__
             and obj.__qualname__ == name
         ):

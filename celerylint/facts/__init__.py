@@ -12,7 +12,6 @@ import threading
 import tokenize
 import warnings
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from celerylint.facts.scan import scan_import_lines, scan_imports
@@ -61,7 +60,7 @@ def facts_from_bytes(data: bytes, detailed: bool = True) -> ModuleFacts:
     for test code). Never raises for bad input."""
     facts = _facts(data, detailed)
     if facts.syntax_error is not None and is_relevant(data):
-        return replace(facts, relevant=True)
+        return facts._replace(relevant=True)
     return facts
 
 

@@ -155,10 +155,14 @@ def _bindings(body: List[ast.stmt]) -> List[Binding]:
     return result
 
 
+# One object for every value the scan does not follow: the cache pickles it once per file.
+UNSCANNED = Opaque("unscanned")
+
+
 def _literal(node: Optional[ast.expr]) -> Value:
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes, int, float, bool, type(None))):
         return Const(node.value)
-    return Opaque("unscanned")
+    return UNSCANNED
 
 
 def _inner_scope(scope: str, name: str) -> str:

@@ -8,11 +8,10 @@ but not across files: that is the project model's job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import FrozenSet, Literal, Optional, Tuple, Union
+from typing import FrozenSet, Literal, NamedTuple, Optional, Tuple, Union
 
 
-@dataclass(frozen=True)
-class Loc:
+class Loc(NamedTuple):
     """A source span: 1-based lines, 1-based columns (as flake8 prints them)."""
 
     line: int
@@ -146,8 +145,7 @@ MODULE_SCOPE = ""
 MAIN_SCOPE = "<__main__>"  # statements under `if __name__ == "__main__":`
 
 
-@dataclass(frozen=True)
-class ImportFact:
+class ImportFact(NamedTuple):
     """``import a.b`` (names empty) or ``from module import names``."""
 
     module: str  # absolute, or relative with leading dots
@@ -165,8 +163,7 @@ class ImportFact:
     conditional: bool = False
 
 
-@dataclass(frozen=True)
-class CallFact:
+class CallFact(NamedTuple):
     value: Call
     loc: Loc
     scope: str
@@ -187,8 +184,7 @@ class CallFact:
         return self.loc
 
 
-@dataclass(frozen=True)
-class StoreFact:
+class StoreFact(NamedTuple):
     """An assignment to an attribute or item: ``app.conf.x = v``, ``cfg['X'] = v``."""
 
     target: Value
@@ -198,8 +194,7 @@ class StoreFact:
     guarded: bool = False  # inside an if/loop/except of its own scope: it may not run
 
 
-@dataclass(frozen=True)
-class UseFact:
+class UseFact(NamedTuple):
     """A maximal name/attribute chain read inside a function."""
 
     ref: Ref
@@ -210,8 +205,7 @@ class UseFact:
     in_request_context: bool = False
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(NamedTuple):
     name: str
     value: Value
     loc: Loc
@@ -221,16 +215,14 @@ class Binding:
     guarded: bool = False  # inside an if/loop/except of its own scope: it may not run
 
 
-@dataclass(frozen=True)
-class ParamFact:
+class ParamFact(NamedTuple):
     name: str
     kind: ParamKind
     has_default: bool
     annotation: Optional[Value] = None
 
 
-@dataclass(frozen=True)
-class FunctionFact:
+class FunctionFact(NamedTuple):
     name: str
     qualname: str  # "outer.Inner.method"
     loc: Loc  # the `def` line
@@ -242,8 +234,7 @@ class FunctionFact:
     scope: str = MODULE_SCOPE  # where the def statement runs
 
 
-@dataclass(frozen=True)
-class ClassFact:
+class ClassFact(NamedTuple):
     name: str
     qualname: str
     loc: Loc
@@ -253,15 +244,13 @@ class ClassFact:
     scope: str = MODULE_SCOPE
 
 
-@dataclass(frozen=True)
-class SyntaxErrorFact:
+class SyntaxErrorFact(NamedTuple):
     message: str
     line: int
     col: int
 
 
-@dataclass(frozen=True)
-class ModuleFacts:
+class ModuleFacts(NamedTuple):
     """Everything celerylint needs to know about one file."""
 
     imports: Tuple[ImportFact, ...] = ()
