@@ -3,7 +3,7 @@
 One pickle per project root under the user's cache folder; a missing, stale, corrupt or
 hostile cache is simply rebuilt. Nothing is written inside the project, so read-only trees work.
 
-Loading never runs code: the unpickler resolves only the fact dataclasses of
+Loading never runs code: the unpickler resolves only the fact classes of
 ``celerylint.facts.types`` (nothing from builtins, copyreg, os, ...), undoes any attempt of
 the pickle to modify those classes, and anything it returns that is not the expected
 ``{"format": ..., "entries": {str: ModuleFacts}}`` is treated as no cache at all.
@@ -136,7 +136,7 @@ ALLOWED_CLASSES: Dict[Tuple[str, str], type] = _fact_classes()
 
 
 class _FactsUnpickler(pickle.Unpickler):
-    """Resolves only the fact dataclasses; every other global is refused."""
+    """Resolves only the fact classes; every other global is refused."""
 
     def find_class(self, module: str, name: str) -> Any:
         cls = ALLOWED_CLASSES.get((module, name))

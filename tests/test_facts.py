@@ -222,3 +222,13 @@ def test_relevant_words_rule_out_only_what_the_pattern_cannot_match() -> None:
         # Each sample is matched through a word of the prefilter, not by luck of another word.
         assert any(word in data for word in RELEVANT_WORDS)
     assert not is_relevant(b"import os\nx = 1\n")
+
+
+def test_values_of_different_kinds_are_never_equal() -> None:
+    """Values are dataclasses, not tuples: the model keys caches by value, and a constant must
+    not stand for an opaque expression or a name (as equal named tuples of two types would)."""
+    from celerylint.facts.types import Const, Opaque, Ref, Seq
+
+    assert Const("x") != Opaque("x")
+    assert Ref("global", "x") != Seq("tuple", ("global", "x"))  # type: ignore[arg-type]
+    assert len({Const("x"), Opaque("x")}) == 2

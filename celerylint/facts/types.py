@@ -1,4 +1,9 @@
-"""Per-file facts: plain frozen dataclasses, a pure function of a file's bytes.
+"""Per-file facts, a pure function of a file's bytes.
+
+Records (Loc, ImportFact, CallFact, ... ModuleFacts) are named tuples: they unpickle in half the
+time of a dataclass and hold no __dict__, and the cache loads many thousands of them each run.
+Values (Ref, Const, Call, ...) are frozen dataclasses: equal tuples of different types compare
+equal, and a value must not (`Const("x") != Opaque("x")`).
 
 They pickle (for the process pool and the cache) and carry no libcst objects.
 Names inside values are qualified through the file's own imports and scopes,
