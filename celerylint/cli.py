@@ -178,7 +178,8 @@ def _lint(args: argparse.Namespace) -> int:
     if not args.quiet and not unsaved_python and not any(project.files.python for project in run_plan.projects):
         _notify([f"no Python file found in {' '.join(str(path) for path in paths)}"])
     # Nothing the answer depends on changed: print it without parsing or modelling anything.
-    key = None if overrides else results_cache.run_key(run_plan, paths)
+    stats = {} if overrides else results_cache.file_stats(run_plan)
+    key = None if overrides else results_cache.run_key(run_plan, paths, stats)
     stored = None if key is None else results_cache.load(run_plan, paths, key)
     projects: Results
     if stored is not None:
@@ -189,7 +190,7 @@ def _lint(args: argparse.Namespace) -> int:
 
         progress = progress_line(sys.stderr, args.quiet)
         try:
-            result = run_all(paths, settings_for, args.jobs, overrides, run_plan, progress)
+            result = run_all(paths, settings_for, args.jobs, overrides, run_plan, progress, stats)
         finally:
             if progress is not None:
                 progress.clear()

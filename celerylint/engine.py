@@ -118,8 +118,10 @@ def load_facts(
     jobs: int = 0,
     overrides: Mapping[Path, bytes] = {},
     progress: Optional[ProgressCallback] = None,
+    stats: Mapping[Path, Optional[os.stat_result]] = {},
 ) -> LoadedFacts:
-    """Facts for each path: from the cache by content, else parsed (in parallel when worth it)."""
+    """Facts for each path: from the cache by content, else parsed (in parallel when worth it).
+    ``stats``: files already stat'ed this run (None: could not be), not stat'ed again."""
     model: Dict[Path, ModuleFacts] = {}
     notices: List[str] = []
     missing: List[Tuple[Path, Optional[os.stat_result], _Job]] = []
@@ -130,7 +132,7 @@ def load_facts(
     for path in paths:
         # A file whose size and mtime are those recorded when it was last read is not read again
         # (the facts cache keeps them; so does the editor server between analyses).
-        info = _stat(path) if cache.remembers_stats and path not in overrides else None
+        info = (stats[path] if path in stats else _stat(path)) if cache.remembers_stats and path not in overrides else None
         if info is not None:
             known = cache.key_by_stat(path, info.st_size, info.st_mtime_ns)
             cached = cache.get(known) if known is not None else None
@@ -216,6 +218,7 @@ def analyse_project(
     files: Optional[FileSet] = None,
     progress: Optional[ProgressCallback] = None,
     cache: Optional[FactsCache] = None,
+    stats: Mapping[Path, Optional[os.stat_result]] = {},
 ) -> Analysis:
     """Analyse the whole project at root; ``targets`` are the named paths inside it.
     ``cache``: facts kept by the caller between analyses (the editor server), else the disk cache."""
@@ -225,7 +228,7 @@ def analyse_project(
     files = replace(files, python=files.python + tuple(unsaved))
     if cache is None:
         cache = FactsCache(root, settings.use_cache, settings.cache_dir)
-    loaded = load_facts(root, files.python, cache, jobs, overrides, progress)
+    loaded = load_facts(root, files.python, cache, jobs, overrides, progress, stats)
     project = project_model(root, files, loaded.model, settings)
     notices = files.notices + loaded.notices
     return Analysis(root, files, loaded.reported, project, settings, overrides, notices)
@@ -315,6 +318,7 @@ def analyse_all(
     overrides: Mapping[Path, bytes] = {},
     run_plan: Optional[RunPlan] = None,
     progress: Optional[ProgressCallback] = None,
+    stats: Mapping[Path, Optional[os.stat_result]] = {},
 ) -> Analyses:
     """One analysis per project the paths cover (see ``runplan.plan_run``)."""
     overrides = {absolute(path): data for path, data in overrides.items()}
@@ -323,7 +327,7 @@ def analyse_all(
     projects: List[Tuple[Analysis, List[Path]]] = []
     notices: List[str] = list(run_plan.notices)
     for planned in run_plan.projects:
-        analysis = analyse_project(planned.root, planned.targets, planned.settings, jobs, overrides, planned.files, progress)
+        analysis = analyse_project(planned.root, planned.targets, planned.settings, jobs, overrides, planned.files, progress, stats=stats)
         projects.append((analysis, list(planned.targets)))
         notices.extend(display_notice(analysis.root, line) for line in analysis.notices)
     return Analyses(projects, notices)
@@ -336,9 +340,10 @@ def run_all(
     overrides: Mapping[Path, bytes] = {},
     run_plan: Optional[RunPlan] = None,
     progress: Optional[ProgressCallback] = None,
+    stats: Mapping[Path, Optional[os.stat_result]] = {},
 ) -> RunResult:
     """Every project the paths belong to, analysed, with the findings that rest on the paths."""
-    analysed = analyse_all(paths, settings_for, jobs, overrides, run_plan, progress)
+    analysed = analyse_all(paths, settings_for, jobs, overrides, run_plan, progress, stats)
     projects: List[Tuple[Analysis, List[Finding]]] = []
     notices = list(analysed.notices)
     for analysis, targets in analysed.projects:

@@ -12,9 +12,8 @@ import importlib
 import os
 import re
 import sys
-from importlib import metadata
 from types import ModuleType
-from typing import List
+from typing import List, Optional
 
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}")
 
@@ -46,7 +45,32 @@ def import_installed(name: str) -> ModuleType:
 
 def installed_version(distribution: str) -> str:
     """The installed distribution's version, safe to put in a file name; "unknown" otherwise."""
-    for found in metadata.distributions(name=distribution, path=installed_search_path()):
-        version = str(found.version or "")
-        return version if VERSION.fullmatch(version) else "unknown"
-    return "unknown"
+    search = installed_search_path()
+    # Every run asks (the results cache's key): the `name-version.dist-info` folder a wheel
+    # install leaves says it without importing importlib.metadata (7 ms) and reading METADATA.
+    version = _dist_info_version(distribution, search)
+    if version is None:
+        from importlib import metadata
+
+        for found in metadata.distributions(name=distribution, path=search):
+            version = str(found.version or "")
+            break
+    return version if version and VERSION.fullmatch(version) else "unknown"
+
+
+def _dist_info_version(distribution: str, search: List[str]) -> Optional[str]:
+    """The version in the first `<name>-<version>.dist-info` folder on the search path, the
+    name normalized as wheels write it (`flask_sqlalchemy`), or None."""
+    prefix = re.sub(r"[-_.]+", "_", distribution).lower() + "-"
+    for entry in search:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:  # a zip file, or gone
+            continue
+        for name in names:
+            lower = name.lower()
+            if lower.startswith(prefix) and lower.endswith(".dist-info"):
+                version = name[len(prefix) : -len(".dist-info")]
+                if version[:1].isdigit():
+                    return version
+    return None

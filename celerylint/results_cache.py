@@ -56,10 +56,24 @@ class StoredRun:
 RACY_SECONDS = 3
 
 
-def _stat_line(path: Path, now: float) -> str:
+FileStats = Dict[Path, Optional[os.stat_result]]  # None: the file could not be stat'ed
+
+
+def _stat(path: Path) -> Optional[os.stat_result]:
     try:
-        info = os.stat(path)
+        return os.stat(path)
     except OSError:
+        return None
+
+
+def file_stats(run_plan: RunPlan) -> FileStats:
+    """Each listed file's stat, taken once: the run key is made of them, and the facts cache
+    finds unchanged files by them (a stat taken before any read, so a write since shows)."""
+    return {path: _stat(path) for project in run_plan.projects for path in project.files.python + project.files.deploy}
+
+
+def _stat_line(path: Path, now: float, info: Optional[os.stat_result]) -> str:
+    if info is None:
         return f"{path}\0missing"
     line = f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}"
     if now - info.st_mtime < RACY_SECONDS:
@@ -70,11 +84,12 @@ def _stat_line(path: Path, now: float) -> str:
 
 def _code_fingerprint(now: float) -> List[str]:
     """celerylint's own sources, by size and time: any edit (a development checkout) is a new key."""
-    return [_stat_line(path, now) for path in sorted(PACKAGE.rglob("*.py"))]
+    return [_stat_line(path, now, _stat(path)) for path in sorted(PACKAGE.rglob("*.py"))]
 
 
-def run_key(run_plan: RunPlan, paths: Sequence[Path]) -> Optional[str]:
-    """The digest of everything the run's findings depend on, or None when it cannot be cached."""
+def run_key(run_plan: RunPlan, paths: Sequence[Path], stats: FileStats) -> Optional[str]:
+    """The digest of everything the run's findings depend on, or None when it cannot be cached.
+    ``stats``: the listed files' (``file_stats``)."""
     now = time.time()
     lines: List[str] = [f"format {FORMAT}", f"celerylint {__version__}", f"cwd {os.getcwd()}"]
     lines.append(f"celery {installed_version('celery')} kombu {installed_version('kombu')}")
@@ -86,7 +101,9 @@ def run_key(run_plan: RunPlan, paths: Sequence[Path]) -> Optional[str]:
         settings = replace(project.settings, output_format="text", use_cache=True, cache_dir=None)
         lines.append(f"project {project.root} {project.targets!r} {settings!r}")
         lines.extend(project.files.notices)
-        lines.extend(_stat_line(path, now) for path in project.files.python + project.files.deploy)
+        lines.extend(
+            _stat_line(path, now, stats[path] if path in stats else _stat(path)) for path in project.files.python + project.files.deploy
+        )
     digest = hashlib.blake2b(digest_size=20)
     for line in lines:
         digest.update(line.encode("utf-8", "surrogateescape") + b"\n")

@@ -688,3 +688,28 @@ def test_a_cold_start_lets_the_workers_read_the_files(tmp_path: Path, monkeypatc
 
     warm = engine.load_facts(project, paths, FactsCache(project, directory=folder), jobs=2)
     assert warm.model[paths[7]] == loaded.model[paths[7]] and warm.notices == loaded.notices
+
+
+def test_files_stat_ed_for_the_run_key_are_not_stat_ed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stats the results cache's key was made of find unchanged files in the facts cache:
+    one stat per file per run."""
+    from celerylint import engine
+
+    project, folder = tmp_path / "p", tmp_path / "cache"
+    project.mkdir()
+    paths = []
+    for number in range(3):
+        path = project / f"m{number}.py"
+        path.write_text(f"VALUE = {number}\n")
+        paths.append(path)
+    engine.load_facts(project, paths, FactsCache(project, directory=folder))
+    past = time.time() - 60  # not racily clean: the stat alone is trusted
+    for path in paths:
+        os.utime(path, (past, past))
+    engine.load_facts(project, paths, FactsCache(project, directory=folder))  # records the stats
+    stats = {path: os.stat(path) for path in paths}
+    stat_ed: list = []
+    monkeypatch.setattr(engine, "_stat", lambda path: stat_ed.append(path))
+    monkeypatch.setattr(engine, "_read", lambda path, overrides: pytest.fail(f"{path} read again"))
+    loaded = engine.load_facts(project, paths, FactsCache(project, directory=folder), stats=stats)
+    assert stat_ed == [] and loaded.model[paths[2]].globals[0].value == Const(2)

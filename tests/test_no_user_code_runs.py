@@ -190,12 +190,36 @@ def test_ground_truth_never_comes_from_the_project(tmp_path: Path, entry: list) 
 
 
 def test_a_hostile_installed_version_never_reaches_a_file_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import metadata
+
     from celerylint import groundtruth
 
     class Hostile:
         version = "/../../../../tmp/x"
 
-    monkeypatch.setattr(groundtruth.metadata, "distributions", lambda **kwargs: iter([Hostile()]))
+    monkeypatch.setattr(groundtruth, "_dist_info_version", lambda distribution, search: None)
+    monkeypatch.setattr(metadata, "distributions", lambda **kwargs: iter([Hostile()]))
     assert groundtruth.installed_version("celery") == "unknown"
     Hostile.version = "5.7.0"
     assert groundtruth.installed_version("celery") == "5.7.0"
+
+
+def test_the_version_a_dist_info_folder_names_is_the_installed_metadata(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The version is read from the `name-version.dist-info` folder (no importlib.metadata on
+    every run): the same answer as importlib.metadata for what is installed, names normalized
+    as wheels write them, and a folder name that is no version is "unknown"."""
+    from importlib import metadata
+
+    from celerylint import groundtruth
+
+    for distribution in ("celery", "kombu", "libcst", "pathspec"):
+        expected = [str(found.version) for found in metadata.distributions(name=distribution, path=groundtruth.installed_search_path())]
+        assert [groundtruth.installed_version(distribution)] == expected[:1]
+    site = tmp_path / "site"
+    (site / "flask_sqlalchemy-3.1.1.dist-info").mkdir(parents=True)
+    (site / "celery_progress-0.3.dist-info").mkdir()
+    (site / "kombu-5.9 x.dist-info").mkdir()
+    monkeypatch.setattr(groundtruth, "installed_search_path", lambda: [str(tmp_path / "missing"), str(site)])
+    assert groundtruth.installed_version("Flask-SQLAlchemy") == "3.1.1"
+    assert groundtruth.installed_version("celery") == "unknown"  # celery_progress is another package
+    assert groundtruth.installed_version("kombu") == "unknown"
