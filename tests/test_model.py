@@ -185,3 +185,17 @@ def test_config_class_in_a_module_without_celery_words(project) -> None:  # type
     (app,) = model.apps
     assert model.config(app).lookup("task_annotations")[0] == "set"
     assert model.config(app).lookup("broker_url")[0] == "set"
+
+
+def test_a_closure_s_places_follow_what_it_holds() -> None:
+    """places() is kept between calls (rules ask for it per task) but never goes stale."""
+    from celerylint.model.closure import Closure
+
+    closure = Closure()
+    closure.modules.add("proj.tasks")
+    first = closure.places()
+    assert first == {("proj.tasks", "")} and closure.places() is first
+    closure.functions.add(("proj.tasks", "job"))
+    assert closure.places() == {("proj.tasks", ""), ("proj.tasks", "job")}
+    closure.modules.add("proj.app")
+    assert ("proj.app", "") in closure.places()

@@ -30,9 +30,16 @@ class Closure:
     functions: Set[Tuple[str, str]] = field(default_factory=set)
     uncertain: List[str] = field(default_factory=list)
     via: Dict[str, str] = field(default_factory=dict)  # module -> how it was reached
+    # places(), by the sizes it was made at (the sets only grow): rules ask for each task, and
+    # the set, a key of the app's resolved configuration, is hashed and compared whole.
+    _places: Tuple[int, int, FrozenSet[Place]] = field(default=(-1, -1, frozenset()), compare=False, repr=False)
 
     def places(self) -> FrozenSet[Place]:
-        return frozenset({(m, MODULE_SCOPE) for m in self.modules} | set(self.functions))
+        modules, functions, made = self._places
+        if (modules, functions) != (len(self.modules), len(self.functions)):
+            made = frozenset({(m, MODULE_SCOPE) for m in self.modules} | set(self.functions))
+            self._places = (len(self.modules), len(self.functions), made)
+        return made
 
     def runs(self, module: str, scope: str) -> bool:
         return (module, scope) in self.functions or (scope == MODULE_SCOPE and module in self.modules)

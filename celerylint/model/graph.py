@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from celerylint.facts.types import Attr, CallFact, Loc, Ref, Value
@@ -37,7 +36,7 @@ class ProgramGraph:
         self.resolver = resolver
         self._calls_by_name = self._index_calls()
         self._imported: Dict[Tuple[str, Optional[str]], Set[str]] = {}
-        self._with_parents: Dict[Tuple[str, Path], List[str]] = {}
+        self._with_parents: Dict[Tuple[str, str], List[str]] = {}
         self._importers: Optional[Dict[str, Set[str]]] = None
 
     # --- calls and values -----------------------------------------------------------------
@@ -167,7 +166,7 @@ class ProgramGraph:
 
     def with_parents(self, dotted: str, near: ModuleInfo) -> List[str]:
         """The project modules importing ``dotted`` runs: each package on the way, then it."""
-        key = (dotted, near.root)  # `get` depends on the importer only through its root
+        key = (dotted, near.root_key)  # `get` depends on the importer only through its root
         found = self._with_parents.get(key)
         if found is None:
             parts = dotted.split(".")

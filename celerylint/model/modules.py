@@ -42,6 +42,11 @@ class ModuleInfo:
         return self.name if self.is_package else self.name.rpartition(".")[0]
 
     @cached_property
+    def root_key(self) -> str:
+        """``root`` as a string: compared and hashed for every import resolved (a Path's are slow)."""
+        return str(self.root)
+
+    @cached_property
     def is_test(self) -> bool:
         """Test code: tasks defined there run eagerly in tests, never on a production worker."""
         return is_test_path(self.rel)
@@ -143,7 +148,7 @@ class ModuleIndex:
             return found[0]
         if near is not None:
             for info in found:
-                if info.root == near.root:
+                if info.root_key == near.root_key:
                     return info
         return min(found, key=lambda info: (len(info.root.parts), info.rel))
 
