@@ -255,9 +255,18 @@ def _valid_stats(stored: object) -> StatKeys:
     return stats
 
 
-def load_entries(path: Path, tag: str = "token") -> Optional[Tuple[Dict[str, ModuleFacts], float, str, StatKeys]]:
-    """The entries of the cache file at ``path``, its mtime, its ``tag`` (see ``_tag``) and the
-    file stats it recorded, or None. Never raises, never runs code."""
+def _valid_dropped(stored: object) -> Tuple[str, ...]:
+    """The paths a delta drops from its base's stats, or none when not exactly that shape."""
+    dropped = stored.get("dropped") if type(stored) is dict else None
+    if type(dropped) is not tuple or not all(type(path) is str for path in dropped):
+        return ()
+    return dropped
+
+
+def load_entries(path: Path, tag: str = "token") -> Optional[Tuple[Dict[str, ModuleFacts], float, str, StatKeys, Tuple[str, ...]]]:
+    """The entries of the cache file at ``path``, its mtime, its ``tag`` (see ``_tag``), the
+    file stats it recorded and (a delta) the files whose stats it drops, or None. Never raises,
+    never runs code."""
     read = read_regular_file(path)
     if read is None:
         return None
@@ -277,12 +286,13 @@ def load_entries(path: Path, tag: str = "token") -> Optional[Tuple[Dict[str, Mod
         entries = _valid_entries(stored) if intact else None
         token = _tag(stored, tag) if entries is not None else ""
         stats = _valid_stats(stored) if entries is not None else {}
+        dropped = _valid_dropped(stored) if entries is not None else ()
     except Exception:  # noqa: BLE001 - e.g. a hostile dict whose comparison fails
         return None
     finally:
         if gc_was_enabled:
             gc.enable()
-    return None if entries is None else (entries, mtime, token, stats)
+    return None if entries is None else (entries, mtime, token, stats, dropped)
 
 
 # --- Bounding the folder ---------------------------------------------------------------------
@@ -369,7 +379,8 @@ class FactsCache:
         # is then not read and hashed again. A run with no cache does not pay for the stat calls.
         self.remembers_stats = folder is not None
         self.stat_keys: StatKeys = {}  # by str(path): no Path object made per file on load
-        self._saved_stats: StatKeys = {}
+        self._saved_stats: StatKeys = {}  # as the files on disk say (the base, then the delta)
+        self._base_stats: StatKeys = {}
         if folder is None:
             return
         # A fixed-size hex digest: the name cannot point outside the folder.
@@ -383,13 +394,17 @@ class FactsCache:
         loaded = load_entries(self.path)
         if loaded is None:
             return
-        self.entries, self._loaded_mtime, self._token, stats = loaded
+        self.entries, self._loaded_mtime, self._token, stats, _ = loaded
         self._base_keys = set(self.entries)
+        self._base_stats = stats
         delta = load_entries(self.delta_path, tag="base") if self._token else None
         if delta is not None and delta[2] == self._token:
             self.entries.update(delta[0])
             self._delta_keys = set(delta[0])
-            stats = delta[3] or stats  # a delta records the stats of the whole run
+            # A delta records how the run's stats differ from the base's.
+            stats = {**stats, **delta[3]}
+            for path in delta[4]:
+                stats.pop(path, None)
         self._saved_stats = stats
         self.stat_keys = {path: value for path, value in stats.items() if value[2] in self.entries}
 
@@ -429,7 +444,11 @@ class FactsCache:
             if added.keys() == self._delta_keys and same_stats:  # the delta on disk already says this
                 return
             # Small change: the base stays (its unused entries too, until the next rewrite).
-            document = {"format": facts_format(), "base": self._token, "entries": added, "stats": stats}
+            # Only the stats that differ from the base's: a run after editing one file writes
+            # a few kilobytes, not a line per file of the project.
+            changed = {path: value for path, value in stats.items() if self._base_stats.get(path) != value}
+            dropped = tuple(path for path in self._base_stats if path not in stats)
+            document = {"format": facts_format(), "base": self._token, "entries": added, "stats": changed, "dropped": dropped}
             if _write_atomically(self.delta_path, document):
                 prune(self.path.parent, keep=self.delta_path)
             return

@@ -713,3 +713,33 @@ def test_files_stat_ed_for_the_run_key_are_not_stat_ed_again(tmp_path: Path, mon
     monkeypatch.setattr(engine, "_read", lambda path, overrides: pytest.fail(f"{path} read again"))
     loaded = engine.load_facts(project, paths, FactsCache(project, directory=folder), stats=stats)
     assert stat_ed == [] and loaded.model[paths[2]].globals[0].value == Const(2)
+
+
+def test_a_delta_records_only_the_stats_that_changed(tmp_path: Path) -> None:
+    """After one file is edited and one deleted, the delta holds that file's stats and the
+    deleted path, not a line per file; loaded back, the stats are the run's."""
+    from celerylint import engine
+
+    project, folder = tmp_path / "p", tmp_path / "cache"
+    project.mkdir()
+    old = time.time_ns() - 10_000_000_000  # older than the racy window
+    paths = []
+    for number in range(100):
+        path = project / f"m{number}.py"
+        path.write_text(f"VALUE = {number}\n")
+        os.utime(path, ns=(old, old))
+        paths.append(path)
+    engine.load_facts(project, paths, FactsCache(project, directory=folder))
+    paths[0].write_text("VALUE = 'edited'\n")
+    os.utime(paths[0], ns=(old + 1_000, old + 1_000))
+    gone = paths.pop()
+    gone.unlink()
+    run = FactsCache(project, directory=folder)
+    engine.load_facts(project, paths, run)
+    assert run.delta_path is not None and run.delta_path.is_file()
+    loaded = cache.load_entries(run.delta_path, tag="base")
+    assert loaded is not None
+    assert set(loaded[3]) == {str(paths[0])} and loaded[4] == (str(gone),)
+    again = FactsCache(project, directory=folder)
+    assert again.stat_keys == {path: value for path, value in run.stat_keys.items() if path != str(gone)}
+    assert len(again.stat_keys) == 99 and again.stat_keys[str(paths[0])][:2] == (17, old + 1_000)
