@@ -408,9 +408,9 @@ class FactsCache:
         self._saved_stats = stats
         self.stat_keys = {path: value for path, value in stats.items() if value[2] in self.entries}
 
-    def key_by_stat(self, path: Path, size: int, mtime_ns: int) -> Optional[str]:
+    def key_by_stat(self, path: str, size: int, mtime_ns: int) -> Optional[str]:
         """The content key of the file as it was read before, if its size and mtime are the same."""
-        known = self.stat_keys.get(str(path))
+        known = self.stat_keys.get(path)
         return known[2] if known is not None and known[:2] == (size, mtime_ns) else None
 
     def remember_stat(self, path: Path, size: int, mtime_ns: int, key: str) -> None:

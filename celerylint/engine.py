@@ -118,10 +118,10 @@ def load_facts(
     jobs: int = 0,
     overrides: Mapping[Path, bytes] = {},
     progress: Optional[ProgressCallback] = None,
-    stats: Mapping[Path, Optional[os.stat_result]] = {},
+    stats: Mapping[str, Optional[os.stat_result]] = {},
 ) -> LoadedFacts:
     """Facts for each path: from the cache by content, else parsed (in parallel when worth it).
-    ``stats``: files already stat'ed this run (None: could not be), not stat'ed again."""
+    ``stats``: files already stat'ed this run, by str(path) (None: could not be), not stat'ed again."""
     model: Dict[Path, ModuleFacts] = {}
     notices: List[str] = []
     missing: List[Tuple[Path, Optional[os.stat_result], _Job]] = []
@@ -132,9 +132,11 @@ def load_facts(
     for path in paths:
         # A file whose size and mtime are those recorded when it was last read is not read again
         # (the facts cache keeps them; so does the editor server between analyses).
-        info = (stats[path] if path in stats else _stat(path)) if cache.remembers_stats and path not in overrides else None
+        name = str(path)
+        unsaved = bool(overrides) and path in overrides  # (a Path's hash costs; most runs have none)
+        info = (stats[name] if name in stats else _stat(path)) if cache.remembers_stats and not unsaved else None
         if info is not None:
-            known = cache.key_by_stat(path, info.st_size, info.st_mtime_ns)
+            known = cache.key_by_stat(name, info.st_size, info.st_mtime_ns)
             cached = cache.get(known) if known is not None else None
             if cached is not None:
                 model[path] = cached
@@ -143,8 +145,8 @@ def load_facts(
         # Test code never runs on a worker and no rule reports in it: its imports, classes and
         # top-level bindings are all the model needs (a fraction of the cost and the memory).
         detailed = not is_test_path(rel)
-        if cold and path not in overrides:
-            missing.append((path, info, _Job(str(path), rel, detailed, keyed)))
+        if cold and not unsaved:
+            missing.append((path, info, _Job(name, rel, detailed, keyed)))
             continue
         data, why = _read(path, overrides)
         if data is None:
@@ -218,7 +220,7 @@ def analyse_project(
     files: Optional[FileSet] = None,
     progress: Optional[ProgressCallback] = None,
     cache: Optional[FactsCache] = None,
-    stats: Mapping[Path, Optional[os.stat_result]] = {},
+    stats: Mapping[str, Optional[os.stat_result]] = {},
 ) -> Analysis:
     """Analyse the whole project at root; ``targets`` are the named paths inside it.
     ``cache``: facts kept by the caller between analyses (the editor server), else the disk cache."""
@@ -318,7 +320,7 @@ def analyse_all(
     overrides: Mapping[Path, bytes] = {},
     run_plan: Optional[RunPlan] = None,
     progress: Optional[ProgressCallback] = None,
-    stats: Mapping[Path, Optional[os.stat_result]] = {},
+    stats: Mapping[str, Optional[os.stat_result]] = {},
 ) -> Analyses:
     """One analysis per project the paths cover (see ``runplan.plan_run``)."""
     overrides = {absolute(path): data for path, data in overrides.items()}
@@ -340,7 +342,7 @@ def run_all(
     overrides: Mapping[Path, bytes] = {},
     run_plan: Optional[RunPlan] = None,
     progress: Optional[ProgressCallback] = None,
-    stats: Mapping[Path, Optional[os.stat_result]] = {},
+    stats: Mapping[str, Optional[os.stat_result]] = {},
 ) -> RunResult:
     """Every project the paths belong to, analysed, with the findings that rest on the paths."""
     analysed = analyse_all(paths, settings_for, jobs, overrides, run_plan, progress, stats)

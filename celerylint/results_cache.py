@@ -56,7 +56,7 @@ class StoredRun:
 RACY_SECONDS = 3
 
 
-FileStats = Dict[Path, Optional[os.stat_result]]  # None: the file could not be stat'ed
+FileStats = Dict[str, Optional[os.stat_result]]  # by str(path); None: the file could not be stat'ed
 
 
 def _stat(path: Path) -> Optional[os.stat_result]:
@@ -69,7 +69,7 @@ def _stat(path: Path) -> Optional[os.stat_result]:
 def file_stats(run_plan: RunPlan) -> FileStats:
     """Each listed file's stat, taken once: the run key is made of them, and the facts cache
     finds unchanged files by them (a stat taken before any read, so a write since shows)."""
-    return {path: _stat(path) for project in run_plan.projects for path in project.files.python + project.files.deploy}
+    return {str(path): _stat(path) for project in run_plan.projects for path in project.files.python + project.files.deploy}
 
 
 def _stat_line(path: Path, now: float, info: Optional[os.stat_result]) -> str:
@@ -102,7 +102,7 @@ def run_key(run_plan: RunPlan, paths: Sequence[Path], stats: FileStats) -> Optio
         lines.append(f"project {project.root} {project.targets!r} {settings!r}")
         lines.extend(project.files.notices)
         lines.extend(
-            _stat_line(path, now, stats[path] if path in stats else _stat(path)) for path in project.files.python + project.files.deploy
+            _stat_line(path, now, stats[str(path)] if str(path) in stats else _stat(path)) for path in project.files.python + project.files.deploy
         )
     digest = hashlib.blake2b(digest_size=20)
     for line in lines:

@@ -707,7 +707,7 @@ def test_files_stat_ed_for_the_run_key_are_not_stat_ed_again(tmp_path: Path, mon
     for path in paths:
         os.utime(path, (past, past))
     engine.load_facts(project, paths, FactsCache(project, directory=folder))  # records the stats
-    stats = {path: os.stat(path) for path in paths}
+    stats = {str(path): os.stat(path) for path in paths}
     stat_ed: list = []
     monkeypatch.setattr(engine, "_stat", lambda path: stat_ed.append(path))
     monkeypatch.setattr(engine, "_read", lambda path, overrides: pytest.fail(f"{path} read again"))
