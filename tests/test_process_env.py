@@ -358,3 +358,22 @@ def test_logical_lines_fast_path_is_the_joining_loop(text: str) -> None:
     from celerylint.model.deploy import _joined_lines, _logical_lines
 
     assert _logical_lines(text) == _joined_lines(text)
+
+
+PINNED_SAMPLES = [
+    "celery==5.3.1\nkombu>=5.3\nFlask_SQLAlchemy~=3.0\nflask==2.3\n",
+    "Celery[redis] == 5.2.7\nmyflask==1.0\nflask-sqlalchemy==2.5\n",
+    'dependencies = ["celery>=5.4", "django-celery-beat==2.5", "Flask>=3"]\n',
+    "celeryflask==1\ncelery==1 celery==2\nKOMBU===5.0.0\n",
+    "# ﬂask is not flask; Celery==5.1 after a non-ASCII letter é\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", PINNED_SAMPLES)
+def test_pinned_versions_are_those_the_expression_finds_anywhere(text: str) -> None:
+    """The pinned versions are looked for only where a package name starts: the same matches
+    as the expression tried at every position."""
+    from celerylint.model.deploy import PINNED, _pinned
+
+    assert [m.span() for m in _pinned(text)] == [m.span() for m in PINNED.finditer(text)]
