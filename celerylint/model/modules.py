@@ -62,8 +62,9 @@ class ModuleInfo:
         return self.broken and (self.facts.relevant or self.facts.unanalysed is not None)
 
 
-def _canonical(path: Path, project_root: Path, packages: Set[Tuple[str, ...]]) -> Tuple[str, Path, bool]:
-    """The dotted name Celery and Python give the module, and the sys.path entry it assumes.
+def _canonical(rel_parts: Tuple[str, ...], packages: Set[Tuple[str, ...]]) -> Tuple[str, Tuple[str, ...], bool]:
+    """The dotted name Celery and Python give the module at ``rel_parts`` (its path's parts
+    relative to the project root), and the sys.path entry it assumes (as parts of the root).
 
     Named from the outermost package above it: folders without __init__.py inside a regular
     package are namespace portions of it (proj/importers/asana/tasks.py with no
@@ -71,8 +72,7 @@ def _canonical(path: Path, project_root: Path, packages: Set[Tuple[str, ...]]) -
     from its own folder. Names never come from a folder above the project root: when the root
     itself holds an ``__init__.py``, its modules are top-level (as `celery -A tasks` run in that
     folder sees them) and its ``__init__`` has no name."""
-    is_package = path.name == "__init__.py"
-    rel_parts = _rel_parts(path, project_root)
+    is_package = rel_parts[-1] == "__init__.py"
     # The outermost package among the folders between the root and the file (one pass, no
     # repeated ancestor walks: this runs for every file of the project).
     outermost_depth = None
@@ -81,13 +81,18 @@ def _canonical(path: Path, project_root: Path, packages: Set[Tuple[str, ...]]) -
             outermost_depth = depth
             break
     if outermost_depth is None:
-        return ("" if is_package else path.stem), path.parent, is_package
-    base = project_root.joinpath(*rel_parts[:outermost_depth])
+        return ("" if is_package else _stem(rel_parts[-1])), rel_parts[:-1], is_package
     parts = list(rel_parts[outermost_depth:])
-    parts[-1] = path.stem
+    parts[-1] = _stem(parts[-1])
     if is_package:
         parts = parts[:-1]
-    return ".".join(parts), base, is_package
+    return ".".join(parts), rel_parts[:outermost_depth], is_package
+
+
+def _stem(name: str) -> str:
+    """Path(name).stem, without making a Path (this runs for every file)."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _rel_parts(path: Path, project_root: Path) -> Tuple[str, ...]:
@@ -109,26 +114,34 @@ class ModuleIndex:
         self._facts_by_path: Dict[Path, ModuleFacts] = dict(pairs)
         # Folders holding an __init__.py among the discovered files, as parts relative to the
         # root: no stat per folder level.
-        packages = {_rel_parts(path, project_root)[:-1] for path, _ in pairs if path.name == "__init__.py"}
+        parts_of = {path: _rel_parts(path, project_root) for path, _ in pairs}
+        packages = {parts[:-1] for parts in parts_of.values() if parts[-1] == "__init__.py"}
+        # The sys.path entries modules assume, one Path object per folder (not one per file).
+        roots: Dict[Tuple[str, ...], Path] = {}
         for path, facts in pairs:
-            self._add(path, facts, packages)
+            self._add(path, parts_of[path], facts, packages, roots)
 
-    def _add(self, path: Path, facts: ModuleFacts, packages: Set[Tuple[str, ...]]) -> None:
-        name, root, is_package = _canonical(path, self.project_root, packages)
+    def _add(
+        self, path: Path, rel_parts: Tuple[str, ...], facts: ModuleFacts, packages: Set[Tuple[str, ...]], roots: Dict[Tuple[str, ...], Path]
+    ) -> None:
+        name, root_parts, is_package = _canonical(rel_parts, packages)
         if not name or not all(part.isidentifier() for part in name.split(".")):
             return
-        rel = "/".join(_rel_parts(path, self.project_root))
+        root = roots.get(root_parts)
+        if root is None:
+            root = roots[root_parts] = self.project_root.joinpath(*root_parts)
+        rel = "/".join(rel_parts)
         info = ModuleInfo(name, path, rel, is_package, root, facts)
         previous = self.by_name.get(name)
         if previous is None or len(previous.root.parts) > len(root.parts):
             self.by_name[name] = info
         # Namespace-package names: the same file seen from each folder above its root,
         # up to the project root and never beyond it (root is the project root or inside it).
-        parts = rel.split("/")
-        parts[-1] = path.stem
+        parts = list(rel_parts)
+        parts[-1] = _stem(parts[-1])
         if is_package:
             parts.pop()
-        for start in range(len(_rel_parts(root, self.project_root)) if root != self.project_root else 0, -1, -1):
+        for start in range(len(root_parts), -1, -1):
             alias = ".".join(parts[start:])
             if alias and all(part.isidentifier() for part in alias.split(".")):
                 self._candidates.setdefault(alias, []).append(info)
