@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Dict, FrozenSet, Iterable, Iterator, List, Optional, Set, Tuple
 
-from celerylint.facts.types import Const, Loc, Ref, Seq, Value
+from celerylint.facts.types import Const, Loc, Opaque, Ref, Seq, Value
 from celerylint.findings import Related
 from celerylint.model.app_config import Entry, Origin, ResolvedConfig, SettingValue, Source
 from celerylint.model.modules import ModuleInfo
@@ -185,6 +185,8 @@ def _words(name: str) -> Set[str]:
 
 
 def _collect_strings(value: Value, found: Set[str]) -> None:
+    if type(value) is Opaque:  # most module globals a scan keeps: nothing inside
+        return
     stack: List[object] = [value]
     while stack:
         item = stack.pop()
@@ -240,15 +242,14 @@ class _UnknownKeys:
         """Words of the Celery extensions the project uses (imported, or named in a string such as
         INSTALLED_APPS): they read their own keys from the app's configuration (celery_once's
         ONCE, redbeat's redbeat_redis_url, django-celery-email's CELERY_EMAIL_TASK_CONFIG)."""
-        tops: Set[str] = set()
-        for info in self.project.index.modules():
-            for fact in info.facts.imports:
-                if not fact.module.startswith("."):
-                    tops.add(fact.module.split(".", 1)[0])
-            strings: Set[str] = set()
+        modules = self.project.index.modules()
+        imported = {fact.module for info in modules for fact in info.facts.imports}  # one split per name
+        tops = {module.partition(".")[0] for module in imported if not module.startswith(".")}
+        strings: Set[str] = set()
+        for info in modules:
             for binding in info.facts.globals:
                 _collect_strings(binding.value, strings)
-            tops.update(text.split(".", 1)[0] for text in strings if MODULE_PATH.fullmatch(text))
+        tops.update(text.partition(".")[0] for text in strings if MODULE_PATH.fullmatch(text))
         words: Set[str] = set()
         for top in tops:
             lowered = top.lower()
