@@ -13,7 +13,6 @@ oldest ones until the total is under ``MAX_TOTAL_BYTES``.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import hashlib
 import io
@@ -118,13 +117,13 @@ def content_key(data: bytes) -> str:
 
 
 def _fact_classes() -> Dict[Tuple[str, str], type]:
-    """The classes defined in celerylint.facts.types (values are dataclasses, records are named
-    tuples), by (module, name) exactly as pickled."""
+    """The named tuples defined in celerylint.facts.types, by (module, name) exactly as pickled."""
     allowed: Dict[Tuple[str, str], type] = {}
     for name, obj in vars(fact_types).items():
         if (
             isinstance(obj, type)
-            and (dataclasses.is_dataclass(obj) or (issubclass(obj, tuple) and hasattr(obj, "_fields")))
+            and issubclass(obj, tuple)
+            and hasattr(obj, "_fields")
             and obj.__module__ == fact_types.__name__
             and obj.__qualname__ == name
         ):

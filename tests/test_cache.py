@@ -72,8 +72,7 @@ def test_round_trip_returns_equal_facts(tmp_path: Path) -> None:
 
 
 def test_every_global_of_a_real_cache_is_allowed_and_nothing_else(tmp_path: Path) -> None:
-    """The allowlist is exactly the fact classes (value dataclasses, record named tuples), and a
-    real cache needs only those."""
+    """The allowlist is exactly the fact classes (named tuples), and a real cache needs only those."""
     writer, _, _ = _saved(tmp_path)
     assert writer.path is not None
     needed = set()
@@ -90,7 +89,7 @@ def test_every_global_of_a_real_cache_is_allowed_and_nothing_else(tmp_path: Path
     classes_of_types = {
         name
         for name, obj in vars(fact_types).items()
-        if isinstance(obj, type) and (hasattr(obj, "__dataclass_fields__") or hasattr(obj, "_fields"))
+        if isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
     }
     assert {name for _, name in cache.ALLOWED_CLASSES} == classes_of_types
     assert {"Loc", "Ref", "ModuleFacts"} <= classes_of_types

@@ -225,10 +225,11 @@ def test_relevant_words_rule_out_only_what_the_pattern_cannot_match() -> None:
 
 
 def test_values_of_different_kinds_are_never_equal() -> None:
-    """Values are dataclasses, not tuples: the model keys caches by value, and a constant must
-    not stand for an opaque expression or a name (as equal named tuples of two types would)."""
+    """Values are named tuples tagged with their type: the model keys caches by value, and a
+    constant must not stand for an opaque expression or a name (as equal untagged tuples would)."""
     from celerylint.facts.types import Const, Opaque, Ref, Seq
 
     assert Const("x") != Opaque("x")  # type: ignore[comparison-overlap]
     assert Ref("global", "x") != Seq("tuple", ("global", "x"))  # type: ignore[arg-type]
     assert len({Const("x"), Opaque("x")}) == 2
+    assert repr(Ref("global", "x")) == "Ref(scope='global', path='x')"

@@ -22,7 +22,7 @@ def _environ(value: Value) -> bool:
 
 
 def _collect(value: Value, found: Set[str]) -> None:
-    # Dispatch on the exact type (values are final dataclasses): this walks every value of a file.
+    # Dispatch on the exact type (each value type is final): this walks every value of a file.
     stack: List[Value] = [value]
     while stack:
         item = stack.pop()

@@ -1,9 +1,10 @@
 """Per-file facts, a pure function of a file's bytes.
 
-Records (Loc, ImportFact, CallFact, ... ModuleFacts) are named tuples: they unpickle in half the
-time of a dataclass and hold no __dict__, and the cache loads many thousands of them each run.
-Values (Ref, Const, Call, ...) are frozen dataclasses: equal tuples of different types compare
-equal, and a value must not (`Const("x") != Opaque("x")`).
+Every fact is a named tuple: it unpickles in half the time of a dataclass, holds no __dict__,
+and hashes and compares in C (the cache loads many thousands each run; the model keys its caches
+by values). Equal tuples of two types compare equal, and values must not (`Const("x")` is no
+`Opaque("x")`): each value type ends with a `tag` field holding its own name, left out of its
+repr. Records (Loc, ImportFact, ... ModuleFacts) are never compared across types.
 
 They pickle (for the process pool and the cache) and carry no libcst objects.
 Names inside values are qualified through the file's own imports and scopes,
@@ -12,7 +13,6 @@ but not across files: that is the project model's job.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import FrozenSet, Literal, NamedTuple, Optional, Tuple, Union
 
 
@@ -45,10 +45,16 @@ SeqKind = Literal["list", "tuple", "set"]
 ParamKind = Literal["posonly", "pos", "vararg", "kwonly", "varkw"]
 
 
-@dataclass(frozen=True)
-class Ref:
+def _value_repr(value: Tuple[object, ...]) -> str:
+    """A value as its constructor call, without its tag."""
+    fields = getattr(value, "_fields")[:-1]
+    return f"{type(value).__name__}({', '.join(f'{name}={item!r}' for name, item in zip(fields, value))})"
+
+
+class Ref(NamedTuple):
     scope: RefScope
     path: str
+    tag: str = "Ref"  # tells equal fields of two kinds apart (see the module docstring)
 
     @property
     def root(self) -> str:
@@ -58,26 +64,35 @@ class Ref:
     def last(self) -> str:
         return self.path.rsplit(".", 1)[-1]
 
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
-@dataclass(frozen=True)
-class Const:
+
+class Const(NamedTuple):
     value: Union[str, bytes, int, float, complex, bool, None]
+    tag: str = "Const"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class Attr:
+class Attr(NamedTuple):
     """An attribute of something that is not a plain name chain (``f().x``)."""
 
     base: "Value"
     attr: str
+    tag: str = "Attr"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     func: "Value"
     args: Tuple["Value", ...] = ()
     kwargs: Tuple[Tuple[str, "Value"], ...] = ()
     has_star: bool = False
+    tag: str = "Call"  # tells equal fields of two kinds apart (see the module docstring)
 
     def kwarg(self, name: str) -> Optional["Value"]:
         for key, value in self.kwargs:
@@ -85,49 +100,69 @@ class Call:
                 return value
         return None
 
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
-@dataclass(frozen=True)
-class Sub:
+
+class Sub(NamedTuple):
     base: "Value"
     key: "Value"
+    tag: str = "Sub"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class Seq:
+class Seq(NamedTuple):
     kind: SeqKind
     items: Tuple["Value", ...]
     has_star: bool = False
+    tag: str = "Seq"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class DictVal:
+class DictVal(NamedTuple):
     items: Tuple[Tuple["Value", "Value"], ...]
     has_spread: bool = False
+    tag: str = "DictVal"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class BinOp:
+class BinOp(NamedTuple):
     op: str
     left: "Value"
     right: "Value"
+    tag: str = "BinOp"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class IterItem:
+class IterItem(NamedTuple):
     """One item of iterating ``base`` (a ``for`` target)."""
 
     base: "Value"
+    tag: str = "IterItem"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class LambdaVal:
+class LambdaVal(NamedTuple):
     """A lambda with no parameters, kept for ``autodiscover_tasks(lambda: ...)``."""
 
     body: "Value"
+    tag: str = "LambdaVal"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
-@dataclass(frozen=True)
-class Opaque:
+class Opaque(NamedTuple):
     """An expression whose kind is known but whose value is not followed.
 
     kind: "lambda", "genexp", "listcomp", "setcomp", "dictcomp", "fstring",
@@ -135,6 +170,10 @@ class Opaque:
     """
 
     kind: str
+    tag: str = "Opaque"  # tells equal fields of two kinds apart (see the module docstring)
+
+    def __repr__(self) -> str:
+        return _value_repr(self)
 
 
 Value = Union[Ref, Const, Attr, Call, Sub, Seq, DictVal, BinOp, IterItem, LambdaVal, Opaque]

@@ -193,10 +193,8 @@ def _collect_strings(value: Value, found: Set[str]) -> None:
         if isinstance(item, Const):
             if isinstance(item.value, str) and len(item.value) < 200:
                 found.add(item.value)
-        elif isinstance(item, tuple):
+        elif isinstance(item, tuple):  # a value (a named tuple) or a tuple of values
             stack.extend(item)
-        elif hasattr(item, "__dataclass_fields__"):
-            stack.extend(getattr(item, name) for name in item.__dataclass_fields__)
 
 
 def _close(word: str, candidates: Iterable[str]) -> Optional[str]:
