@@ -616,6 +616,8 @@ class Project:
             facts = info.facts
             for call in facts.calls:
                 func = call.value.func
+                if type(func) is Ref and not func.path.endswith("AsyncResult"):
+                    continue  # most calls: no result read, and a name called starts no chord
                 if isinstance(func, Ref) and func.last == "AsyncResult":
                     obj = self.resolve(info, call.scope, func)
                     if (isinstance(obj, ExtObj) and obj.path in ASYNC_RESULT) or (
