@@ -145,6 +145,7 @@ class Resolver:
         self._cache: Dict[Tuple[str, str, Value], Obj] = {}
         self._getters: Dict[Tuple[str, str, Value], List[FuncObj]] = {}
         self._busy: Set[Tuple[str, str, Value]] = set()
+        self._bases: Dict[ClassObj, List[Obj]] = {}
         self.app_classes: Set[ClassObj] = set()
         # Filled by the project model once apps are known: the class each app is made from.
         self.app_class_of: Dict[AppObj, ClassObj] = {}
@@ -535,11 +536,19 @@ class Resolver:
         return None
 
     def bases(self, cls: ClassObj, depth: int = 0) -> List[Obj]:
+        known = self._bases.get(cls)
+        if known is not None:
+            return known
         fact = self.classes.get((cls.module, cls.qualname))
         info = self.module(cls.module)
         if fact is None or info is None:
             return []
-        return [self.resolve(Ctx(info, fact.scope), base, depth + 1) for base in fact.bases]
+        found = [self.resolve(Ctx(info, fact.scope), base, depth + 1) for base in fact.bases]
+        # Kept when no resolution is under way, whose unfinished names resolve as unknown for
+        # now: mro() asks again for every class of every hierarchy it walks.
+        if not self._busy and depth == 0:
+            self._bases[cls] = found
+        return found
 
     def mro(self, cls: ClassObj) -> Iterator[Obj]:
         """The class and everything its bases resolve to, breadth first, once each."""
@@ -636,8 +645,13 @@ class Resolver:
         """The apps phase found the app's Task class: `app.Task` now resolves to it."""
         if app not in self.app_task_class:
             self.app_task_class[app] = (info, scope, value)
-            self._cache.clear()
-            self._class_stores = None
+            self._forget()
+
+    def _forget(self) -> None:
+        """What was resolved before the apps phase learnt more about the project's classes."""
+        self._cache.clear()
+        self._bases.clear()
+        self._class_stores = None
 
     def is_celery_class(self, obj: Obj) -> bool:
         if isinstance(obj, ExtObj):
@@ -655,6 +669,5 @@ class Resolver:
                     continue
                 if any(self.is_celery_class(base) for base in self.bases(cls)):
                     self.app_classes.add(cls)
-                    self._cache.clear()
-                    self._class_stores = None
+                    self._forget()
                     changed = True

@@ -193,9 +193,17 @@ class _Finder:
     def called(self, info: ModuleInfo) -> None:
         """`app.task(func)`, `app.task(bind=True)(func)`, `retrying(func)`, `app.task(name=...)`:
         calls of a task decorator (of a name seen decorating, or named like one)."""
+        seen = self.seen
         for call in info.facts.calls:
             func = call.value.func
-            if not (isinstance(func, Call) or last_name(func) in self.seen):
+            # last_name(func) in seen, inline: this looks at every call of the project.
+            if isinstance(func, Ref):
+                if func.path[func.path.rfind(".") + 1 :] not in seen:
+                    continue
+            elif isinstance(func, Attr):
+                if func.attr not in seen:
+                    continue
+            elif not isinstance(func, Call) and "" not in seen:
                 continue
             maker = self.maker(info, call.scope, func)
             if maker is None:
