@@ -199,3 +199,28 @@ def test_a_closure_s_places_follow_what_it_holds() -> None:
     assert closure.places() == {("proj.tasks", ""), ("proj.tasks", "job")}
     closure.modules.add("proj.app")
     assert ("proj.app", "") in closure.places()
+
+
+def test_task_classes_are_found_through_shared_and_cyclic_hierarchies(tmp_path: Path) -> None:
+    """A Task subclass is registered under module.ClassName however deep its base; a cycle a
+    static reading makes (a class named before it is bound) decides nothing for the classes
+    that meet it, whichever is asked first."""
+    root = tmp_path / "p"
+    for rel, text in {
+        "proj/__init__.py": "",
+        "proj/base.py": (
+            "from celery import Task\n\n\n"
+            "class Loop(Loop2, Task):\n    pass\n\n\n"
+            "class Loop2(Loop):\n    pass\n\n\n"
+            "class Base(Task):\n    pass\n\n\n"
+            "class Deep(Base):\n    pass\n\n\n"
+            "class Plain(object):\n    pass\n\n\n"
+            "class Deeper(Plain, Deep):\n    pass\n"
+        ),
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    names = analyse([root], Settings(use_cache=False)).project.found_names.tasks
+    assert {name for name in names if name.startswith("proj.base.")} == {
+        "proj.base.Loop", "proj.base.Loop2", "proj.base.Base", "proj.base.Deep", "proj.base.Deeper"
+    }
