@@ -45,8 +45,8 @@ SeqKind = Literal["list", "tuple", "set"]
 ParamKind = Literal["posonly", "pos", "vararg", "kwonly", "varkw"]
 
 
-def _value_repr(value: Tuple[object, ...]) -> str:
-    """A value as its constructor call, without its tag."""
+def tagged_repr(value: Tuple[object, ...]) -> str:
+    """A tagged named tuple (a value, a resolved object) as its constructor call, without its tag."""
     fields = getattr(value, "_fields")[:-1]
     return f"{type(value).__name__}({', '.join(f'{name}={item!r}' for name, item in zip(fields, value))})"
 
@@ -65,7 +65,7 @@ class Ref(NamedTuple):
         return self.path.rsplit(".", 1)[-1]
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class Const(NamedTuple):
@@ -73,7 +73,7 @@ class Const(NamedTuple):
     tag: str = "Const"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class Attr(NamedTuple):
@@ -84,7 +84,7 @@ class Attr(NamedTuple):
     tag: str = "Attr"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class Call(NamedTuple):
@@ -101,7 +101,7 @@ class Call(NamedTuple):
         return None
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class Sub(NamedTuple):
@@ -110,7 +110,7 @@ class Sub(NamedTuple):
     tag: str = "Sub"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class Seq(NamedTuple):
@@ -120,7 +120,7 @@ class Seq(NamedTuple):
     tag: str = "Seq"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class DictVal(NamedTuple):
@@ -129,7 +129,7 @@ class DictVal(NamedTuple):
     tag: str = "DictVal"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class BinOp(NamedTuple):
@@ -139,7 +139,7 @@ class BinOp(NamedTuple):
     tag: str = "BinOp"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class IterItem(NamedTuple):
@@ -149,7 +149,7 @@ class IterItem(NamedTuple):
     tag: str = "IterItem"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class LambdaVal(NamedTuple):
@@ -159,7 +159,7 @@ class LambdaVal(NamedTuple):
     tag: str = "LambdaVal"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 class Opaque(NamedTuple):
@@ -173,7 +173,7 @@ class Opaque(NamedTuple):
     tag: str = "Opaque"  # tells equal fields of two kinds apart (see the module docstring)
 
     def __repr__(self) -> str:
-        return _value_repr(self)
+        return tagged_repr(self)
 
 
 Value = Union[Ref, Const, Attr, Call, Sub, Seq, DictVal, BinOp, IterItem, LambdaVal, Opaque]

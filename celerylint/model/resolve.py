@@ -8,7 +8,7 @@ cannot follow is UNKNOWN, and rules stay silent on UNKNOWN.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
 from celerylint.facts.types import (
     MODULE_SCOPE,
@@ -21,6 +21,7 @@ from celerylint.facts.types import (
     ImportFact,
     Ref,
     Value,
+    tagged_repr,
 )
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 
@@ -49,78 +50,111 @@ TYPE_WRAPPERS = frozenset(
 MAX_DEPTH = 25
 
 
-@dataclass(frozen=True)
-class ModObj:
+class ModObj(NamedTuple):
     name: str
+    tag: str = "ModObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class FuncObj:
+class FuncObj(NamedTuple):
     module: str
     qualname: str
+    tag: str = "FuncObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class ClassObj:
+class ClassObj(NamedTuple):
     module: str
     qualname: str
+    tag: str = "ClassObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class AppObj:
+class AppObj(NamedTuple):
     """A Celery app, identified by the call that creates it."""
 
     module: str
     scope: str
     line: int
     col: int
+    tag: str = "AppObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class AppClassObj:
+class AppClassObj(NamedTuple):
     """``self`` inside a Celery subclass: every app of that class."""
 
     cls: ClassObj
+    tag: str = "AppClassObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class InstObj:
+class InstObj(NamedTuple):
     """An instance of a project class (ClassObj) or of an external class (dotted name)."""
 
     cls: Union[ClassObj, str]
     origin: Tuple[str, str, int] = ("", "", 0)  # (module, scope, line) of the creating call
+    tag: str = "InstObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class ExtObj:
+class ExtObj(NamedTuple):
     path: str
+    tag: str = "ExtObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class AttrOf:
+class AttrOf(NamedTuple):
     base: "Obj"
     path: str
+    tag: str = "AttrOf"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class ValObj:
+class ValObj(NamedTuple):
     """A literal-ish value, to be evaluated where it was written."""
 
     module: str
     scope: str
     value: Value
+    tag: str = "ValObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class ParamObj:
+class ParamObj(NamedTuple):
     module: str
     function: str
     name: str
+    tag: str = "ParamObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
-@dataclass(frozen=True)
-class UnknownObj:
+class UnknownObj(NamedTuple):
     why: str = ""
+    tag: str = "UnknownObj"  # objects of two kinds with equal fields differ
+
+    def __repr__(self) -> str:
+        return tagged_repr(self)
 
 
 UNKNOWN = UnknownObj()
