@@ -175,7 +175,8 @@ class Resolver:
         self.globals: Dict[str, Dict[str, Binding]] = {}
         self.module_imports: Dict[str, Dict[str, ImportFact]] = {}
         self.star_imports: Dict[str, List[str]] = {}
-        self.calls_by_value: Dict[Tuple[str, str, Call], CallFact] = {}
+        # Each module's calls by (scope, value), made for the modules that create an app.
+        self._calls_by_value: Dict[str, Dict[Tuple[str, Call], CallFact]] = {}
         self._cache: Dict[Tuple[str, str, Value], Obj] = {}
         self._getters: Dict[Tuple[str, str, Value], List[FuncObj]] = {}
         self._busy: Set[Tuple[str, str, Value]] = set()
@@ -211,8 +212,6 @@ class Resolver:
                 aliases[bound] = fact
         self.module_imports[info.name] = aliases
         self.star_imports[info.name] = stars
-        for call in facts.calls:
-            self.calls_by_value.setdefault((info.name, call.scope, call.value), call)
         self.annotations[info.name] = {binding.name: binding for binding in facts.annotations}
         for store in facts.stores:
             self._index_instance_store(info, store.target, store.scope, store.value)
@@ -230,6 +229,15 @@ class Resolver:
             return
         cls = ClassObj(info.name, function.class_qualname)
         self.instance_attrs.setdefault(cls, {}).setdefault(attr, []).insert(0, (info.name, scope, value))
+
+    def call_fact(self, info: ModuleInfo, scope: str, call: Call) -> Optional[CallFact]:
+        """The first call written as ``call`` in ``scope`` of the module (where an app is made)."""
+        calls = self._calls_by_value.get(info.name)
+        if calls is None:
+            calls = self._calls_by_value[info.name] = {}
+            for fact in info.facts.calls:
+                calls.setdefault((fact.scope, fact.value), fact)
+        return calls.get((scope, call))
 
     def module(self, name: str) -> Optional[ModuleInfo]:
         return self.index.by_name.get(name)
@@ -605,14 +613,14 @@ class Resolver:
     def _call(self, ctx: Ctx, call: Call, depth: int) -> Obj:
         func = self.resolve(ctx, call.func, depth)
         if self.is_celery_class(func):
-            fact = self.calls_by_value.get((ctx.module.name, ctx.scope, call))
+            fact = self.call_fact(ctx.module, ctx.scope, call)
             line, col = (fact.loc.line, fact.loc.col) if fact is not None else (0, 0)
             return AppObj(ctx.module.name, ctx.scope, line, col)
         if isinstance(func, ClassObj):
             return InstObj(func, (ctx.module.name, ctx.scope, 0))
         if isinstance(func, ExtObj) and (func.path in EXTENSION_APP_FACTORIES or func.path in EXTENSION_APP_HOLDERS):
             # An extension's app is identified by the call that makes it (column 0 marks it).
-            fact = self.calls_by_value.get((ctx.module.name, ctx.scope, call))
+            fact = self.call_fact(ctx.module, ctx.scope, call)
             line = fact.loc.line if fact is not None else 0
             if func.path in EXTENSION_APP_FACTORIES:
                 return AppObj(ctx.module.name, ctx.scope, line, 0)
