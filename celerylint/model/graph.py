@@ -38,6 +38,7 @@ class ProgramGraph:
         self._imported: Dict[Tuple[str, Optional[str]], Set[str]] = {}
         self._with_parents: Dict[Tuple[str, str], List[str]] = {}
         self._importers: Optional[Dict[str, Set[str]]] = None
+        self._calls_by_scope: Dict[str, Dict[str, List[CallFact]]] = {}
 
     # --- calls and values -----------------------------------------------------------------
 
@@ -47,9 +48,17 @@ class ProgramGraph:
             for call in info.facts.calls:
                 func = call.value.func
                 if isinstance(func, Ref):
-                    result.setdefault(func.last, []).append((info, call))
+                    path = func.path  # func.last, inline: this sees every call of the project
+                    name = path[path.rfind(".") + 1 :]
                 elif isinstance(func, Attr):
-                    result.setdefault(func.attr, []).append((info, call))
+                    name = func.attr
+                else:
+                    continue
+                found = result.get(name)
+                if found is None:
+                    result[name] = [(info, call)]
+                else:
+                    found.append((info, call))
         return result
 
     def calls_named(self, *names: str) -> Iterable[Tuple[ModuleInfo, CallFact]]:
@@ -58,7 +67,13 @@ class ProgramGraph:
             yield from self._calls_by_name.get(name, ())
 
     def calls_in(self, info: ModuleInfo, scope: str) -> Iterable[CallFact]:
-        return (call for call in info.facts.calls if call.scope == scope)
+        """The module's calls written in ``scope``, in source order."""
+        by_scope = self._calls_by_scope.get(info.rel)  # by file: two roots may give one name
+        if by_scope is None:
+            by_scope = self._calls_by_scope[info.rel] = {}
+            for call in info.facts.calls:
+                by_scope.setdefault(call.scope, []).append(call)
+        return by_scope.get(scope, ())
 
     def resolve(self, info: ModuleInfo, scope: str, value: Value) -> Obj:
         return self.resolver.resolve(Ctx(info, scope), value)

@@ -232,9 +232,9 @@ class Resolver:
 
     def call_fact(self, info: ModuleInfo, scope: str, call: Call) -> Optional[CallFact]:
         """The first call written as ``call`` in ``scope`` of the module (where an app is made)."""
-        calls = self._calls_by_value.get(info.name)
+        calls = self._calls_by_value.get(info.rel)  # by file: two roots may give one name
         if calls is None:
-            calls = self._calls_by_value[info.name] = {}
+            calls = self._calls_by_value[info.rel] = {}
             for fact in info.facts.calls:
                 calls.setdefault((fact.scope, fact.value), fact)
         return calls.get((scope, call))
