@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
@@ -79,6 +78,8 @@ def _job_facts(job: _Job) -> Tuple[str, ModuleFacts, Optional[str]]:
 def _parse_all(jobs: List[_Job], workers: int, progress: Optional[ProgressCallback] = None) -> List[Tuple[str, ModuleFacts, Optional[str]]]:
     workers = workers or os.cpu_count() or 1
     if workers > 1 and len(jobs) >= PARALLEL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor  # with multiprocessing, 5 ms to import
+
         # Workers build and drop whole syntax trees, which have no cycles: no cyclic GC there.
         with ProcessPoolExecutor(max_workers=workers, initializer=gc.disable) as pool:
             return list(_counted(pool.map(_job_facts, jobs, chunksize=8), len(jobs), progress))

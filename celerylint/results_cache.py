@@ -10,7 +10,6 @@ stale file is ignored. Runs with unsaved editor buffers (stdin) are never cached
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from celerylint import __version__
-from celerylint.cache import FILE_SUFFIX_RESULTS, RESULTS_PREFIX, TEMP_PREFIX, TEMP_SUFFIX, cache_dir, prune, read_regular_file
+from celerylint.cache import FILE_SUFFIX_RESULTS, RESULTS_PREFIX, TEMP_PREFIX, TEMP_SUFFIX, blake2b, cache_dir, prune, read_regular_file
 from celerylint.discover import read_lines
 from celerylint.findings import Finding, Related
 from celerylint.groundtruth import installed_version
@@ -78,7 +77,7 @@ def _stat_line(path: Path, now: float, info: Optional[os.stat_result]) -> str:
     line = f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}"
     if now - info.st_mtime < RACY_SECONDS:
         read = read_regular_file(path)
-        line += "\0" + (hashlib.blake2b(read[0], digest_size=16).hexdigest() if read else "unreadable")
+        line += "\0" + (blake2b(read[0], digest_size=16).hexdigest() if read else "unreadable")
     return line
 
 
@@ -104,7 +103,7 @@ def run_key(run_plan: RunPlan, paths: Sequence[Path], stats: FileStats) -> Optio
         lines.extend(
             _stat_line(path, now, stats[str(path)] if str(path) in stats else _stat(path)) for path in project.files.python + project.files.deploy
         )
-    digest = hashlib.blake2b(digest_size=20)
+    digest = blake2b(digest_size=20)
     for line in lines:
         digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
     return digest.hexdigest()
@@ -121,7 +120,7 @@ def _file_for(run_plan: RunPlan, paths: Sequence[Path]) -> Optional[Path]:
     if folder is None:
         return None
     identity = "\0".join([os.getcwd()] + [str(path) for path in paths])
-    name = hashlib.blake2b(identity.encode("utf-8", "surrogateescape"), digest_size=10).hexdigest()
+    name = blake2b(identity.encode("utf-8", "surrogateescape"), digest_size=10).hexdigest()
     return folder / f"{RESULTS_PREFIX}{name}{FILE_SUFFIX_RESULTS}"
 
 

@@ -121,3 +121,17 @@ def test_a_warm_run_keeps_every_field_of_a_finding(project, capsys: pytest.Captu
         [sys.executable, "-m", "celerylint", str(root), "--output-format", "full"], capture_output=True, text=True, env=os.environ.copy()
     )
     assert warm.stdout == cold[1]
+
+
+def test_a_run_after_one_change_imports_only_what_it_uses(project, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run that parses one changed file (as pre-commit makes) needs no process pool, no libcst
+    and no OpenSSL: importing them is a tenth of such a run."""
+    root = project({"proj/__init__.py": "", "proj/celery.py": BAD, "proj/views.py": "import os\n"})
+    assert _lint(capsys, str(root))[0] == 1
+    (root / "proj" / "views.py").write_text("import os\nimport re\n")
+    script = (
+        "import sys; from celerylint.cli import main; code = main(sys.argv[1:]); "
+        "print(sorted(m for m in ('libcst', 'concurrent.futures', 'hashlib') if m in sys.modules), code)"
+    )
+    run = subprocess.run([sys.executable, "-c", script, str(root / "proj" / "views.py")], capture_output=True, text=True, env=os.environ.copy())
+    assert run.stdout.splitlines()[-1] == "[] 0", run.stdout + run.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -222,13 +221,15 @@ def format_gitlab(results: Results) -> str:
     """GitLab's Code Quality report, as ruff's `gitlab` format writes it: one issue per finding,
     each with a fingerprint that stays the same while the finding does (code, file, message:
     not its line, so an edit above it does not make it new) and differs between its repeats."""
+    from hashlib import sha256  # for this format alone (hashlib loads OpenSSL)
+
     issues: List[Dict[str, Any]] = []
     seen: Counter[str] = Counter()
     for analysis, f in _each(results):
         path = Path(display_path(analysis.root, f.path)).as_posix()
         identity = f"{f.code}\0{path}\0{f.message}"
         seen[identity] += 1
-        fingerprint = hashlib.sha256(f"{identity}\0{seen[identity]}".encode("utf-8", "surrogateescape")).hexdigest()
+        fingerprint = sha256(f"{identity}\0{seen[identity]}".encode("utf-8", "surrogateescape")).hexdigest()
         issues.append(
             {
                 "description": f.message,
