@@ -11,6 +11,7 @@ from typing import Iterator, Tuple
 import pytest
 
 from celerylint.facts import _ast_facts, _detailed_facts, facts_from_bytes
+from celerylint.facts.types import Ref
 from celerylint.rules import ALL_RULES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -91,3 +92,13 @@ def test_newer_syntax_still_gets_detailed_facts_from_libcst() -> None:
         pass
     facts = facts_from_bytes(source)
     assert facts.detailed and facts.syntax_error is None and [f.name for f in facts.functions] == ["run"]
+
+
+def test_each_string_annotation_has_its_own_value() -> None:
+    """String annotations are parsed into trees of their own; values are memoized by node
+    identity, so a freed tree's reused ids answered for the next one (every annotation after
+    the first read as the first: flaky equality, wrong apps)."""
+    source = "from celery import Celery\n" + "".join(f"x{number}: 'T{number}'\n" for number in range(30))
+    for facts in _both(source.encode()):
+        annotations = facts.annotations  # type: ignore[attr-defined]
+        assert [binding.value for binding in annotations] == [Ref("builtin", f"T{number}") for number in range(30)]

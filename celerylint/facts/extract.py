@@ -182,7 +182,8 @@ class FactExtractor(Scopes, cst.CSTVisitor):
         self.annotations: List[Binding] = []
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
-        self.value_memo: Dict[int, Value] = {}
+        self.value_memo: Dict[int, Value] = {}  # by node identity: every node must outlive the walk
+        self.parsed_annotations: List[cst.BaseExpression] = []  # string annotations' trees, kept for that
         self.interned: Dict[object, Value] = {}
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
         # `from x import *` at module level: an unbound name may come from there.
@@ -383,6 +384,8 @@ class FactExtractor(Scopes, cst.CSTVisitor):
                 annotation = cst.parse_expression(annotation.evaluated_value if isinstance(annotation.evaluated_value, str) else "")
             except cst.ParserSyntaxError:
                 return
+            # A freed tree's node ids are reused by the next one: the memo would answer for it.
+            self.parsed_annotations.append(annotation)
         self.annotations.append(Binding(target.value, self.value(annotation), self.loc(target), self.scope))
 
     def visit_AugAssign(self, node: cst.AugAssign) -> bool:

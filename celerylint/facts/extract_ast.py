@@ -285,7 +285,8 @@ class AstFactExtractor(Scopes):
         self.stores: List[StoreFact] = []
         self.uses: Dict[Tuple[str, str, Tuple[Value, ...], bool], UseFact] = {}
         self.dynamic_scopes: Set[str] = set()
-        self.value_memo: Dict[int, Value] = {}
+        self.value_memo: Dict[int, Value] = {}  # by node identity: every node must outlive the walk
+        self.parsed_annotations: List[ast.expr] = []  # string annotations' trees, kept for that
         self.interned: Dict[object, Value] = {}
         self.annotations: List[Binding] = []
         self.optional_imports = 0  # depth of blocks whose failed imports are caught
@@ -677,6 +678,8 @@ class AstFactExtractor(Scopes):
                 annotation = ast.parse(text.strip(), mode="eval").body
             except (SyntaxError, ValueError):
                 return
+            # A freed tree's node ids are reused by the next one: the memo would answer for it.
+            self.parsed_annotations.append(annotation)
         self.annotations.append(Binding(target.id, self.value(annotation), self.loc(target), self.scope))
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
