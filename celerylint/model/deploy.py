@@ -195,7 +195,7 @@ def scan_deploy_files(paths: Sequence[Path], root: Path) -> DeployFacts:
         if processes is not None:
             webs.extend(processes.webs)
             ambient.extend(processes.ambient)
-        if not mentions_celery or ("worker" not in text and ENV_SETTING.search(text) is None):
+        if not mentions_celery or ("worker" not in text and ("CELERY_" not in text or ENV_SETTING.search(text) is None)):
             continue  # no line of it can hold a worker command or a Celery variable
         for number, line in lines:
             if line.lstrip().startswith("#"):

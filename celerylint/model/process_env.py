@@ -23,6 +23,7 @@ FILE_NAME = re.compile(r"\.(py|ini|cfg|conf|toml|ya?ml|json|sock|pid|log|txt|sh)
 DOTTED = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::[A-Za-z_]\w*(?:\(\))?)?")
 ASSIGNMENT = re.compile(rf"^({NAME})=(.*)$", re.DOTALL)
 WEB_SERVERS = frozenset({"gunicorn", "uwsgi", "daphne", "uvicorn", "hypercorn", "waitress-serve", "granian"})
+SERVER_WORDS = tuple(WEB_SERVERS) + ("flask", "manage.py")  # in every command web_server names
 # Words that start another program with the rest of the line: skipped to find the real one.
 LAUNCHERS = frozenset({"exec", "nohup", "env", "command", "time", "stdbuf", "dumb-init", "tini", "--", "gosu", "su-exec", "chpst"})
 WRAPPERS = frozenset({"wait-for-it", "wait-for", "dockerize", "wait-for-it.sh"})
@@ -88,6 +89,8 @@ class FileProcesses:
 def web_server(command: str) -> Optional[str]:
     """The web server a shell command line starts, or None. Each part of `a && b; c` counts,
     and `sh -c "..."` is looked into."""
+    if not any(name in command for name in SERVER_WORDS):
+        return None  # what it would return is written in it (shlex.split is slow, commands many)
     for part in re.split(r"&&|\|\||;|\n", command):
         try:
             words = shlex.split(part, comments=True)
@@ -464,7 +467,8 @@ def processes_of(
     """The processes a deployment file starts, by the kind of file; None for other files."""
     lower = name.lower()
     if lower.endswith((".yml", ".yaml")):
-        return compose_processes(text, rel, overlay) if re.search(r"(?m)^services\s*:", text) else None
+        # `in` first: the expression cannot skip ahead to a line start, and test cassettes are large.
+        return compose_processes(text, rel, overlay) if "services" in text and re.search(r"(?m)^services\s*:", text) else None
     if lower.startswith("procfile"):
         return procfile_processes(lines, rel)
     if lower.endswith(".service"):
