@@ -461,18 +461,12 @@ class ClosureBuilder:
             info = self.graph.index.by_name.get(module)
             if info is None:
                 continue
-            for call in info.facts.calls:
+            for call in self.graph.calls_in(info, scope):
                 func = call.value.func
-                if call.scope == scope and isinstance(func, Ref) and func.last == "send" and "." in func.path:
+                if isinstance(func, Ref) and func.path.endswith(".send"):
                     signal = Ref(func.scope, func.path.rpartition(".")[0])
                     sent.add(self.graph.resolver.canonical(Ctx(info, scope), signal))
-        for info in self.graph.index.modules():
-            for function in info.facts.functions:
-                for decorator, _ in function.decorators:
-                    target = decorator.func if isinstance(decorator, Call) else decorator
-                    if not (isinstance(target, Ref) and target.last in ("connect", "connect_via")):
-                        continue
-                    signal = Ref(target.scope, target.path.rpartition(".")[0])
-                    if self.graph.resolver.canonical(Ctx(info, function.scope), signal) in sent:
-                        self.add_module(info.name, "a signal receiver")
-                        self.add_function(FuncObj(info.name, function.qualname), "a signal receiver")
+        for info, function, signal in self.graph.signal_receivers():
+            if self.graph.resolver.canonical(Ctx(info, function.scope), signal) in sent:
+                self.add_module(info.name, "a signal receiver")
+                self.add_function(FuncObj(info.name, function.qualname), "a signal receiver")

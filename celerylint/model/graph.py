@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from celerylint.facts.types import Attr, CallFact, Loc, Ref, Value
+from celerylint.facts.types import Attr, Call, CallFact, FunctionFact, Loc, Ref, Value
 from celerylint.model.app_config import Origin
 from celerylint.model.modules import ModuleIndex, ModuleInfo
 from celerylint.model.resolve import UNKNOWN, Ctx, FuncObj, Obj, ParamObj, Resolver
@@ -39,6 +39,7 @@ class ProgramGraph:
         self._with_parents: Dict[Tuple[str, str], List[str]] = {}
         self._importers: Optional[Dict[str, Set[str]]] = None
         self._calls_by_scope: Dict[str, Dict[str, List[CallFact]]] = {}
+        self._signal_receivers: Optional[List[Tuple[ModuleInfo, FunctionFact, Ref]]] = None
 
     # --- calls and values -----------------------------------------------------------------
 
@@ -159,6 +160,20 @@ class ProgramGraph:
                     if sub is not None:
                         result.add(sub.name)
         return result
+
+    def signal_receivers(self) -> List[Tuple[ModuleInfo, FunctionFact, Ref]]:
+        """Functions decorated `@signal.connect` / `@signal.connect_via(...)`, with the signal as
+        written; found once for every worker's closure."""
+        if self._signal_receivers is None:
+            found = []
+            for info in self.index.modules():
+                for function in info.facts.functions:
+                    for decorator, _ in function.decorators:
+                        target = decorator.func if isinstance(decorator, Call) else decorator
+                        if isinstance(target, Ref) and target.last in ("connect", "connect_via"):
+                            found.append((info, function, Ref(target.scope, target.path.rpartition(".")[0])))
+            self._signal_receivers = found
+        return self._signal_receivers
 
     def imports_of(self, name: str) -> Set[str]:
         info = self.index.by_name.get(name)
