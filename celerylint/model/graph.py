@@ -149,14 +149,17 @@ class ProgramGraph:
 
     def _compute_imported(self, info: ModuleInfo, scope: Optional[str]) -> Set[str]:
         result: Set[str] = set()
+        get = self.index.get
         for fact in info.facts.imports:
             if scope is not None and fact.scope != scope:
                 continue
-            base = self.index.absolute(info, fact.module)
+            module = fact.module
+            base = module if module[:1] != "." else self.index.absolute(info, module)
             result.update(self.with_parents(base, info))
             if fact.is_from:
+                prefix = f"{base}." if base else ""
                 for name in fact.names:
-                    sub = self.index.get(f"{base}.{name}" if base else name, info)
+                    sub = get(prefix + name, info)
                     if sub is not None:
                         result.add(sub.name)
         return result

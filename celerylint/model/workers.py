@@ -218,11 +218,11 @@ def _fallback_entries(graph: ProgramGraph, apps: AppModel, objects: ConfigObject
         WorkerEntry(name, FALLBACK, (name,), False, build_closure(graph, apps, objects, name, (name,))) for name in creators
     ]
     reached = set().union(*(entry.closure.modules for entry in entries)) if entries else set()
-    importers = graph.importers()
+    creator_names = set(creators)
     for info in sorted(graph.index.modules(), key=lambda m: m.name):
-        if info.name in reached or info.is_test or importers.get(info.name):
+        if info.name in reached or info.is_test or not graph.imported_modules(info, None) & creator_names:
             continue
-        if graph.imported_modules(info, None) & set(creators):
+        if not graph.importers().get(info.name):  # the reverse graph, only for a candidate
             closure = build_closure(graph, apps, objects, info.name, (info.name,))
             entries.append(WorkerEntry(info.name, FALLBACK, (info.name,), False, closure))
     return entries
