@@ -143,7 +143,9 @@ class ModuleIndex:
             parts.pop()
         for start in range(len(root_parts), -1, -1):
             alias = ".".join(parts[start:])
-            if alias and all(part.isidentifier() for part in alias.split(".")):
+            # A name under an installed package's (celery.py at a root) never names a project
+            # module: `import celery` is Celery's.
+            if alias and all(part.isidentifier() for part in alias.split(".")) and parts[start] not in EXTERNAL_TOP_LEVEL:
                 self._candidates.setdefault(alias, []).append(info)
 
     def modules(self) -> List[ModuleInfo]:
@@ -155,7 +157,7 @@ class ModuleIndex:
     def get(self, name: str, near: Optional[ModuleInfo] = None) -> Optional[ModuleInfo]:
         """The module imported as ``name``; ``near`` breaks ties toward the importer's root."""
         found = self._candidates.get(name)
-        if not found or name.split(".", 1)[0] in EXTERNAL_TOP_LEVEL:
+        if not found:
             return None
         if len(found) == 1:
             return found[0]
