@@ -742,3 +742,18 @@ def test_a_delta_records_only_the_stats_that_changed(tmp_path: Path) -> None:
     again = FactsCache(project, directory=folder)
     assert again.stat_keys == {path: value for path, value in run.stat_keys.items() if path != str(gone)}
     assert len(again.stat_keys) == 99 and again.stat_keys[str(paths[0])][:2] == (17, old + 1_000)
+
+
+@pytest.mark.parametrize("dropped", [["a"], ("a", 1), "a", {"a": 1}, None])
+def test_a_malformed_dropped_list_drops_nothing(tmp_path: Path, dropped: object) -> None:
+    """A delta's list of dropped stats that is not exactly a tuple of paths is ignored: the
+    base's stats stand, the delta's own are still merged."""
+    path = _cache_path(tmp_path)
+    delta = path.with_name(path.name.replace(cache.FILE_SUFFIX, cache.DELTA_SUFFIX))
+    stats = {"a": (1, 2, "k"), "b": (3, 4, "k")}
+    _write(path, _dump({"format": MARKER_FORMAT, "token": "t", "entries": {"k": _facts()}, "stats": stats}))
+    _write(delta, _dump({"format": MARKER_FORMAT, "base": "t", "entries": {}, "stats": {"b": (5, 6, "k")}, "dropped": dropped}))
+    loaded = FactsCache(tmp_path)
+    assert loaded.stat_keys == {"a": (1, 2, "k"), "b": (5, 6, "k")}
+    _write(delta, _dump({"format": MARKER_FORMAT, "base": "t", "entries": {}, "stats": {}, "dropped": ("a",)}))
+    assert FactsCache(tmp_path).stat_keys == {"b": (3, 4, "k")}
