@@ -188,6 +188,14 @@ def _restore_classes(before: Dict[type, _ClassState]) -> bool:
     return intact
 
 
+def stat_or_none(path: Path) -> Optional[os.stat_result]:
+    """The file's stat, or None when it cannot be had (gone, unreadable folder)."""
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def read_regular_file(path: Path) -> Optional[Tuple[bytes, float]]:
     """The bytes and mtime of a regular file no larger than MAX_FILE_BYTES, else None."""
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from celerylint import suppress
-from celerylint.cache import FactsCache, content_key
+from celerylint.cache import FactsCache, content_key, stat_or_none
 from celerylint.config import Settings
 from celerylint.discover import MAX_FILE_BYTES, FileSet, absolute, is_inside, list_files, read_lines, within
 from celerylint.facts import facts_from_bytes
@@ -94,13 +94,6 @@ def _counted(parsed: Iterator[T], total: int, progress: Optional[ProgressCallbac
         yield facts
 
 
-def _stat(path: Path) -> Optional[os.stat_result]:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
 @dataclass(frozen=True)
 class LoadedFacts:
     """Facts per file as the model sees them, the facts whose syntax errors are reported
@@ -135,7 +128,7 @@ def load_facts(
         # (the facts cache keeps them; so does the editor server between analyses).
         name = str(path)
         unsaved = bool(overrides) and path in overrides  # (a Path's hash costs; most runs have none)
-        info = (stats[name] if name in stats else _stat(path)) if cache.remembers_stats and not unsaved else None
+        info = (stats[name] if name in stats else stat_or_none(path)) if cache.remembers_stats and not unsaved else None
         if info is not None:
             known = cache.key_by_stat(name, info.st_size, info.st_mtime_ns)
             cached = cache.get(known) if known is not None else None

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from celerylint import __version__
-from celerylint.cache import FILE_SUFFIX_RESULTS, RESULTS_PREFIX, TEMP_PREFIX, TEMP_SUFFIX, blake2b, cache_dir, prune, read_regular_file
+from celerylint.cache import FILE_SUFFIX_RESULTS, RESULTS_PREFIX, TEMP_PREFIX, TEMP_SUFFIX, blake2b, cache_dir, prune, read_regular_file, stat_or_none
 from celerylint.discover import read_lines
 from celerylint.findings import Finding, Related
 from celerylint.groundtruth import installed_version
@@ -58,17 +58,10 @@ RACY_SECONDS = 3
 FileStats = Dict[str, Optional[os.stat_result]]  # by str(path); None: the file could not be stat'ed
 
 
-def _stat(path: Path) -> Optional[os.stat_result]:
-    try:
-        return os.stat(path)
-    except OSError:
-        return None
-
-
 def file_stats(run_plan: RunPlan) -> FileStats:
     """Each listed file's stat, taken once: the run key is made of them, and the facts cache
     finds unchanged files by them (a stat taken before any read, so a write since shows)."""
-    return {str(path): _stat(path) for project in run_plan.projects for path in project.files.python + project.files.deploy}
+    return {str(path): stat_or_none(path) for project in run_plan.projects for path in project.files.python + project.files.deploy}
 
 
 def _stat_line(path: Path, now: float, info: Optional[os.stat_result]) -> str:
@@ -83,7 +76,7 @@ def _stat_line(path: Path, now: float, info: Optional[os.stat_result]) -> str:
 
 def _code_fingerprint(now: float) -> List[str]:
     """celerylint's own sources, by size and time: any edit (a development checkout) is a new key."""
-    return [_stat_line(path, now, _stat(path)) for path in sorted(PACKAGE.rglob("*.py"))]
+    return [_stat_line(path, now, stat_or_none(path)) for path in sorted(PACKAGE.rglob("*.py"))]
 
 
 def run_key(run_plan: RunPlan, paths: Sequence[Path], stats: FileStats) -> Optional[str]:
@@ -101,7 +94,7 @@ def run_key(run_plan: RunPlan, paths: Sequence[Path], stats: FileStats) -> Optio
         lines.append(f"project {project.root} {project.targets!r} {settings!r}")
         lines.extend(project.files.notices)
         lines.extend(
-            _stat_line(path, now, stats[str(path)] if str(path) in stats else _stat(path)) for path in project.files.python + project.files.deploy
+            _stat_line(path, now, stats[str(path)] if str(path) in stats else stat_or_none(path)) for path in project.files.python + project.files.deploy
         )
     digest = blake2b(digest_size=20)
     for line in lines:

@@ -708,7 +708,7 @@ def test_files_stat_ed_for_the_run_key_are_not_stat_ed_again(tmp_path: Path, mon
     engine.load_facts(project, paths, FactsCache(project, directory=folder))  # records the stats
     stats = {str(path): os.stat(path) for path in paths}
     stat_ed: list = []
-    monkeypatch.setattr(engine, "_stat", lambda path: stat_ed.append(path))
+    monkeypatch.setattr(engine, "stat_or_none", lambda path: stat_ed.append(path))
     monkeypatch.setattr(engine, "_read", lambda path, overrides: pytest.fail(f"{path} read again"))
     loaded = engine.load_facts(project, paths, FactsCache(project, directory=folder), stats=stats)
     assert stat_ed == [] and loaded.model[paths[2]].globals[0].value == Const(2)
