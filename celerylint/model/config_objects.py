@@ -92,7 +92,7 @@ class ConfigObjects:
             return False
         if isinstance(obj.cls, str):
             return obj.cls in FLASK_CLASSES
-        return self.resolver.reaches(obj.cls, lambda base: isinstance(base, ExtObj) and base.path in FLASK_CLASSES)
+        return self.resolver.reaches_external(obj.cls, FLASK_CLASSES)
 
     def _find_flask_config(self) -> None:
         methods = ("from_object", "from_mapping", "update", "setdefault") + tuple(FLASK_CONFIG_OPAQUE)

@@ -8,7 +8,7 @@ cannot follow is UNKNOWN, and rules stay silent on UNKNOWN.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
+from typing import Callable, Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Set, Tuple, Union
 
 from celerylint.facts.types import (
     MODULE_SCOPE,
@@ -181,6 +181,7 @@ class Resolver:
         self._getters: Dict[Tuple[str, str, Value], List[FuncObj]] = {}
         self._busy: Set[Tuple[str, str, Value]] = set()
         self._bases: Dict[ClassObj, List[Obj]] = {}
+        self._reaches: Dict[Tuple[FrozenSet[str], ClassObj], bool] = {}
         self.app_classes: Set[ClassObj] = set()
         # Filled by the project model once apps are known: the class each app is made from.
         self.app_class_of: Dict[AppObj, ClassObj] = {}
@@ -608,6 +609,35 @@ class Resolver:
     def reaches(self, cls: ClassObj, predicate: Callable[[Obj], bool]) -> bool:
         return any(predicate(obj) for obj in self.mro(cls))
 
+    def reaches_external(self, cls: ClassObj, paths: FrozenSet[str]) -> bool:
+        """Whether the class's bases reach an installed class named in ``paths`` (Celery's Task,
+        Flask). Each class is answered once for all the classes below it: a project's models
+        share most of their bases."""
+        return self._reaches_external(cls, paths, set())[0]
+
+    def _reaches_external(self, cls: ClassObj, paths: FrozenSet[str], busy: Set[ClassObj]) -> Tuple[bool, bool]:
+        """(the answer, whether it met a class still being answered): such an answer, in a
+        cycle a static reading can make, depends on where the walk started and is not kept."""
+        known = self._reaches.get((paths, cls))
+        if known is not None:
+            return known, False
+        if cls in busy:
+            return False, True
+        busy.add(cls)
+        found = in_cycle = False
+        for base in self.bases(cls):
+            if isinstance(base, ExtObj) and base.path in paths:
+                found = True
+            elif isinstance(base, ClassObj):
+                found, met = self._reaches_external(base, paths, busy)
+                in_cycle = in_cycle or met
+            if found:
+                break
+        busy.discard(cls)
+        if found or not in_cycle:
+            self._reaches[(paths, cls)] = found
+        return found, in_cycle and not found
+
     # --- calls -----------------------------------------------------------------
 
     def _call(self, ctx: Ctx, call: Call, depth: int) -> Obj:
@@ -693,6 +723,7 @@ class Resolver:
         """What was resolved before the apps phase learnt more about the project's classes."""
         self._cache.clear()
         self._bases.clear()
+        self._reaches.clear()
         self._class_stores = None
 
     def is_celery_class(self, obj: Obj) -> bool:

@@ -177,7 +177,6 @@ class _Finder:
         self.seen: Set[str] = set(TASK_DECORATOR_NAMES)  # the names task decorators go by
         self._imported_makers: Dict[str, bool] = {}
         self._task_calls: Dict[str, List[CallFact]] = {}
-        self._task_class: Dict[ClassObj, bool] = {}
 
     # --- tasks -----------------------------------------------------------------------------
 
@@ -308,41 +307,13 @@ class _Finder:
     def task_classes(self, info: ModuleInfo) -> None:
         """Task subclasses: registered as module.ClassName, or their `name` attribute."""
         for cls in info.facts.classes:
-            if not self.is_task_class(ClassObj(info.name, cls.qualname)):
+            if not self.graph.resolver.reaches_external(ClassObj(info.name, cls.qualname), TASK_CLASSES):
                 continue
             default = f"{info.name}.{cls.name}"
             self.names.add((default,), (default,))
             for binding in cls.attributes:
                 if binding.name == "name" and binding.value != Const(None):
                     self._given(info, cls.scope, binding.value)
-
-    def is_task_class(self, cls: ClassObj) -> bool:
-        """Whether the class's bases reach one of Celery's Task classes. Each class is answered
-        once for all the classes below it (a project's models share most of their bases)."""
-        return self._reaches_task(cls, set())[0]
-
-    def _reaches_task(self, cls: ClassObj, busy: Set[ClassObj]) -> Tuple[bool, bool]:
-        """(the answer, whether it met a class still being answered): such an answer, in a
-        cycle a static reading can make, depends on where the walk started and is not kept."""
-        known = self._task_class.get(cls)
-        if known is not None:
-            return known, False
-        if cls in busy:
-            return False, True
-        busy.add(cls)
-        found = in_cycle = False
-        for base in self.graph.resolver.bases(cls):
-            if isinstance(base, ExtObj) and base.path in TASK_CLASSES:
-                found = True
-            elif isinstance(base, ClassObj):
-                found, met = self._reaches_task(base, busy)
-                in_cycle = in_cycle or met
-            if found:
-                break
-        busy.discard(cls)
-        if found or not in_cycle:
-            self._task_class[cls] = found
-        return found, in_cycle and not found
 
     # --- what makes tasks ------------------------------------------------------------------
 
